@@ -1,0 +1,49 @@
+# The two commands of the README:
+#   make run    set up (venv, browser client, database) and serve on http://127.0.0.1:5000
+#   make test   set up (with test tools) and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: setup setup-dev run serve test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.req-stamp: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-stamp: requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $(VENV)/.req-stamp $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+static/vendor/socket.io.min.js: node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/socket.io-client/dist/socket.io.min.js node_modules/socket.io-client/dist/socket.io.min.js.map static/vendor/
+
+setup: $(VENV)/.req-stamp static/vendor/socket.io.min.js
+
+setup-dev: $(VENV)/.dev-stamp static/vendor/socket.io.min.js
+
+# Development server (threading mode, websocket included).
+run: setup
+	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+# Production-style server: the Procfile's command.
+serve: setup
+	PORT=$(PORT) $(BIN)/gunicorn -k eventlet -w 1 -c gunicorn.conf.py wsgi:app
+
+test: setup-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache

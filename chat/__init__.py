@@ -1,0 +1,77 @@
+"""A real-time chat server: Flask + Flask-SocketIO, served by gunicorn."""
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from .asyncmode import detect_async_mode
+from .config import Config, ConfigError
+from .extensions import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("chat")
+
+
+def create_app(config=None):
+    """Build the app: configuration, pages, socket events."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    config = config if config is not None else Config()
+    app.config.from_object(config)
+    configure_logging(app.config["LOG_LEVEL"])
+    ensure_secret_key(app)
+
+    from . import connection, messages, rooms  # noqa: F401  (registers socket events)
+    from .errors import register_error_handler
+    from .pages import bp as pages_bp
+    from .security import add_security_headers
+
+    app.register_blueprint(pages_bp)
+    app.after_request(add_security_headers)
+
+    async_mode = app.config["CHAT_ASYNC_MODE"] or detect_async_mode()
+    socketio.init_app(
+        app,
+        async_mode=async_mode,
+        cors_allowed_origins=app.config["CHAT_CORS_ORIGINS"],
+        max_http_buffer_size=app.config["CHAT_MAX_HTTP_BUFFER_SIZE"],
+        ping_interval=app.config["CHAT_PING_INTERVAL"],
+        ping_timeout=app.config["CHAT_PING_TIMEOUT"],
+        http_compression=True,
+        websocket_compression=app.config["CHAT_WEBSOCKET_COMPRESSION"],
+        # Events of one connection are handled in arrival order.
+        async_handlers=False,
+        logger=False,
+        engineio_logger=False,
+    )
+    register_error_handler(socketio)
+    log.info("chat app ready (async_mode=%s, env=%s)", async_mode, app.config["CHAT_ENV"])
+    return app
+
+
+def ensure_secret_key(app):
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.config["CHAT_ENV"] == "production":
+        raise ConfigError("SECRET_KEY must be set when CHAT_ENV=production.")
+    app.config["SECRET_KEY"] = secrets.token_hex(32)
+    log.warning(
+        "SECRET_KEY is not set: using a random key for this process (sessions end on restart). "
+        "Set SECRET_KEY in the environment."
+    )
+
+
+def configure_logging(level):
+    logger = logging.getLogger("chat")
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False

@@ -1,0 +1,88 @@
+"""Configuration read from the environment, with safe development defaults."""
+import os
+
+
+class ConfigError(RuntimeError):
+    """The environment holds a value the app cannot start with."""
+
+
+def env_int(name, default, minimum=0):
+    """An integer from the environment, or a clear error naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_float(name, default, minimum=0.0):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_bool(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_list(name):
+    """A comma-separated list, or None when the variable is unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+class Config:
+    """Settings for a real run; every value can be set through the environment."""
+
+    TESTING = False
+
+    def __init__(self):
+        self.CHAT_ENV = os.environ.get("CHAT_ENV", "development").strip().lower()
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+        # Socket.IO engine
+        self.CHAT_ASYNC_MODE = os.environ.get("CHAT_ASYNC_MODE") or None
+        self.CHAT_CORS_ORIGINS = env_list("CHAT_CORS_ORIGINS")
+        self.CHAT_MAX_HTTP_BUFFER_SIZE = env_int("CHAT_MAX_HTTP_BUFFER_SIZE", 1_000_000, 1024)
+        self.CHAT_PING_INTERVAL = env_float("CHAT_PING_INTERVAL", 25.0, 1.0)
+        self.CHAT_PING_TIMEOUT = env_float("CHAT_PING_TIMEOUT", 20.0, 1.0)
+        self.CHAT_WEBSOCKET_COMPRESSION = env_bool("CHAT_WEBSOCKET_COMPRESSION", False)
+        # Protective limits
+        self.CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 4000, 1)
+        self.CHAT_MAX_ROOM_LENGTH = env_int("CHAT_MAX_ROOM_LENGTH", 100, 1)
+        self.CHAT_MAX_ROOMS_PER_CONNECTION = env_int("CHAT_MAX_ROOMS_PER_CONNECTION", 50, 1)
+
+    @property
+    def is_production(self):
+        return self.CHAT_ENV == "production"
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a fixed key, no production checks."""
+
+    TESTING = True
+
+    def __init__(self, **overrides):
+        super().__init__()
+        self.CHAT_ENV = "testing"
+        self.SECRET_KEY = "test-secret-key"
+        self.CHAT_ASYNC_MODE = "threading"
+        for key, value in overrides.items():
+            setattr(self, key, value)

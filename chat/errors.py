@@ -1,0 +1,43 @@
+"""The one place that decides what a bad socket payload gets back."""
+import logging
+
+from flask import request
+from flask_socketio import emit
+
+log = logging.getLogger("chat.errors")
+
+
+class ChatError(Exception):
+    """A request the server refuses, with a stable code the client can act on."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def current_event_name():
+    event = getattr(request, "event", None) or {}
+    name = event.get("message")
+    if name == "*":  # the catch-all handler: the real name is the first argument
+        args = event.get("args") or ()
+        name = args[0] if args else None
+    return name if isinstance(name, str) else None
+
+
+def error_reply(exc):
+    """Tell the sender (error event + ack) and log one line; never a traceback on the wire."""
+    event = current_event_name()
+    if isinstance(exc, ChatError):
+        code, message = exc.code, exc.message
+        log.warning("rejected %s from %s: %s", event, request.sid, code)
+    else:
+        code, message = "internal_error", "The server could not handle this request."
+        log.exception("error handling %s from %s", event, request.sid)
+    payload = {"event": event, "code": code, "message": message}
+    emit("error", payload, to=request.sid)
+    return {"ok": False, "error": payload}
+
+
+def register_error_handler(socketio):
+    socketio.on_error_default(error_reply)

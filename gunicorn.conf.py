@@ -1,0 +1,18 @@
+"""gunicorn settings read from the environment (gunicorn loads ./gunicorn.conf.py by default)."""
+import os
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# Default eventlet; `-k gevent` (or GUNICORN_WORKER_CLASS=gevent) runs the same app on gevent.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "eventlet")
+# One worker: Socket.IO needs every request of a client on the same process.
+# More processes need sticky sessions and a message queue (see README).
+workers = int(os.environ.get("GUNICORN_WORKERS", "1"))
+# gunicorn's default (1000) makes the 1,001st chat client hang in the backlog.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
+# Open websockets would hold a graceful stop for 30 s: SIGTERM ends within a few seconds.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "3"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
