@@ -4,6 +4,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from engineio.payload import Payload
 from flask import Flask
 
 from .asyncmode import detect_async_mode
@@ -35,6 +36,8 @@ def create_app(config=None):
     app.register_blueprint(pages_bp)
     app.after_request(add_security_headers)
 
+    # The maintainers' documented knob for batched long-polling POSTs (python-engineio#142).
+    Payload.max_decode_packets = app.config["CHAT_MAX_POLLING_PACKETS"]
     async_mode = app.config["CHAT_ASYNC_MODE"] or detect_async_mode()
     socketio.init_app(
         app,

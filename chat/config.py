@@ -63,6 +63,10 @@ class Config:
         self.CHAT_MAX_HTTP_BUFFER_SIZE = env_int("CHAT_MAX_HTTP_BUFFER_SIZE", 1_000_000, 1024)
         self.CHAT_PING_INTERVAL = env_float("CHAT_PING_INTERVAL", 25.0, 1.0)
         self.CHAT_PING_TIMEOUT = env_float("CHAT_PING_TIMEOUT", 20.0, 1.0)
+        # A long-polling client batches what it queued into one POST; python-engineio refuses
+        # (and drops) a POST of more than 16 packets unless told otherwise. The POST's size
+        # stays capped by CHAT_MAX_HTTP_BUFFER_SIZE.
+        self.CHAT_MAX_POLLING_PACKETS = env_int("CHAT_MAX_POLLING_PACKETS", 1000, 16)
         self.CHAT_WEBSOCKET_COMPRESSION = env_bool("CHAT_WEBSOCKET_COMPRESSION", False)
         # Protective limits
         self.CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 4000, 1)

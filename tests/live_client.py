@@ -1,0 +1,69 @@
+"""A python-socketio client that records what it receives, for tests against real servers."""
+import threading
+import time
+
+import socketio
+from engineio.payload import Payload
+
+# The Python client decodes polling responses with the same 16-packet cap as the server;
+# a server that queued 500 messages for a polling client answers them in one response.
+# Browsers have no such cap.
+Payload.max_decode_packets = 100_000
+
+
+class LiveClient:
+    def __init__(self, url, transports=("websocket",), **client_kwargs):
+        self.url = url
+        self.transports = list(transports)
+        self.received = []  # (event, payload) in arrival order
+        self._cond = threading.Condition()
+        self.sio = socketio.Client(reconnection=False, **client_kwargs)
+        for name in ("message", "room_message", "error", "history"):
+            self.sio.on(name, self._recorder(name))
+
+    def _recorder(self, name):
+        def record(payload=None, *_):
+            with self._cond:
+                self.received.append((name, payload))
+                self._cond.notify_all()
+        return record
+
+    def connect(self, **kwargs):
+        self.sio.connect(self.url, transports=self.transports, wait_timeout=10, **kwargs)
+        return self
+
+    @property
+    def sid(self):
+        return self.sio.get_sid()
+
+    def call(self, event, data=None, timeout=10):
+        return self.sio.call(event, data, timeout=timeout)
+
+    def emit(self, event, data=None):
+        self.sio.emit(event, data)
+
+    def wait_for(self, predicate, timeout=10):
+        """Wait until predicate(received) is true; returns the received list."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self.received):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out; received so far: {self.received[-20:]!r}")
+                self._cond.wait(left)
+            return list(self.received)
+
+    def wait_count(self, event, count, timeout=10):
+        return self.wait_for(lambda got: len([1 for n, _ in got if n == event]) >= count, timeout)
+
+    def datas(self, event=None):
+        with self._cond:
+            return [p.get("data") for n, p in self.received if event in (None, n) and isinstance(p, dict)]
+
+    def clear(self):
+        with self._cond:
+            self.received.clear()
+
+    def disconnect(self):
+        if self.sio.connected:
+            self.sio.disconnect()

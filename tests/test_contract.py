@@ -1,0 +1,202 @@
+"""The seed's event contract, through Flask-SocketIO's test client."""
+import pytest
+
+from chat.extensions import socketio
+
+
+def sid_of(client):
+    return socketio.server.manager.sid_from_eio_sid(client.eio_sid, "/")
+
+
+def events(client, name=None):
+    """(name, payload) pairs; the test client hands `message` events over unwrapped."""
+    out = []
+    for r in client.get_received():
+        args = r["args"]
+        payload = args if r["name"] in ("message", "json") else (args[0] if args else None)
+        if name in (None, r["name"]):
+            out.append((r["name"], payload))
+    return out
+
+
+def test_join_notifies_the_room_including_the_sender(client_factory):
+    a, b = client_factory(), client_factory()
+    assert a.emit("join_room", {"room": "r1"}, callback=True) == {"ok": True, "room": "r1"}
+    b.emit("join_room", {"room": "r1"})
+    sid_a, sid_b = sid_of(a), sid_of(b)
+    got_a = [p["data"] for _, p in events(a)]
+    assert got_a == [
+        f"クライアント {sid_a} がルーム r1 に参加しました",
+        f"クライアント {sid_b} がルーム r1 に参加しました",
+    ]
+    got_b = events(b)
+    assert got_b == [("room_message", got_b[0][1])]
+    assert got_b[0][1]["data"] == f"クライアント {sid_b} がルーム r1 に参加しました"
+    assert got_b[0][1]["room"] == "r1" and got_b[0][1]["type"] == "join"
+
+
+def test_room_message_reaches_the_room_only(client_factory):
+    a, b, outsider = client_factory(), client_factory(), client_factory()
+    a.emit("join_room", {"room": "r1"})
+    b.emit("join_room", {"room": "r1"})
+    outsider.emit("join_room", {"room": "r2"})
+    for c in (a, b, outsider):
+        c.get_received()
+    ack = a.emit("room_message", {"room": "r1", "message": "こんにちは 🎉 <script>"}, callback=True)
+    assert ack == {"ok": True}
+    expected = f"クライアント {sid_of(a)}: こんにちは 🎉 <script>"
+    for member in (a, b):
+        (name, payload), = events(member)
+        assert name == "room_message"
+        assert payload["data"] == expected
+        assert payload["text"] == "こんにちは 🎉 <script>"
+        assert payload["room"] == "r1"
+        assert payload["sid"] == sid_of(a)
+        assert payload["ts"].endswith("+00:00")
+    assert events(outsider) == []
+
+
+def test_send_message_reaches_everyone(client_factory):
+    a, b, c = client_factory(), client_factory(), client_factory()
+    c.emit("join_room", {"room": "elsewhere"})
+    c.get_received()
+    assert a.emit("send_message", {"message": "hello"}, callback=True) == {"ok": True}
+    for client in (a, b, c):
+        (name, payload), = events(client)
+        assert name == "message"
+        assert payload["data"] == f"クライアント {sid_of(a)}: hello"
+
+
+def test_leave_notifies_those_who_stay_not_the_leaver(client_factory):
+    a, b = client_factory(), client_factory()
+    a.emit("join_room", {"room": "r1"})
+    b.emit("join_room", {"room": "r1"})
+    a.get_received(), b.get_received()
+    assert a.emit("leave_room", {"room": "r1"}, callback=True) == {"ok": True, "room": "r1"}
+    assert events(a) == []
+    (name, payload), = events(b)
+    assert payload["data"] == f"クライアント {sid_of(a)} がルーム r1 から退出しました"
+    assert payload["type"] == "leave"
+    b.emit("room_message", {"room": "r1", "message": "still here?"})
+    assert events(a) == []
+
+
+def test_joining_twice_does_not_double_deliver(client_factory):
+    a, b = client_factory(), client_factory()
+    a.emit("join_room", {"room": "r1"})
+    assert a.emit("join_room", {"room": "r1"}, callback=True)["ok"] is True
+    b.emit("join_room", {"room": "r1"})
+    a.get_received()
+    b.emit("room_message", {"room": "r1", "message": "once"})
+    assert [p["data"] for _, p in events(a)] == [f"クライアント {sid_of(b)}: once"]
+
+
+def test_disconnect_leaves_every_room_and_tells_the_others(client_factory):
+    a, b = client_factory(), client_factory()
+    for room in ("r1", "r2"):
+        a.emit("join_room", {"room": room})
+        b.emit("join_room", {"room": room})
+    sid_a = sid_of(a)
+    b.get_received()
+    a.disconnect()
+    notices = sorted(p["data"] for _, p in events(b))
+    assert notices == [
+        f"クライアント {sid_a} がルーム r1 から退出しました",
+        f"クライアント {sid_a} がルーム r2 から退出しました",
+    ]
+    b.emit("room_message", {"room": "r1", "message": "x"})
+    assert len(events(b)) == 1
+
+
+def test_room_names_cannot_reach_another_clients_private_channel(client_factory):
+    victim, attacker = client_factory(), client_factory()
+    attacker.emit("join_room", {"room": sid_of(victim)})
+    attacker.get_received()
+    victim.emit("leave_room", {"room": "not-joined"})  # the error goes to the victim's sid only
+    assert [n for n, _ in events(victim)] == ["error"]
+    assert events(attacker) == []
+
+
+BAD_INPUTS = [
+    ("join_room", "r1", "invalid_payload"),
+    ("join_room", 42, "invalid_payload"),
+    ("join_room", None, "invalid_payload"),
+    ("join_room", ["r1"], "invalid_payload"),
+    ("join_room", {}, "missing_field"),
+    ("join_room", {"room": 7}, "invalid_type"),
+    ("join_room", {"room": None}, "invalid_type"),
+    ("join_room", {"room": ["r"]}, "invalid_type"),
+    ("join_room", {"room": {"a": 1}}, "invalid_type"),
+    ("join_room", {"room": ""}, "empty_field"),
+    ("join_room", {"room": "   "}, "empty_field"),
+    ("join_room", {"room": "x" * 101}, "too_long"),
+    ("join_room", {"room": "a\nb"}, "invalid_room"),
+    ("leave_room", {"room": "never-joined"}, "not_in_room"),
+    ("leave_room", {"room": 1.5}, "invalid_type"),
+    ("room_message", {"room": "r1"}, "missing_field"),
+    ("room_message", {"message": "hi"}, "missing_field"),
+    ("room_message", {"room": "r1", "message": 3}, "invalid_type"),
+    ("room_message", {"room": "r1", "message": None}, "invalid_type"),
+    ("room_message", {"room": "r1", "message": ""}, "empty_field"),
+    ("room_message", {"room": "r1", "message": "x" * 4001}, "too_long"),
+    ("room_message", {"room": "not-joined", "message": "hi"}, "not_in_room"),
+    ("send_message", "hello", "invalid_payload"),
+    ("send_message", {}, "missing_field"),
+    ("send_message", {"message": ["a"]}, "invalid_type"),
+    ("send_message", {"message": "x" * 4001}, "too_long"),
+    ("no_such_event", {"x": 1}, "unknown_event"),
+]
+
+
+@pytest.mark.parametrize("event,payload,code", BAD_INPUTS)
+def test_bad_input_gets_a_clear_error_and_the_connection_keeps_working(client_factory, event, payload, code):
+    sender, bystander = client_factory(), client_factory()
+    for c in (sender, bystander):
+        c.emit("join_room", {"room": "r1"})
+    sender.get_received(), bystander.get_received()
+
+    ack = sender.emit(event, payload, callback=True)
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == code
+    assert ack["error"]["event"] == event
+    assert "Traceback" not in ack["error"]["message"]
+    (name, err), = events(sender)
+    assert name == "error" and err == ack["error"]
+    assert events(bystander) == []
+
+    sender.emit("room_message", {"room": "r1", "message": "still works"})
+    assert [p["data"] for _, p in events(bystander)] == [f"クライアント {sid_of(sender)}: still works"]
+
+
+def test_event_without_payload_and_without_callback_gets_an_error_event(client_factory):
+    client = client_factory()
+    client.emit("join_room")
+    (name, err), = events(client)
+    assert name == "error" and err["code"] == "invalid_payload"
+
+
+def test_limits_come_from_configuration(make_app):
+    app = make_app(CHAT_MAX_MESSAGE_LENGTH=5, CHAT_MAX_ROOM_LENGTH=3, CHAT_MAX_ROOMS_PER_CONNECTION=2)
+    client = socketio.test_client(app)
+    assert client.emit("join_room", {"room": "abcd"}, callback=True)["error"]["code"] == "too_long"
+    assert client.emit("join_room", {"room": "a"}, callback=True)["ok"]
+    assert client.emit("join_room", {"room": "b"}, callback=True)["ok"]
+    assert client.emit("join_room", {"room": "c"}, callback=True)["error"]["code"] == "too_many_rooms"
+    assert client.emit("room_message", {"room": "a", "message": "123456"}, callback=True)["error"]["code"] == "too_long"
+    assert client.emit("room_message", {"room": "a", "message": "12345"}, callback=True) == {"ok": True}
+    client.emit("leave_room", {"room": "a"})
+    assert client.emit("join_room", {"room": "c"}, callback=True)["ok"]
+    client.disconnect()
+
+
+def test_an_unexpected_server_error_is_reported_without_a_traceback(client_factory, monkeypatch):
+    from chat import messages
+
+    def boom(*_):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(messages, "send_to_everyone", boom)
+    client = client_factory()
+    ack = client.emit("send_message", {"message": "x"}, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "internal_error"
+    assert "secret internals" not in str(ack)
