@@ -27,9 +27,12 @@ static/vendor/socket.io.min.js: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js node_modules/socket.io-client/dist/socket.io.min.js.map static/vendor/
 
+tests/seed_client/node_modules/.package-lock.json: tests/seed_client/package.json tests/seed_client/package-lock.json
+	npm ci --prefix tests/seed_client --no-audit --no-fund --loglevel=error
+
 setup: $(VENV)/.req-stamp static/vendor/socket.io.min.js
 
-setup-dev: $(VENV)/.dev-stamp static/vendor/socket.io.min.js
+setup-dev: $(VENV)/.dev-stamp static/vendor/socket.io.min.js tests/seed_client/node_modules/.package-lock.json
 
 # Development server (threading mode, websocket included).
 run: setup

@@ -82,6 +82,7 @@ class TestConfig(Config):
     """Settings for the test suite: a fixed key, no production checks."""
 
     TESTING = True
+    __test__ = False  # not a pytest test class
 
     def __init__(self, **overrides):
         super().__init__()

@@ -6,8 +6,8 @@ from flask_socketio import emit, join_room, leave_room
 
 from .errors import ChatError
 from .extensions import socketio
-from .validation import RoomRequest
 from .timeutil import utc_now_iso
+from .validation import RoomRequest
 
 log = logging.getLogger("chat.rooms")
 

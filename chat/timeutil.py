@@ -1,6 +1,6 @@
 """UTC, timezone-aware time."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utc_now_iso():
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

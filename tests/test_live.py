@@ -4,6 +4,7 @@ import time
 import pytest
 import requests
 
+from tests import servers
 from tests.live_client import LiveClient
 from tests.test_contract import BAD_INPUTS
 
@@ -114,7 +115,8 @@ def test_polling_client_upgrades_to_websocket(live_server):
             time.sleep(0.05)
         assert client.sio.transport() == "websocket"
         assert client.call("join_room", {"room": "up"}) == {"ok": True, "room": "up"}
-        client.wait_for(lambda got: got and got[-1][1]["data"] == f"クライアント {client.sid} がルーム up に参加しました")
+        notice = f"クライアント {client.sid} がルーム up に参加しました"
+        client.wait_for(lambda got: got and got[-1][1]["data"] == notice)
     finally:
         client.disconnect()
 
@@ -135,3 +137,27 @@ def test_server_log_has_one_line_per_lifecycle_event_and_no_message_text(live_se
         assert log.count(line) == 1, line
     assert "private words" not in log
     assert "Traceback" not in log
+
+
+def handshake(url, origin):
+    host = url.split("//", 1)[1]
+    return requests.get(
+        url + "/socket.io/?EIO=4&transport=polling", headers={"Origin": origin, "Host": host}, timeout=5
+    )
+
+
+def test_cors_is_same_origin_by_default(live_server):
+    assert handshake(live_server.url, live_server.url).status_code == 200
+    assert handshake(live_server.url, "http://evil.example").status_code == 400
+
+
+def test_cors_allow_list_from_the_environment():
+    server = servers.gunicorn(env={"CHAT_CORS_ORIGINS": "http://localhost:3000,https://chat.example"}).start()
+    try:
+        allowed = handshake(server.url, "http://localhost:3000")
+        assert allowed.status_code == 200
+        assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+        assert handshake(server.url, "https://chat.example").status_code == 200
+        assert handshake(server.url, "http://evil.example").status_code == 400
+    finally:
+        server.stop()

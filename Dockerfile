@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# Build stage: the browser's Socket.IO client comes from npm (never a CDN).
+FROM node:20-bookworm-slim AS client
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
+# Runtime: slim Python, one gunicorn eventlet process serving the page and the socket.
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PORT=8000 \
+    CHAT_ENV=production
+WORKDIR /app
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
+COPY wsgi.py gunicorn.conf.py Procfile ./
+COPY chat ./chat
+COPY templates ./templates
+COPY static ./static
+COPY --from=client /build/node_modules/socket.io-client/dist/socket.io.min.js /build/node_modules/socket.io-client/dist/socket.io.min.js.map ./static/vendor/
+RUN useradd --create-home --uid 10001 chat && mkdir -p /app/instance && chown chat:chat /app/instance
+USER chat
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=4)"
+# The same command as the Procfile's web line.
+CMD ["gunicorn", "-k", "eventlet", "-w", "1", "-c", "gunicorn.conf.py", "wsgi:app"]

@@ -1,0 +1,146 @@
+"""Safe defaults: secrets, CORS, headers, language, and the deploy files."""
+import json
+import logging
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from chat import create_app
+from chat.config import Config, ConfigError, TestConfig
+from chat.extensions import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch):
+    monkeypatch.setenv("CHAT_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app(Config())
+
+
+def test_production_starts_with_secret_key(monkeypatch):
+    monkeypatch.setenv("CHAT_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s3cret-from-env")
+    assert create_app(Config()).config["SECRET_KEY"] == "s3cret-from-env"
+
+
+def test_development_generates_a_key_with_a_warning(monkeypatch):
+    monkeypatch.delenv("CHAT_ENV", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("chat").addHandler(handler)
+    try:
+        app = create_app(Config())
+    finally:
+        logging.getLogger("chat").removeHandler(handler)
+    assert len(app.config["SECRET_KEY"]) >= 32
+    assert any("SECRET_KEY is not set" in r.getMessage() and r.levelname == "WARNING" for r in records)
+
+
+def test_bad_limit_in_the_environment_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("CHAT_MAX_MESSAGE_LENGTH", "lots")
+    with pytest.raises(ConfigError, match="CHAT_MAX_MESSAGE_LENGTH must be an integer"):
+        Config()
+
+
+def test_limits_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CHAT_MAX_MESSAGE_LENGTH", "123")
+    monkeypatch.setenv("CHAT_MAX_ROOMS_PER_CONNECTION", "7")
+    monkeypatch.setenv("CHAT_MAX_HTTP_BUFFER_SIZE", "65536")
+    monkeypatch.setenv("CHAT_CORS_ORIGINS", "https://a.example, https://b.example")
+    config = Config()
+    assert config.CHAT_MAX_MESSAGE_LENGTH == 123
+    assert config.CHAT_MAX_ROOMS_PER_CONNECTION == 7
+    assert config.CHAT_MAX_HTTP_BUFFER_SIZE == 65536
+    assert config.CHAT_CORS_ORIGINS == ["https://a.example", "https://b.example"]
+    create_app(TestConfig(CHAT_MAX_HTTP_BUFFER_SIZE=65536))
+    assert socketio.server.eio.max_http_buffer_size == 65536
+
+
+def test_pages_send_security_headers(app):
+    response = app.test_client().get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_page_has_no_inline_script(app):
+    html = app.test_client().get("/").get_data(as_text=True)
+    for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S):
+        assert "src=" in attrs or 'type="application/json"' in attrs, attrs
+        if body.strip():
+            json.loads(body)  # the translations block is data, not code
+
+
+@pytest.mark.parametrize("header,lang,word", [
+    ("ja,en;q=0.5", "ja", "接続"),
+    ("en-US,en;q=0.9", "en", "Connect"),
+    ("fr-FR", "en", "Connect"),
+])
+def test_language_follows_accept_language(app, header, lang, word):
+    html = app.test_client().get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert f'<html lang="{lang}">' in html and word in html
+
+
+def test_language_switch_is_remembered(app):
+    client = app.test_client()
+    html = client.get("/?lang=en", headers={"Accept-Language": "ja"}).get_data(as_text=True)
+    assert '<html lang="en">' in html
+    html = client.get("/", headers={"Accept-Language": "ja"}).get_data(as_text=True)
+    assert '<html lang="en">' in html
+
+
+def test_health_and_api(app):
+    client = app.test_client()
+    assert client.get("/health").get_json() == {"status": "healthy"}
+    assert client.get("/api").get_json() == {"message": "SocketIO Test Backend is running"}
+
+
+def procfile_command():
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return shlex.split(line[len("web:"):])
+    raise AssertionError("Procfile has no web: line")
+
+
+def dockerfile_lines():
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_dockerfile_runs_the_procfile_command():
+    cmd = [line for line in dockerfile_lines() if line.startswith("CMD ")]
+    assert len(cmd) == 1
+    assert json.loads(cmd[0][4:]) == procfile_command()
+    assert procfile_command()[:5] == ["gunicorn", "-k", "eventlet", "-w", "1"]
+
+
+def test_dockerfile_is_slim_non_root_with_healthcheck_and_npm_client():
+    lines = dockerfile_lines()
+    froms = [line for line in lines if line.startswith("FROM ")]
+    assert len(froms) == 2 and "AS client" in froms[0] and re.match(r"FROM python:3\.\d+-slim$", froms[1])
+    assert any(line.startswith("RUN npm ci") for line in lines)
+    assert any("socket.io-client/dist/socket.io.min.js" in line and "--from=client" in line for line in lines)
+    users = [line for line in lines if line.startswith("USER ")]
+    assert users and users[-1] != "USER root"
+    health = [line for line in lines if line.startswith("HEALTHCHECK")]
+    assert health and "/health" in health[0]
+    assert "EXPOSE 8000" in lines and any("PORT=8000" in line for line in lines)
+    # everything the app imports at run time is copied in
+    copied = " ".join(line for line in lines if line.startswith("COPY "))
+    for needed in ("requirements.txt", "wsgi.py", "gunicorn.conf.py", "chat", "templates", "static"):
+        assert needed in copied
+
+
+def test_socket_io_client_is_a_pinned_npm_dependency_not_committed():
+    package = json.loads((ROOT / "package.json").read_text())
+    assert package["dependencies"]["socket.io-client"].lstrip("~^").startswith("4.8")
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/socket.io-client"]["version"].startswith("4.8")
+    assert "static/vendor/" in (ROOT / ".gitignore").read_text()

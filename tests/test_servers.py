@@ -1,0 +1,113 @@
+"""The ways users serve the app: gunicorn eventlet (Procfile), gunicorn gevent, flask run."""
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests import servers
+from tests.conftest import skip_or_fail
+from tests.live_client import LiveClient
+
+SEED_CLIENT = Path(__file__).parent / "seed_client"
+
+
+def smoke(url, transports):
+    """Two clients: join, room message, broadcast, leave; as the seed's page does."""
+    a = LiveClient(url, transports).connect()
+    b = LiveClient(url, transports).connect()
+    try:
+        assert a.call("join_room", {"room": "smoke"}) == {"ok": True, "room": "smoke"}
+        assert b.call("join_room", {"room": "smoke"})["ok"]
+        a.emit("room_message", {"room": "smoke", "message": "やあ"})
+        b.wait_for(lambda got: f"クライアント {a.sid}: やあ" in [p["data"] for _, p in got])
+        b.emit("send_message", {"message": "all"})
+        a.wait_for(lambda got: ("message", f"クライアント {b.sid}: all") in [(n, p["data"]) for n, p in got])
+        a.call("leave_room", {"room": "smoke"})
+        b.wait_for(lambda got: f"クライアント {a.sid} がルーム smoke から退出しました" in [p["data"] for _, p in got])
+        assert a.call("join_room", {"room": None})["error"]["code"] == "invalid_type"
+    finally:
+        a.disconnect()
+        b.disconnect()
+
+
+SERVERS = {
+    "gunicorn-eventlet": lambda: servers.gunicorn("eventlet"),
+    "gunicorn-gevent": lambda: servers.gunicorn("gevent"),
+    "flask-run": lambda: servers.flask_run(),
+}
+EXPECTED_MODE = {"gunicorn-eventlet": "eventlet", "gunicorn-gevent": "gevent", "flask-run": "threading"}
+
+
+@pytest.fixture(scope="module", params=list(SERVERS))
+def any_server(request):
+    server = SERVERS[request.param]().start()
+    server.kind = request.param
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("transports", [["websocket"], ["polling"], ["polling", "websocket"]])
+def test_every_way_of_serving_runs_the_contract(any_server, transports):
+    smoke(any_server.url, transports)
+
+
+def test_async_mode_follows_what_is_monkey_patched(any_server):
+    assert requests.get(any_server.url + "/health").status_code == 200
+    assert f"async_mode={EXPECTED_MODE[any_server.kind]}" in any_server.log()
+
+
+def test_page_is_served(any_server):
+    page = requests.get(any_server.url + "/")
+    assert page.status_code == 200 and "socket.io.min.js" in page.text
+
+
+@pytest.fixture(scope="module")
+def node():
+    path = shutil.which("node")
+    if not path:
+        skip_or_fail("node is not installed (needed for the seed's socket.io-client 4.7.2)")
+    if not (SEED_CLIENT / "node_modules" / "socket.io-client").exists():
+        skip_or_fail("tests/seed_client has no node_modules: run `make setup-dev`")
+    return path
+
+
+@pytest.mark.parametrize("mode", ["websocket", "polling", "upgrade"])
+def test_a_seed_client_works_unchanged(any_server, node, mode):
+    run = subprocess.run(
+        [node, str(SEED_CLIENT / "seed_client.js"), any_server.url, mode],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    a, b = out["a"], out["b"]
+    assert a["transport"] == ("polling" if mode == "polling" else "websocket")
+    joined_a = f"クライアント {a['id']} がルーム test-room に参加しました"
+    joined_b = f"クライアント {b['id']} がルーム test-room に参加しました"
+    said = f"クライアント {a['id']}: こんにちは"
+    everyone = f"クライアント {b['id']}: 全員へ"
+    left = f"クライアント {a['id']} がルーム test-room から退出しました"
+    assert a["received"] == [
+        ["room_message", joined_a], ["room_message", joined_b], ["room_message", said], ["message", everyone],
+    ]
+    assert b["received"] == [
+        ["room_message", joined_b], ["room_message", said], ["message", everyone], ["room_message", left],
+    ]
+
+
+@pytest.mark.parametrize("worker", ["eventlet", "gevent"])
+def test_sigterm_stops_the_server_within_a_few_seconds_even_with_clients(worker):
+    server = servers.gunicorn(worker).start()
+    clients = [LiveClient(server.url, t).connect() for t in (["websocket"], ["polling"])]
+    try:
+        clients[0].call("join_room", {"room": "busy"})
+        took = server.stop(timeout=15)
+        assert took < 6, f"took {took:.1f}s to stop"
+    finally:
+        for c in clients:
+            c.sio.eio.reconnection = False
+        server.kill()
+    time.sleep(0.2)
