@@ -36,6 +36,7 @@ setup-dev: $(VENV)/.dev-stamp static/vendor/socket.io.min.js tests/seed_client/n
 
 # Development server (threading mode, websocket included).
 run: setup
+	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 # Production-style server: the Procfile's command.

@@ -1,5 +1,7 @@
 """gunicorn settings read from the environment (gunicorn loads ./gunicorn.conf.py by default)."""
 import os
+import subprocess
+import sys
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Default eventlet; `-k gevent` (or GUNICORN_WORKER_CLASS=gevent) runs the same app on gevent.
@@ -16,3 +18,17 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+
+def on_starting(server):
+    """Bring the database schema up to date before workers start (CHAT_MIGRATE_ON_START=0 skips).
+
+    Runs in a subprocess: the master must not import the app, or modules would be loaded
+    before the worker's monkey-patching and keep blocking locks and sockets.
+    """
+    if os.environ.get("CHAT_MIGRATE_ON_START", "1").lower() in ("0", "false", "no", "off"):
+        return
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"]
+    result = subprocess.run(command, cwd=os.path.dirname(os.path.abspath(__file__)))
+    if result.returncode != 0:
+        raise SystemExit(f"database migration failed (exit {result.returncode})")

@@ -9,7 +9,7 @@ from flask import Flask
 
 from .asyncmode import detect_async_mode
 from .config import Config, ConfigError
-from .extensions import socketio
+from .extensions import csrf, db, login_manager, migrate, socketio
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chat")
@@ -28,12 +28,22 @@ def create_app(config=None):
     configure_logging(app.config["LOG_LEVEL"])
     ensure_secret_key(app)
 
-    from . import connection, messages, rooms  # noqa: F401  (registers socket events)
+    from . import connection, history, messages, rooms  # noqa: F401  (registers socket events)
+    from .database import configure_database
     from .errors import register_error_handler
     from .pages import bp as pages_bp
     from .security import add_security_headers
+    from .users import bp as users_bp
 
+    configure_database(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "users.login_page"
+    csrf.init_app(app)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(users_bp)
+    app.register_blueprint(history.bp)
     app.after_request(add_security_headers)
 
     # The maintainers' documented knob for batched long-polling POSTs (python-engineio#142).

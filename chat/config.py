@@ -1,5 +1,8 @@
 """Configuration read from the environment, with safe development defaults."""
 import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
 class ConfigError(RuntimeError):
@@ -40,6 +43,15 @@ def env_bool(name, default):
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+def database_url(raw):
+    """Normalise a DATABASE_URL: PostgreSQL goes through pg8000, a pure-Python driver that
+    cooperates with eventlet and gevent (a blocking C driver would stall every client)."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
+        if raw.startswith(prefix):
+            return "postgresql+pg8000://" + raw[len(prefix):]
+    return raw
+
+
 def env_list(name):
     """A comma-separated list, or None when the variable is unset or empty."""
     raw = os.environ.get(name, "").strip()
@@ -57,6 +69,27 @@ class Config:
         self.CHAT_ENV = os.environ.get("CHAT_ENV", "development").strip().lower()
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+        # Storage: an SQLite file in the instance folder unless DATABASE_URL says otherwise.
+        self.SQLALCHEMY_DATABASE_URI = database_url(
+            os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'chat.db'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Identity
+        self.CHAT_ALLOW_GUESTS = env_bool("CHAT_ALLOW_GUESTS", True)
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", self.CHAT_ENV == "production")
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        # History
+        self.CHAT_HISTORY_ON_JOIN = env_int("CHAT_HISTORY_ON_JOIN", 50, 0)
+        self.CHAT_HISTORY_PAGE_MAX = env_int("CHAT_HISTORY_PAGE_MAX", 200, 1)
+        self.CHAT_REPLAY_LIMIT = env_int("CHAT_REPLAY_LIMIT", 500, 1)
+        self.CHAT_MAX_NAME_LENGTH = env_int("CHAT_MAX_NAME_LENGTH", 32, 1)
+        self.CHAT_MIN_PASSWORD_LENGTH = env_int("CHAT_MIN_PASSWORD_LENGTH", 8, 1)
+        self.CHAT_MAX_PASSWORD_LENGTH = env_int("CHAT_MAX_PASSWORD_LENGTH", 128, 8)
         # Socket.IO engine
         self.CHAT_ASYNC_MODE = os.environ.get("CHAT_ASYNC_MODE") or None
         self.CHAT_CORS_ORIGINS = env_list("CHAT_CORS_ORIGINS")
@@ -73,10 +106,6 @@ class Config:
         self.CHAT_MAX_ROOM_LENGTH = env_int("CHAT_MAX_ROOM_LENGTH", 100, 1)
         self.CHAT_MAX_ROOMS_PER_CONNECTION = env_int("CHAT_MAX_ROOMS_PER_CONNECTION", 50, 1)
 
-    @property
-    def is_production(self):
-        return self.CHAT_ENV == "production"
-
 
 class TestConfig(Config):
     """Settings for the test suite: a fixed key, no production checks."""
@@ -89,5 +118,6 @@ class TestConfig(Config):
         self.CHAT_ENV = "testing"
         self.SECRET_KEY = "test-secret-key"
         self.CHAT_ASYNC_MODE = "threading"
+        self.SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("CHAT_TEST_DATABASE_URL") or "sqlite://")
         for key, value in overrides.items():
             setattr(self, key, value)

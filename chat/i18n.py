@@ -29,6 +29,25 @@ STRINGS = {
         "room_prefix": "[ルーム]",
         "error": "エラー",
         "language": "言語",
+        "signed_in_as": "ログイン中",
+        "guest": "ゲスト",
+        "logout": "ログアウト",
+        "login_title": "ログイン",
+        "login": "ログイン",
+        "register_title": "アカウント作成",
+        "register": "登録",
+        "guest_title": "ゲストとして参加",
+        "guest_join": "ゲストで参加",
+        "name": "名前",
+        "password": "パスワード",
+        "confirm": "パスワード（確認）",
+        "bad_login": "名前かパスワードが違います。",
+        "name_taken": "この名前は使われています。",
+        "logged_out": "ログアウトしました。",
+        "pending": "送信中…",
+        "failed": "送信できませんでした",
+        "load_older": "以前のメッセージ",
+        "no_more": "これより前のメッセージはありません",
     },
     "en": {
         "title": "Chat",
@@ -54,8 +73,31 @@ STRINGS = {
         "room_prefix": "[Room]",
         "error": "Error",
         "language": "Language",
+        "signed_in_as": "Signed in as",
+        "guest": "guest",
+        "logout": "Log out",
+        "login_title": "Log in",
+        "login": "Log in",
+        "register_title": "Create an account",
+        "register": "Register",
+        "guest_title": "Join as a guest",
+        "guest_join": "Join as guest",
+        "name": "Name",
+        "password": "Password",
+        "confirm": "Password (again)",
+        "bad_login": "Wrong name or password.",
+        "name_taken": "That name is taken.",
+        "logged_out": "You are logged out.",
+        "pending": "sending…",
+        "failed": "not sent",
+        "load_older": "Older messages",
+        "no_more": "No older messages",
     },
 }
+
+
+def strings(lang):
+    return STRINGS[lang]
 
 
 def page_language():

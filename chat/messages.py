@@ -1,43 +1,45 @@
-"""Messages: to a room, and to everyone."""
+"""Messages: to a room, and to everyone; stored before they are sent."""
 import logging
 
 from flask import request
-from flask_socketio import emit
 
 from .extensions import socketio
-from .rooms import channel, require_member
-from .timeutil import utc_now_iso
+from .history import store_and_send
+from .rooms import channel, identity, require_member
 from .validation import BroadcastMessage, RoomMessage
 
 log = logging.getLogger("chat.messages")
 
 
-def message_payload(sid, text, room):
-    """The seed's `data` string, plus structured fields for newer clients."""
-    return {"data": f"クライアント {sid}: {text}", "room": room, "sid": sid, "text": text, "ts": utc_now_iso()}
+def ack(payload, created):
+    reply = {"ok": True, "id": payload["id"]}
+    if not created:
+        reply["duplicate"] = True
+    return reply
 
 
-def send_to_room(sid, room, text):
-    require_member(room)
-    emit("room_message", message_payload(sid, text, room), to=channel(room))
+def send_to_room(sid, room, text, client_id=None):
+    room_id = require_member(room)
+    payload, created = store_and_send(identity(), sid, room_id, room, text, client_id, "room_message", channel(room))
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("room message sid=%s room=%s chars=%d", sid, room, len(text))
-    return {"ok": True}
+        log.debug("room message id=%s sid=%s room=%s chars=%d", payload["id"], sid, room, len(text))
+    return ack(payload, created)
 
 
-def send_to_everyone(sid, text):
-    emit("message", message_payload(sid, text, None), broadcast=True)
+def send_to_everyone(sid, text, client_id=None):
+    payload, created = store_and_send(identity(), sid, None, None, text, client_id, "message", None)
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("message to everyone sid=%s chars=%d", sid, len(text))
-    return {"ok": True}
+        log.debug("message to everyone id=%s sid=%s chars=%d", payload["id"], sid, len(text))
+    return ack(payload, created)
 
 
 @socketio.on("room_message")
 def room_message_event(data=None, *_):
     msg = RoomMessage.parse(data)
-    return send_to_room(request.sid, msg.room, msg.message)
+    return send_to_room(request.sid, msg.room, msg.message, msg.client_id)
 
 
 @socketio.on("send_message")
 def send_message_event(data=None, *_):
-    return send_to_everyone(request.sid, BroadcastMessage.parse(data).message)
+    msg = BroadcastMessage.parse(data)
+    return send_to_everyone(request.sid, msg.message, msg.client_id)

@@ -1,5 +1,6 @@
 """HTTP: the chat page, health, and the seed's JSON greeting."""
-from flask import Blueprint, jsonify, make_response, render_template
+from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from .i18n import LANG_COOKIE, LANGUAGES, STRINGS, page_language
 
@@ -8,9 +9,16 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 def index():
+    if not current_user.is_authenticated:
+        return redirect(url_for("users.login_page", next=request.full_path.rstrip("?")))
     lang, explicit = page_language()
+    settings = {
+        "maxMessageLength": current_app.config["CHAT_MAX_MESSAGE_LENGTH"],
+        "maxRoomLength": current_app.config["CHAT_MAX_ROOM_LENGTH"],
+        "user": current_user.public(),
+    }
     response = make_response(
-        render_template("index.html", lang=lang, t=STRINGS[lang], languages=LANGUAGES)
+        render_template("index.html", lang=lang, t=STRINGS[lang], languages=LANGUAGES, settings=settings)
     )
     if explicit:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax")

@@ -40,27 +40,74 @@ def message_text(data):
 @dataclass(frozen=True, slots=True)
 class RoomRequest:
     room: str
+    since: int | None = None
 
     @classmethod
     def parse(cls, data):
-        return cls(room_name(payload_object(data)))
+        data = payload_object(data)
+        return cls(room_name(data), optional_id(data, "since"))
 
 
 @dataclass(frozen=True, slots=True)
 class RoomMessage:
     room: str
     message: str
+    client_id: str | None = None
 
     @classmethod
     def parse(cls, data):
         data = payload_object(data)
-        return cls(room_name(data), message_text(data))
+        return cls(room_name(data), message_text(data), optional_client_id(data))
 
 
 @dataclass(frozen=True, slots=True)
 class BroadcastMessage:
     message: str
+    client_id: str | None = None
 
     @classmethod
     def parse(cls, data):
-        return cls(message_text(payload_object(data)))
+        data = payload_object(data)
+        return cls(message_text(data), optional_client_id(data))
+
+
+MAX_ID = 2**63 - 1
+
+
+def optional_id(data, name):
+    """A message id bound (`since`, `before`): absent/None, or an integer 0..2^63-1."""
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ChatError("invalid_type", f"'{name}' must be an integer.")
+    if not 0 <= value <= MAX_ID:
+        raise ChatError("out_of_range", f"'{name}' must be between 0 and {MAX_ID}.")
+    return value
+
+
+def optional_limit(data, maximum):
+    value = data.get("limit")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ChatError("invalid_type", "'limit' must be an integer.")
+    if not 1 <= value <= maximum:
+        raise ChatError("out_of_range", f"'limit' must be between 1 and {maximum}.")
+    return value
+
+
+def optional_room(data):
+    """A room name, or None for the global channel."""
+    if data.get("room") is None:
+        return None
+    return room_name(data)
+
+
+def optional_client_id(data):
+    value = data.get("client_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise ChatError("invalid_type", "'client_id' must be a string of 1 to 64 characters.")
+    return value

@@ -1,19 +1,35 @@
-// The chat page: plain JS, user text always rendered with textContent.
+// The chat page: plain JS; user text is always rendered with textContent.
 (function () {
   "use strict";
 
   const t = JSON.parse(document.getElementById("i18n").textContent);
+  const settings = JSON.parse(document.getElementById("settings").textContent);
   const $ = (id) => document.getElementById(id);
   const els = {
     status: $("status"), connect: $("connect"), disconnect: $("disconnect"),
     roomForm: $("room-form"), roomInput: $("room-input"), join: $("join"), leave: $("leave"),
-    currentRoom: $("current-room"), errors: $("errors"), list: $("messages"),
+    currentRoom: $("current-room"), errors: $("errors"), list: $("messages"), older: $("load-older"),
     messageForm: $("message-form"), messageInput: $("message-input"), send: $("send"),
   };
 
   // Same origin as the page: no host or port is ever hard-coded.
   const socket = io({ autoConnect: false });
   let currentRoom = "";
+  const seen = new Set();           // ids of stored messages on screen
+  const pending = new Map();        // client_id -> {event, payload, item}, in send order
+  const channels = new Map();       // "" (everyone) or room name -> {lastId, oldestId, hasMore}
+
+  function channel(room) {
+    const key = room || "";
+    if (!channels.has(key)) channels.set(key, { lastId: null, oldestId: null, hasMore: false });
+    return channels.get(key);
+  }
+
+  function newClientId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);  // works on plain http too, unlike crypto.randomUUID
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
 
   function setStatus(state) {
     els.status.className = "status " + state;
@@ -30,17 +46,97 @@
     els.currentRoom.textContent = currentRoom || t.no_room;
     els.leave.hidden = !currentRoom;
     els.leave.textContent = currentRoom ? t.leave + " (" + currentRoom + ")" : t.leave;
-    els.leave.setAttribute("aria-label", els.leave.textContent);
     els.send.textContent = currentRoom ? t.send_room : t.send;
+    els.older.hidden = !channel(currentRoom).hasMore;
   }
 
-  function addMessage(text, kind) {
-    const nearBottom = els.list.scrollHeight - els.list.scrollTop - els.list.clientHeight < 40;
+  function nearBottom() {
+    return els.list.scrollHeight - els.list.scrollTop - els.list.clientHeight < 40;
+  }
+
+  function scrollIfNeeded(wasNearBottom, force) {
+    if (wasNearBottom || force) els.list.scrollTop = els.list.scrollHeight;
+  }
+
+  function fillMessage(item, msg, room) {
+    item.className = "message " + (room ? "room" : "global");
+    item.textContent = "";
+    if (room) item.append(t.room_prefix + " ");
+    const author = document.createElement("span");
+    author.className = "author";
+    author.textContent = (msg.user && msg.user.name) || msg.sid;
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = msg.text;
+    item.append(author, text);
+    if (msg.ts) {
+      const time = document.createElement("time");
+      time.className = "time";
+      time.dateTime = msg.ts;
+      time.textContent = new Date(msg.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      item.append(time);
+    }
+    if (msg.id != null) item.dataset.id = String(msg.id);
+  }
+
+  // Stored messages are kept in id order; notices (no id) stay where they arrived.
+  function insertById(item, id) {
+    const later = Array.from(els.list.querySelectorAll("li[data-id]")).find((li) => Number(li.dataset.id) > id);
+    els.list.insertBefore(item, later || null);
+  }
+
+  function track(msg) {
+    const ch = channel(msg.room);
+    if (ch.lastId === null || msg.id > ch.lastId) ch.lastId = msg.id;
+    if (ch.oldestId === null || msg.id < ch.oldestId) ch.oldestId = msg.id;
+  }
+
+  function showStored(msg) {
+    if (msg.id == null) return;
+    track(msg);
+    const own = msg.client_id && pending.get(msg.client_id);
+    if (own) {  // our own message came back: the pending line becomes the stored one
+      pending.delete(msg.client_id);
+      if (seen.has(msg.id)) { own.item.remove(); return; }
+      seen.add(msg.id);
+      fillMessage(own.item, msg, msg.room);
+      return;
+    }
+    if (seen.has(msg.id)) return;
+    seen.add(msg.id);
+    const wasNearBottom = nearBottom();
     const item = document.createElement("li");
-    item.className = "message " + kind;
-    item.textContent = text;
+    fillMessage(item, msg, msg.room);
+    insertById(item, msg.id);
+    scrollIfNeeded(wasNearBottom, false);
+  }
+
+  function showNotice(payload) {
+    const wasNearBottom = nearBottom();
+    const item = document.createElement("li");
+    item.className = "message room notice";
+    const who = payload.user && payload.user.name ? payload.user.name : payload.sid;
+    item.textContent = t.room_prefix + " " + payload.data.replace("クライアント " + payload.sid, who);
     els.list.appendChild(item);
-    if (nearBottom || kind === "own") els.list.scrollTop = els.list.scrollHeight;
+    scrollIfNeeded(wasNearBottom, false);
+  }
+
+  function showHistory(reply) {
+    if (!reply || !reply.messages) return;
+    const ch = channel(reply.room);
+    reply.messages.forEach(showStored);
+    if (reply.since === undefined) {
+      ch.hasMore = reply.has_more;  // older messages remain
+    } else if (reply.has_more) {
+      requestSince(reply.room);     // a long absence: keep catching up
+    }
+    showRoom();
+  }
+
+  function requestSince(room) {
+    const request = { since: channel(room).lastId };
+    if (room) request.room = room;
+    socket.emit("get_history", request, (reply) => { if (reply && reply.ok) showHistory(reply); });
   }
 
   function showError(err) {
@@ -49,22 +145,80 @@
     showError.timer = setTimeout(() => { els.errors.textContent = ""; }, 6000);
   }
 
+  // ---- sending, with acks, pending marks and resends ----
+
+  function markSent(entry, ack) {
+    if (!pending.has(entry.payload.client_id)) return;  // already replaced by the echo
+    pending.delete(entry.payload.client_id);
+    if (seen.has(ack.id)) { entry.item.remove(); return; }
+    seen.add(ack.id);
+    entry.item.classList.remove("pending");
+    entry.item.dataset.id = String(ack.id);
+    const state = entry.item.querySelector(".state");
+    if (state) state.remove();
+  }
+
+  function transmit(entry) {
+    socket.timeout(10000).emit(entry.event, entry.payload, (err, ack) => {
+      if (err) return;  // no answer: resent after the next reconnect
+      if (ack && ack.ok) { markSent(entry, ack); return; }
+      pending.delete(entry.payload.client_id);
+      entry.item.classList.remove("pending");
+      entry.item.classList.add("failed");
+      entry.item.querySelector(".state").textContent = t.failed;
+      if (!els.messageInput.value) els.messageInput.value = entry.payload.message;
+      if (ack && ack.error) showError(ack.error);
+    });
+  }
+
+  function sendMessage() {
+    const message = els.messageInput.value;
+    if (!message.trim() || !socket.connected) return;
+    const payload = { message, client_id: newClientId() };
+    if (currentRoom) payload.room = currentRoom;
+    const item = document.createElement("li");
+    fillMessage(item, { text: message, user: settings.user }, currentRoom);
+    item.classList.add("pending");
+    const state = document.createElement("span");
+    state.className = "state";
+    state.textContent = t.pending;
+    item.append(state);
+    els.list.appendChild(item);
+    els.list.scrollTop = els.list.scrollHeight;
+    const entry = { event: currentRoom ? "room_message" : "send_message", payload, item };
+    pending.set(payload.client_id, entry);
+    els.messageInput.value = "";
+    transmit(entry);
+  }
+
+  // ---- connection ----
+
+  function catchUp() {
+    // Everything after the last id seen, for the room and for messages to everyone.
+    const global = channel("");
+    socket.emit("get_history", global.lastId === null ? {} : { since: global.lastId }, (reply) => {
+      if (reply && reply.ok) showHistory(reply);
+    });
+    if (currentRoom) {
+      const ch = channel(currentRoom);
+      socket.emit("join_room", ch.lastId === null ? { room: currentRoom } : { room: currentRoom, since: ch.lastId });
+    }
+    pending.forEach(transmit);  // same client_id: the server stores each message once
+  }
+
   socket.on("connect", () => {
     setStatus("connected");
-    // After a reconnect the server has forgotten this connection's rooms: rejoin.
-    if (currentRoom) socket.emit("join_room", { room: currentRoom });
+    catchUp();
   });
   socket.on("disconnect", () => setStatus(socket.active ? "reconnecting" : "disconnected"));
   socket.io.on("reconnect_attempt", () => setStatus("reconnecting"));
   socket.on("connect_error", (err) => {
+    if (err && err.message === "unauthorized") { window.location.href = "/login?next=/"; return; }
     setStatus(socket.active ? "reconnecting" : "disconnected");
-    console.error("connect_error", err);
   });
-  socket.on("message", (payload) => addMessage(payload.data, "global"));
-  socket.on("room_message", (payload) => {
-    const kind = payload.type ? "room notice" : "room";
-    addMessage(t.room_prefix + " " + payload.data, kind);
-  });
+  socket.on("message", (payload) => showStored(payload));
+  socket.on("room_message", (payload) => (payload.type ? showNotice(payload) : showStored(payload)));
+  socket.on("history", showHistory);
   socket.on("error", showError);
 
   els.connect.addEventListener("click", () => { setStatus("reconnecting"); socket.connect(); });
@@ -75,7 +229,9 @@
     const room = els.roomInput.value.trim();
     if (!room || !socket.connected) return;
     const previous = currentRoom;
-    socket.emit("join_room", { room }, (ack) => {
+    const ch = channel(room);
+    const request = ch.lastId === null ? { room } : { room, since: ch.lastId };
+    socket.emit("join_room", request, (ack) => {
       if (!ack || !ack.ok) return;
       if (previous && previous !== room) socket.emit("leave_room", { room: previous });
       currentRoom = room;
@@ -94,13 +250,22 @@
     });
   });
 
-  function sendMessage() {
-    const message = els.messageInput.value;
-    if (!message.trim() || !socket.connected) return;
-    if (currentRoom) socket.emit("room_message", { room: currentRoom, message });
-    else socket.emit("send_message", { message });
-    els.messageInput.value = "";
+  function loadOlder() {
+    const ch = channel(currentRoom);
+    if (!ch.hasMore || ch.loading || ch.oldestId === null || !socket.connected) return;
+    ch.loading = true;
+    const request = { before: ch.oldestId, limit: 50 };
+    if (currentRoom) request.room = currentRoom;
+    const previousHeight = els.list.scrollHeight;
+    socket.emit("get_history", request, (reply) => {
+      ch.loading = false;
+      if (!reply || !reply.ok) return;
+      showHistory(reply);
+      els.list.scrollTop += els.list.scrollHeight - previousHeight;  // keep the reader's place
+    });
   }
+  els.older.addEventListener("click", loadOlder);
+  els.list.addEventListener("scroll", () => { if (els.list.scrollTop === 0) loadOlder(); });
 
   els.messageForm.addEventListener("submit", (event) => { event.preventDefault(); sendMessage(); });
   // Enter submits the form, except while an IME composition is active
@@ -108,9 +273,10 @@
   els.messageInput.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.isComposing || event.keyCode === 229)) event.preventDefault();
   });
+  els.messageInput.maxLength = settings.maxMessageLength;
+  els.roomInput.maxLength = settings.maxRoomLength;
 
   showRoom();
-  setStatus("disconnected");
   setStatus("reconnecting");
   socket.connect();
 })();

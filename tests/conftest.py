@@ -1,14 +1,20 @@
 import os
 import shutil
+import uuid
 
 import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
 
 from chat import create_app
-from chat.config import TestConfig
-from chat.extensions import socketio
+from chat.config import TestConfig, database_url
+from chat.extensions import db, socketio
 from tests import servers
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# CHAT_TEST_DB=postgresql runs the suite against the machine's PostgreSQL instead of SQLite.
+TEST_DB = os.environ.get("CHAT_TEST_DB", "sqlite").lower()
+PG_ADMIN_URL = os.environ.get("CHAT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def skip_or_fail(reason):
@@ -18,16 +24,62 @@ def skip_or_fail(reason):
     pytest.skip(reason)
 
 
-@pytest.fixture
-def app():
-    return create_app(TestConfig())
+def pg_database(name):
+    """A fresh PostgreSQL database called `name`; returns its URL."""
+    engine = create_engine(database_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_available():
+    try:
+        engine = create_engine(database_url(PG_ADMIN_URL))
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return str(exc)
+
+
+@pytest.fixture(scope="session")
+def app_database_url(pg_available):
+    """The database the in-process app uses: in-memory SQLite, or one PostgreSQL database."""
+    if TEST_DB != "postgresql":
+        return "sqlite://"
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    return pg_database("chat_test_app")
+
+
+def reset_schema(app):
+    """Empty database at the current schema (migrations applied, no rows)."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            upgrade()
+            db.session.execute(text("TRUNCATE messages, rooms, users RESTART IDENTITY CASCADE"))
+            db.session.commit()
+        else:
+            upgrade()
 
 
 @pytest.fixture
-def make_app():
+def make_app(app_database_url):
     def build(**overrides):
-        return create_app(TestConfig(**overrides))
+        overrides.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app_database_url))
+        app = create_app(TestConfig(**overrides))
+        reset_schema(app)
+        return app
     return build
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture
@@ -46,10 +98,22 @@ def client_factory(app):
             client.disconnect()
 
 
+@pytest.fixture(scope="session")
+def live_database(tmp_path_factory, pg_available):
+    """A factory of database URLs for real servers: a fresh SQLite file, or a fresh PG database."""
+    def make():
+        if TEST_DB == "postgresql":
+            if pg_available is not True:
+                skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+            return pg_database(f"chat_test_live_{uuid.uuid4().hex[:8]}")
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'chat.db'}"
+    return make
+
+
 @pytest.fixture(scope="module")
-def live_server():
+def live_server(live_database):
     """The Procfile's stack: gunicorn with the eventlet worker, on a free port."""
-    server = servers.gunicorn("eventlet").start()
+    server = servers.gunicorn("eventlet", env={"DATABASE_URL": live_database()}).start()
     yield server
     server.stop()
 

@@ -15,16 +15,18 @@ class LiveClient:
     def __init__(self, url, transports=("websocket",), **client_kwargs):
         self.url = url
         self.transports = list(transports)
-        self.received = []  # (event, payload) in arrival order
+        self.received = []  # (event, payload) of the seed's events and errors, in arrival order
+        self.histories = []  # `history` events (stored messages sent on join)
         self._cond = threading.Condition()
         self.sio = socketio.Client(reconnection=False, **client_kwargs)
-        for name in ("message", "room_message", "error", "history"):
-            self.sio.on(name, self._recorder(name))
+        for name in ("message", "room_message", "error"):
+            self.sio.on(name, self._recorder(self.received, name))
+        self.sio.on("history", self._recorder(self.histories, "history"))
 
-    def _recorder(self, name):
+    def _recorder(self, into, name):
         def record(payload=None, *_):
             with self._cond:
-                self.received.append((name, payload))
+                into.append((name, payload))
                 self._cond.notify_all()
         return record
 
@@ -59,6 +61,16 @@ class LiveClient:
     def datas(self, event=None):
         with self._cond:
             return [p.get("data") for n, p in self.received if event in (None, n) and isinstance(p, dict)]
+
+    def wait_history(self, count=1, timeout=10):
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.histories) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no history event; received: {self.received[-10:]!r}")
+                self._cond.wait(left)
+            return self.histories[count - 1][1]
 
     def clear(self):
         with self._cond:

@@ -4,6 +4,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -82,6 +83,8 @@ def server_env(**extra):
         "SECRET_KEY": "test-secret-key",
         "PYTHONUNBUFFERED": "1",
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        # Never the developer's instance/chat.db: a fresh file unless the test gives a database.
+        "DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='chat-test-')}/chat.db",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -96,7 +99,15 @@ def gunicorn(worker="eventlet", port=None, env=None):
     return ServerProcess(argv, port, server_env(**(env or {})))
 
 
+class FlaskRunProcess(ServerProcess):
+    def start(self, timeout=30):
+        # `make run` brings the schema up to date before `flask run`; do the same.
+        subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True)
+        return super().start(timeout)
+
+
 def flask_run(port=None, env=None):
     port = port or free_port()
     argv = [str(BIN / "flask"), "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port)]
-    return ServerProcess(argv, port, server_env(**(env or {})))
+    return FlaskRunProcess(argv, port, server_env(**(env or {})))

@@ -10,6 +10,7 @@ import pytest
 from chat import create_app
 from chat.config import Config, ConfigError, TestConfig
 from chat.extensions import socketio
+from tests.accounts import register
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +64,7 @@ def test_limits_are_read_from_the_environment(monkeypatch):
 
 
 def test_pages_send_security_headers(app):
-    response = app.test_client().get("/")
+    response = app.test_client().get("/login")
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -71,7 +72,10 @@ def test_pages_send_security_headers(app):
 
 
 def test_page_has_no_inline_script(app):
-    html = app.test_client().get("/").get_data(as_text=True)
+    client = app.test_client()
+    register(client, "scripted")
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="messages"' in html
     for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S):
         assert "src=" in attrs or 'type="application/json"' in attrs, attrs
         if body.strip():
@@ -79,21 +83,24 @@ def test_page_has_no_inline_script(app):
 
 
 @pytest.mark.parametrize("header,lang,word", [
-    ("ja,en;q=0.5", "ja", "接続"),
-    ("en-US,en;q=0.9", "en", "Connect"),
-    ("fr-FR", "en", "Connect"),
+    ("ja,en;q=0.5", "ja", "ログイン"),
+    ("en-US,en;q=0.9", "en", "Log in"),
+    ("fr-FR", "en", "Log in"),
 ])
 def test_language_follows_accept_language(app, header, lang, word):
-    html = app.test_client().get("/", headers={"Accept-Language": header}).get_data(as_text=True)
+    html = app.test_client().get("/login", headers={"Accept-Language": header}).get_data(as_text=True)
     assert f'<html lang="{lang}">' in html and word in html
 
 
 def test_language_switch_is_remembered(app):
     client = app.test_client()
+    register(client, "polyglot")
     html = client.get("/?lang=en", headers={"Accept-Language": "ja"}).get_data(as_text=True)
-    assert '<html lang="en">' in html
+    assert '<html lang="en">' in html and "Connect" in html
     html = client.get("/", headers={"Accept-Language": "ja"}).get_data(as_text=True)
     assert '<html lang="en">' in html
+    html = client.get("/?lang=ja").get_data(as_text=True)
+    assert '<html lang="ja">' in html
 
 
 def test_health_and_api(app):

@@ -9,12 +9,13 @@ def sid_of(client):
 
 
 def events(client, name=None):
-    """(name, payload) pairs; the test client hands `message` events over unwrapped."""
+    """(name, payload) pairs of the seed's events and errors (history has tests of its own);
+    the test client hands `message` events over unwrapped."""
     out = []
     for r in client.get_received():
         args = r["args"]
         payload = args if r["name"] in ("message", "json") else (args[0] if args else None)
-        if name in (None, r["name"]):
+        if (name is None and r["name"] != "history") or name == r["name"]:
             out.append((r["name"], payload))
     return out
 
@@ -43,7 +44,7 @@ def test_room_message_reaches_the_room_only(client_factory):
     for c in (a, b, outsider):
         c.get_received()
     ack = a.emit("room_message", {"room": "r1", "message": "こんにちは 🎉 <script>"}, callback=True)
-    assert ack == {"ok": True}
+    assert ack == {"ok": True, "id": ack["id"]} and isinstance(ack["id"], int)
     expected = f"クライアント {sid_of(a)}: こんにちは 🎉 <script>"
     for member in (a, b):
         (name, payload), = events(member)
@@ -52,6 +53,8 @@ def test_room_message_reaches_the_room_only(client_factory):
         assert payload["text"] == "こんにちは 🎉 <script>"
         assert payload["room"] == "r1"
         assert payload["sid"] == sid_of(a)
+        assert payload["id"] == ack["id"]
+        assert payload["user"] == {"id": None, "name": f"guest-{sid_of(a)[:6]}"}
         assert payload["ts"].endswith("+00:00")
     assert events(outsider) == []
 
@@ -60,7 +63,7 @@ def test_send_message_reaches_everyone(client_factory):
     a, b, c = client_factory(), client_factory(), client_factory()
     c.emit("join_room", {"room": "elsewhere"})
     c.get_received()
-    assert a.emit("send_message", {"message": "hello"}, callback=True) == {"ok": True}
+    assert a.emit("send_message", {"message": "hello"}, callback=True)["ok"] is True
     for client in (a, b, c):
         (name, payload), = events(client)
         assert name == "message"
@@ -183,7 +186,7 @@ def test_limits_come_from_configuration(make_app):
     assert client.emit("join_room", {"room": "b"}, callback=True)["ok"]
     assert client.emit("join_room", {"room": "c"}, callback=True)["error"]["code"] == "too_many_rooms"
     assert client.emit("room_message", {"room": "a", "message": "123456"}, callback=True)["error"]["code"] == "too_long"
-    assert client.emit("room_message", {"room": "a", "message": "12345"}, callback=True) == {"ok": True}
+    assert client.emit("room_message", {"room": "a", "message": "12345"}, callback=True)["ok"] is True
     client.emit("leave_room", {"room": "a"})
     assert client.emit("join_room", {"room": "c"}, callback=True)["ok"]
     client.disconnect()

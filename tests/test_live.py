@@ -5,6 +5,7 @@ import pytest
 import requests
 
 from tests import servers
+from tests.accounts import guest
 from tests.live_client import LiveClient
 from tests.test_contract import BAD_INPUTS
 
@@ -28,8 +29,10 @@ def connect(request, live_server):
 def test_http_endpoints(live_server):
     assert requests.get(live_server.url + "/health").json() == {"status": "healthy"}
     assert requests.get(live_server.url + "/api").json() == {"message": "SocketIO Test Backend is running"}
-    page = requests.get(live_server.url + "/")
-    assert page.status_code == 200 and "socket.io.min.js" in page.text
+    session = requests.Session()
+    assert guest(session, "visitor", base=live_server.url).status_code == 302
+    page = session.get(live_server.url + "/")
+    assert page.status_code == 200 and "socket.io.min.js" in page.text and "visitor" in page.text
     assert requests.get(live_server.url + "/static/vendor/socket.io.min.js").status_code == 200
 
 
@@ -102,7 +105,7 @@ def test_oversized_frame_drops_only_that_connection(live_server, connect):
     while big.sio.connected and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not big.sio.connected
-    assert other.call("room_message", {"room": "r1", "message": "fine"}) == {"ok": True}
+    assert other.call("room_message", {"room": "r1", "message": "fine"})["ok"] is True
     assert requests.get(live_server.url + "/health").status_code == 200
     assert not any("xxxx" in (d or "") for d in other.datas())
 
@@ -151,8 +154,9 @@ def test_cors_is_same_origin_by_default(live_server):
     assert handshake(live_server.url, "http://evil.example").status_code == 400
 
 
-def test_cors_allow_list_from_the_environment():
-    server = servers.gunicorn(env={"CHAT_CORS_ORIGINS": "http://localhost:3000,https://chat.example"}).start()
+def test_cors_allow_list_from_the_environment(live_database):
+    env = {"CHAT_CORS_ORIGINS": "http://localhost:3000,https://chat.example", "DATABASE_URL": live_database()}
+    server = servers.gunicorn(env=env).start()
     try:
         allowed = handshake(server.url, "http://localhost:3000")
         assert allowed.status_code == 200

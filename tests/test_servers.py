@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests import servers
+from tests.accounts import guest
 from tests.conftest import skip_or_fail
 from tests.live_client import LiveClient
 
@@ -35,16 +36,16 @@ def smoke(url, transports):
 
 
 SERVERS = {
-    "gunicorn-eventlet": lambda: servers.gunicorn("eventlet"),
-    "gunicorn-gevent": lambda: servers.gunicorn("gevent"),
-    "flask-run": lambda: servers.flask_run(),
+    "gunicorn-eventlet": lambda env: servers.gunicorn("eventlet", env=env),
+    "gunicorn-gevent": lambda env: servers.gunicorn("gevent", env=env),
+    "flask-run": lambda env: servers.flask_run(env=env),
 }
 EXPECTED_MODE = {"gunicorn-eventlet": "eventlet", "gunicorn-gevent": "gevent", "flask-run": "threading"}
 
 
 @pytest.fixture(scope="module", params=list(SERVERS))
-def any_server(request):
-    server = SERVERS[request.param]().start()
+def any_server(request, live_database):
+    server = SERVERS[request.param]({"DATABASE_URL": live_database()}).start()
     server.kind = request.param
     yield server
     server.stop()
@@ -61,7 +62,9 @@ def test_async_mode_follows_what_is_monkey_patched(any_server):
 
 
 def test_page_is_served(any_server):
-    page = requests.get(any_server.url + "/")
+    session = requests.Session()
+    assert guest(session, f"visitor-{any_server.port}", base=any_server.url).status_code == 302
+    page = session.get(any_server.url + "/")
     assert page.status_code == 200 and "socket.io.min.js" in page.text
 
 
@@ -99,8 +102,8 @@ def test_a_seed_client_works_unchanged(any_server, node, mode):
 
 
 @pytest.mark.parametrize("worker", ["eventlet", "gevent"])
-def test_sigterm_stops_the_server_within_a_few_seconds_even_with_clients(worker):
-    server = servers.gunicorn(worker).start()
+def test_sigterm_stops_the_server_within_a_few_seconds_even_with_clients(worker, live_database):
+    server = servers.gunicorn(worker, env={"DATABASE_URL": live_database()}).start()
     clients = [LiveClient(server.url, t).connect() for t in (["websocket"], ["polling"])]
     try:
         clients[0].call("join_room", {"room": "busy"})

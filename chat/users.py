@@ -1,0 +1,192 @@
+"""Accounts: register, log in, log out, guests; and who a socket connection is."""
+import logging
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from .extensions import db, login_manager, socketio
+from .i18n import page_language, strings
+from .models import User
+
+log = logging.getLogger("chat.users")
+bp = Blueprint("users", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    try:
+        return db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+
+
+def name_key(name):
+    return name.strip().casefold()
+
+
+def valid_name(form, field):
+    name = (field.data or "").strip()
+    limit = current_app.config["CHAT_MAX_NAME_LENGTH"]
+    if not name or len(name) > limit:
+        raise ValidationError(f"1–{limit} characters.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ValidationError("No control characters.")
+
+
+def valid_password(form, field):
+    cfg = current_app.config
+    if not cfg["CHAT_MIN_PASSWORD_LENGTH"] <= len(field.data or "") <= cfg["CHAT_MAX_PASSWORD_LENGTH"]:
+        raise ValidationError(f"{cfg['CHAT_MIN_PASSWORD_LENGTH']}–{cfg['CHAT_MAX_PASSWORD_LENGTH']} characters.")
+
+
+class LoginForm(FlaskForm):
+    name = StringField(validators=[DataRequired(), valid_name])
+    password = PasswordField(validators=[DataRequired(), Length(max=1024)])
+
+
+class RegisterForm(FlaskForm):
+    name = StringField(validators=[DataRequired(), valid_name])
+    password = PasswordField(validators=[DataRequired(), valid_password])
+    confirm = PasswordField(validators=[EqualTo("password", message="Passwords differ.")])
+
+
+class GuestForm(FlaskForm):
+    name = StringField(validators=[DataRequired(), valid_name])
+
+
+def create_user(name, password=None):
+    """A new account (or guest when password is None); None when the name is taken."""
+    name = name.strip()
+    user = User(
+        name=name,
+        name_key=name_key(name),
+        password_hash=generate_password_hash(password) if password is not None else None,
+        is_guest=password is None,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    return user
+
+
+def authenticate(name, password):
+    user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
+    if user is None or user.password_hash is None or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def safe_next(target):
+    """Only same-site relative paths, so a login link cannot send users elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("pages.index")
+
+
+def render_login(status=200, **forms):
+    lang, _ = page_language()
+    forms.setdefault("login_form", LoginForm(prefix="login"))
+    forms.setdefault("register_form", RegisterForm(prefix="register"))
+    forms.setdefault("guest_form", GuestForm(prefix="guest"))
+    return render_template(
+        "login.html", lang=lang, t=strings(lang), allow_guests=current_app.config["CHAT_ALLOW_GUESTS"],
+        next=request.values.get("next", ""), **forms,
+    ), status
+
+
+@bp.get("/login")
+def login_page():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    return render_login()
+
+
+@bp.post("/login")
+def login():
+    form = LoginForm(prefix="login")
+    if not form.validate_on_submit():
+        return render_login(400, login_form=form)
+    user = authenticate(form.name.data, form.password.data)
+    if user is None:
+        form.password.errors.append(strings(page_language()[0])["bad_login"])
+        return render_login(401, login_form=form)
+    login_user(user)
+    log.info("login user=%s", user.id)
+    return redirect(safe_next(request.form.get("next")))
+
+
+@bp.post("/register")
+def register():
+    form = RegisterForm(prefix="register")
+    if not form.validate_on_submit():
+        return render_login(400, register_form=form)
+    user = create_user(form.name.data, form.password.data)
+    if user is None:
+        form.name.errors.append(strings(page_language()[0])["name_taken"])
+        return render_login(409, register_form=form)
+    login_user(user)
+    log.info("register user=%s", user.id)
+    return redirect(safe_next(request.form.get("next")))
+
+
+@bp.post("/guest")
+def guest():
+    if not current_app.config["CHAT_ALLOW_GUESTS"]:
+        return render_login(403)
+    form = GuestForm(prefix="guest")
+    if not form.validate_on_submit():
+        return render_login(400, guest_form=form)
+    user = create_user(form.name.data)
+    if user is None:
+        form.name.errors.append(strings(page_language()[0])["name_taken"])
+        return render_login(409, guest_form=form)
+    login_user(user)
+    log.info("guest user=%s", user.id)
+    return redirect(safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    user_id = current_user.id
+    logout_user()
+    session.clear()
+    disconnect_user(user_id)
+    log.info("logout user=%s", user_id)
+    flash("logged_out")
+    return redirect(url_for("users.login_page"))
+
+
+def user_channel(user_id):
+    """The Socket.IO room holding every connection of one user."""
+    return f"user:{user_id}"
+
+
+def disconnect_user(user_id):
+    """Close every socket of this user (on this process)."""
+    server = socketio.server
+    if server is None:
+        return
+    sids = [sid for sid, _ in server.manager.get_participants("/", user_channel(user_id))]
+    for sid in sids:
+        server.disconnect(sid, namespace="/")
+
+
+def anonymous_identity(sid):
+    """A client without a session (the seed's own client, a script): a guest named by its sid."""
+    return {"id": None, "name": f"guest-{sid[:6]}", "guest": True}
+
+
+def connection_identity(sid):
+    """Who this connection is, decided once at connect and kept in the connection's session."""
+    if current_user.is_authenticated:
+        return current_user.public()
+    return anonymous_identity(sid)
