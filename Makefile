@@ -43,8 +43,12 @@ run: setup
 serve: setup
 	PORT=$(PORT) $(BIN)/gunicorn -k eventlet -w 1 -c gunicorn.conf.py wsgi:app
 
+# The whole suite twice: on SQLite (the default), then on PostgreSQL (127.0.0.1:5432, database
+# `test`, or CHAT_TEST_PG_URL). Without a reachable PostgreSQL the second run skips, with the
+# reason printed, except in CI (CI=true), where it fails.
 test: setup-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	CHAT_TEST_DB=postgresql $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -3,7 +3,7 @@ import logging
 
 from flask import current_app, request, session
 from flask_login import current_user
-from flask_socketio import join_room
+from flask_socketio import ConnectionRefusedError, join_room
 
 from .errors import ChatError
 from .extensions import socketio

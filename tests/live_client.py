@@ -12,13 +12,13 @@ Payload.max_decode_packets = 100_000
 
 
 class LiveClient:
-    def __init__(self, url, transports=("websocket",), **client_kwargs):
+    def __init__(self, url, transports=("websocket",), reconnection=False, **client_kwargs):
         self.url = url
         self.transports = list(transports)
         self.received = []  # (event, payload) of the seed's events and errors, in arrival order
         self.histories = []  # `history` events (stored messages sent on join)
         self._cond = threading.Condition()
-        self.sio = socketio.Client(reconnection=False, **client_kwargs)
+        self.sio = socketio.Client(reconnection=reconnection, **client_kwargs)
         for name in ("message", "room_message", "error"):
             self.sio.on(name, self._recorder(self.received, name))
         self.sio.on("history", self._recorder(self.histories, "history"))

@@ -1,0 +1,186 @@
+"""Messages are stored before they are sent; history on join; paging; idempotent retries."""
+import pytest
+
+from chat.extensions import db, socketio
+from chat.models import Message
+from tests.test_contract import events, sid_of
+
+
+def histories(client):
+    return [r["args"][0] for r in client.get_received() if r["name"] == "history"]
+
+
+def send(client, room, text, **extra):
+    return client.emit("room_message", {"room": room, "message": text, **extra}, callback=True)
+
+
+def test_a_message_is_stored_with_room_author_text_and_utc_time(app, client_factory):
+    a = client_factory()
+    a.emit("join_room", {"room": "store"})
+    ack = send(a, "store", "保存して <b>")
+    with app.app_context():
+        row = db.session.get(Message, ack["id"])
+        assert row.text == "保存して <b>"
+        assert row.author_name == f"guest-{sid_of(a)[:6]}" and row.sender_sid == sid_of(a)
+        assert row.created_at.utcoffset().total_seconds() == 0
+        assert row.room_id is not None
+    g = a.emit("send_message", {"message": "global"}, callback=True)
+    with app.app_context():
+        assert db.session.get(Message, g["id"]).room_id is None
+    assert g["id"] > ack["id"]
+
+
+def test_join_delivers_the_last_50_oldest_first(client_factory):
+    writer = client_factory()
+    writer.emit("join_room", {"room": "busy"})
+    ids = [send(writer, "busy", f"m{i}")["id"] for i in range(60)]
+    reader = client_factory()
+    reader.emit("join_room", {"room": "busy"})
+    (history,) = histories(reader)
+    assert [m["text"] for m in history["messages"]] == [f"m{i}" for i in range(10, 60)]
+    assert [m["id"] for m in history["messages"]] == ids[10:]
+    assert history["has_more"] is True and history["room"] == "busy"
+    first = history["messages"][0]
+    assert first["data"] == f"クライアント {sid_of(writer)}: m10" and first["user"]["name"].startswith("guest-")
+
+
+def test_join_with_since_replays_only_what_was_missed(client_factory):
+    writer = client_factory()
+    writer.emit("join_room", {"room": "gap"})
+    ids = [send(writer, "gap", f"m{i}")["id"] for i in range(5)]
+    reader = client_factory()
+    reader.emit("join_room", {"room": "gap", "since": ids[1]})
+    (history,) = histories(reader)
+    assert [m["id"] for m in history["messages"]] == ids[2:]
+    assert history["since"] == ids[1] and history["has_more"] is False
+
+
+def test_get_history_pages_back_and_covers_the_global_channel(client_factory):
+    c = client_factory()
+    c.emit("join_room", {"room": "pages"})
+    ids = [send(c, "pages", f"p{i}")["id"] for i in range(7)]
+    gids = [c.emit("send_message", {"message": f"g{i}"}, callback=True)["id"] for i in range(3)]
+    page = c.emit("get_history", {"room": "pages", "before": ids[5], "limit": 3}, callback=True)
+    assert [m["text"] for m in page["messages"]] == ["p2", "p3", "p4"] and page["has_more"] is True
+    page = c.emit("get_history", {"room": "pages", "before": ids[2], "limit": 3}, callback=True)
+    assert [m["text"] for m in page["messages"]] == ["p0", "p1"] and page["has_more"] is False
+    everyone = c.emit("get_history", {}, callback=True)
+    assert [m["id"] for m in everyone["messages"]] == gids and everyone["room"] is None
+    since = c.emit("get_history", {"room": None, "since": gids[0]}, callback=True)
+    assert [m["text"] for m in since["messages"]] == ["g1", "g2"]
+
+
+@pytest.mark.parametrize("payload,code", [
+    ({"since": -1}, "out_of_range"),
+    ({"since": 2**70}, "out_of_range"),
+    ({"since": "5"}, "invalid_type"),
+    ({"since": 1.5}, "invalid_type"),
+    ({"since": True}, "invalid_type"),
+    ({"before": [1]}, "invalid_type"),
+    ({"limit": 0}, "out_of_range"),
+    ({"limit": 201}, "out_of_range"),
+    ({"limit": "10"}, "invalid_type"),
+    ({"since": 1, "before": 5}, "invalid_query"),
+    ({"room": "x" * 101}, "too_long"),
+    ({"room": 5}, "invalid_type"),
+    ("not an object", "invalid_payload"),
+])
+def test_bad_history_requests_get_clear_errors(client_factory, payload, code):
+    c = client_factory()
+    c.emit("join_room", {"room": "r"})
+    send(c, "r", "kept")
+    ack = c.emit("get_history", payload, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == code
+    assert [p for n, p in events(c) if n == "error"][-1]["code"] == code
+    page = c.emit("get_history", {"room": "r"}, callback=True)
+    assert [m["text"] for m in page["messages"]] == ["kept"]
+
+
+def test_join_with_a_bad_since_is_refused_and_joins_nothing(client_factory):
+    c = client_factory()
+    ack = c.emit("join_room", {"room": "r", "since": -5}, callback=True)
+    assert ack["error"]["code"] == "out_of_range"
+    assert send(c, "r", "x")["error"]["code"] == "not_in_room"
+
+
+def test_a_retried_client_id_is_stored_and_delivered_once(app, client_factory):
+    a, b = client_factory(), client_factory()
+    for c in (a, b):
+        c.emit("join_room", {"room": "retry"})
+    b.get_received()
+    first = send(a, "retry", "once", client_id="abc-123")
+    again = send(a, "retry", "once", client_id="abc-123")
+    assert again == {"ok": True, "id": first["id"], "duplicate": True}
+    delivered = [p for n, p in events(b) if n == "room_message"]
+    assert [p["text"] for p in delivered] == ["once"] and delivered[0]["client_id"] == "abc-123"
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count(Message.id))).scalar() == 1
+    other = send(a, "retry", "twice", client_id="abc-124")
+    assert other["id"] > first["id"]
+
+
+@pytest.mark.parametrize("client_id", ["", "x" * 65, 7, ["a"]])
+def test_bad_client_ids_are_refused(client_factory, client_id):
+    c = client_factory()
+    c.emit("join_room", {"room": "r"})
+    assert send(c, "r", "x", client_id=client_id)["error"]["code"] == "invalid_type"
+
+
+def test_nothing_is_sent_when_storing_fails(app, client_factory, monkeypatch):
+    a, b = client_factory(), client_factory()
+    for c in (a, b):
+        c.emit("join_room", {"room": "fail"})
+    b.get_received()
+
+    def broken_commit(*_a, **_k):
+        raise RuntimeError("disk full")
+
+    with app.app_context():
+        monkeypatch.setattr(db.session, "commit", broken_commit)
+        ack = send(a, "fail", "lost?")
+    monkeypatch.undo()
+    assert ack["ok"] is False and ack["error"]["code"] == "internal_error"
+    assert events(b) == []
+    assert send(a, "fail", "works again")["ok"] is True
+
+
+def test_http_history_api(app, client_factory):
+    c = client_factory()
+    c.emit("join_room", {"room": "api room"})
+    ids = [send(c, "api room", f"h{i}")["id"] for i in range(5)]
+    c.emit("send_message", {"message": "everyone"}, callback=True)
+    http = app.test_client()
+    body = http.get("/api/rooms/api room/messages?limit=2").get_json()
+    assert [m["text"] for m in body["messages"]] == ["h3", "h4"] and body["has_more"] is True
+    body = http.get(f"/api/rooms/api room/messages?before={ids[3]}&limit=200").get_json()
+    assert [m["text"] for m in body["messages"]] == ["h0", "h1", "h2"] and body["has_more"] is False
+    body = http.get(f"/api/rooms/api room/messages?since={ids[2]}").get_json()
+    assert [m["id"] for m in body["messages"]] == ids[3:]
+    assert [m["text"] for m in http.get("/api/messages").get_json()["messages"]] == ["everyone"]
+
+
+@pytest.mark.parametrize("query,status,code", [
+    ("limit=201", 400, "invalid_query"),
+    ("limit=0", 400, "invalid_query"),
+    ("limit=-3", 400, "invalid_query"),
+    ("before=abc", 400, "invalid_query"),
+    ("before=0", 400, "invalid_query"),
+    ("since=99999999999999999999999", 400, "invalid_query"),
+    ("since=1&before=3", 400, "invalid_query"),
+])
+def test_http_history_rejects_bad_queries(app, query, status, code):
+    client = socketio.test_client(app)
+    client.emit("join_room", {"room": "q"})
+    response = app.test_client().get(f"/api/rooms/q/messages?{query}")
+    assert response.status_code == status and response.get_json()["error"]["code"] == code
+    client.disconnect()
+
+
+def test_http_history_unknown_room_is_404(app):
+    response = app.test_client().get("/api/rooms/nowhere/messages")
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "unknown_room"
+
+
+def test_http_history_needs_a_login_when_guests_are_off(make_app):
+    app = make_app(CHAT_ALLOW_GUESTS=False)
+    assert app.test_client().get("/api/messages").status_code == 401
