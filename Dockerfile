@@ -17,11 +17,14 @@ COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 COPY wsgi.py gunicorn.conf.py Procfile ./
 COPY chat ./chat
+COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
 COPY --from=client /build/node_modules/socket.io-client/dist/socket.io.min.js /build/node_modules/socket.io-client/dist/socket.io.min.js.map ./static/vendor/
 RUN useradd --create-home --uid 10001 chat && mkdir -p /app/instance && chown chat:chat /app/instance
 USER chat
+# The default database is an SQLite file here; mount a volume to keep it, or set DATABASE_URL.
+VOLUME ["/app/instance"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=4)"

@@ -141,7 +141,7 @@ def test_dockerfile_is_slim_non_root_with_healthcheck_and_npm_client():
     assert "EXPOSE 8000" in lines and any("PORT=8000" in line for line in lines)
     # everything the app imports at run time is copied in
     copied = " ".join(line for line in lines if line.startswith("COPY "))
-    for needed in ("requirements.txt", "wsgi.py", "gunicorn.conf.py", "chat", "templates", "static"):
+    for needed in ("requirements.txt", "wsgi.py", "gunicorn.conf.py", "chat", "migrations", "templates", "static"):
         assert needed in copied
 
 
