@@ -1,0 +1,68 @@
+"""`flask --app wsgi chat …`: operations from outside the web nodes."""
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .errors import ChatError
+
+chat_cli = AppGroup("chat", help="Chat operations (announcements to the running nodes).")
+
+# Who an announcement is from: no account, a fixed name and "sid".
+ANNOUNCER = {"id": None, "name": "system", "guest": False}
+ANNOUNCER_SID = "system"
+
+
+@chat_cli.command("announce")
+@click.option("--room", default=None, help="A room's name; without it, everyone gets it (like send_message).")
+@click.argument("text")
+def announce_command(room, text):
+    """Store TEXT like any message and send it live to the clients of every node.
+
+    Needs CHAT_MESSAGE_QUEUE (the nodes' Redis): the message goes out through Flask-SocketIO's
+    write-only mode, as if a node had sent it.
+    """
+    config = current_app.config
+    url = config.get("CHAT_MESSAGE_QUEUE")
+    if not url:
+        raise click.ClickException(
+            "CHAT_MESSAGE_QUEUE is not set: without the nodes' message queue an announcement would be "
+            "stored but reach nobody live. Set it to the nodes' Redis URL (and CHAT_QUEUE_CHANNEL "
+            "if they use one)."
+        )
+    try:
+        payload, delivered = announce(text, room)
+    except ChatError as exc:
+        raise click.ClickException(exc.message) from None
+    where = f"room '{room}'" if room is not None else "everyone"
+    if not delivered:
+        raise click.ClickException(
+            f"stored as message {payload['id']} for {where}, but Redis did not take it: clients get it "
+            "when they catch up (reconnect or the next message in the channel)."
+        )
+    click.echo(f"announced to {where}: message {payload['id']}")
+
+
+def announce(text, room=None):
+    """Store and publish an announcement; returns (payload, delivered through the queue)."""
+    from .cluster import external_emitter, queue_manager
+    from .history import store_and_send
+    from .validation import message_text, room_name
+
+    config = current_app.config
+    text = message_text({"message": text})
+    ref = None
+    if room is not None:
+        from .rooms import find_room, ref_for
+
+        record = find_room(room_name({"room": room}))
+        if record is None or getattr(record, "kind", "room") != "room":
+            raise ChatError("unknown_room", f"No room called '{room}'.")
+        ref = ref_for(record)
+    with external_emitter(config["CHAT_MESSAGE_QUEUE"], config["CHAT_QUEUE_CHANNEL"]):
+        payload, _ = store_and_send(ANNOUNCER, ANNOUNCER_SID, ref, text, None, "room_message" if ref else "message")
+        delivered = queue_manager().publish_failed_at is None  # a fresh manager: set only by this publish
+    return payload, delivered
+
+
+def init_app(app):
+    app.cli.add_command(chat_cli)

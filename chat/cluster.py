@@ -1,0 +1,325 @@
+"""Several nodes: Flask-SocketIO's Redis message queue, and what every node must share.
+
+With CHAT_MESSAGE_QUEUE=redis://… every node uses python-socketio's Redis manager, so an
+emit on one node reaches the clients of every node once. This module adds what chat needs
+on top of it:
+
+* Stored messages go out through the queue only, the sending node included: every node
+  then hands a channel's messages to its clients in one order, Redis' publish order. A
+  channel's messages are stored one at a time (a PostgreSQL advisory lock per channel,
+  see `channel_lock`), so that order is also id order, and each message carries `prev`,
+  the id of the channel's message before it: a client that sees `prev` above the last id it
+  has knows it missed something and asks `get_history {since}`.
+* When the queue is down, a stored message goes to the sending node's own clients at once,
+  and nodes tell their clients `delivery {delayed: true}`; once Redis answers again each node
+  subscribes again and sends `delivery {delayed: false}`: clients then catch up with
+  `since`. Nothing accepted is lost: it was stored before it was sent.
+* A control channel (`<channel>:control`) carries what python-socketio has no message for:
+  closing every socket of a user on every node (logout), and "catch up" after a failed publish.
+"""
+import json
+import logging
+import time
+import uuid
+from contextlib import contextmanager
+from time import perf_counter
+
+import socketio as socketio_pkg
+from flask import current_app
+from sqlalchemy import func, select, text
+
+from . import metrics
+from .extensions import db, socketio
+
+log = logging.getLogger("chat.cluster")
+
+DELIVERY_EVENT = "delivery"
+# After a failed publish, writes skip the queue for this long instead of waiting on it.
+PUBLISH_RETRY_AFTER = 1.0
+# The listener subscribes again after 0.2, 0.4, … at most this many seconds.
+LISTEN_RETRY_MAX = 2.0
+# Advisory lock namespace for "one channel's messages are stored one at a time" (any int32).
+LOCK_NAMESPACE = 0x43484154  # "CHAT"
+
+_external = None  # a write-only manager (the `flask chat announce` process)
+
+
+class CountingManager(socketio_pkg.Manager):
+    """python-socketio's in-memory manager, counting what it sends to this node's clients."""
+
+    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        room = to or room
+        rooms = self.rooms.get(namespace or "/")
+        if rooms:
+            if room is None or isinstance(room, str):
+                count = len(rooms.get(room, ()))
+            else:
+                count = sum(len(rooms.get(r, ())) for r in room)
+            if skip_sid is not None and count:
+                count -= 1 if isinstance(skip_sid, str) else len(skip_sid)
+            if count > 0:
+                metrics.MESSAGES_OUT.inc(event, count)
+        return super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+
+
+class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
+    """python-socketio's Redis manager, with a listener that reports its state and a publisher
+    that does not stall writes while Redis is down.
+
+    `_publish` and `_listen` are the two methods python-socketio's pub/sub managers leave to
+    their backends; the rest is python-socketio's own code.
+    """
+
+    name = "chat-redis"
+
+    def __init__(self, url, channel, write_only=False):
+        super().__init__(url, channel=channel, write_only=write_only,
+                         redis_options={"socket_timeout": 2, "socket_connect_timeout": 2})
+        self.control_channel = f"{channel}:control"
+        # Stored messages are published under this id, which no node has: every node, the
+        # sender included, delivers them from the queue.
+        self.relay_id = uuid.uuid4().hex
+        self.listening = False
+        self.ever_listened = False
+        self.publish_failed_at = None
+
+    # ---- sending ----
+
+    def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        room = to or room
+        if (room is not None and isinstance(room, str) and callback is None and not kwargs.get("ignore_queue")
+                and self.is_connected(room, namespace or "/")):
+            # One of this node's clients (a history reply, an error): no other node has it.
+            kwargs["ignore_queue"] = True
+        return super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
+                            callback=callback, **kwargs)
+
+    def emit_stored(self, event, payload, room):
+        """Publish a stored message for every node; True when the queue took it."""
+        message = {
+            "method": "emit", "event": event, "data": [payload], "binary": False, "namespace": "/",
+            "room": room, "skip_sid": None, "callback": None, "host_id": self.relay_id,
+            "sent_at": time.time(),
+        }
+        if self._publish(message):
+            return True
+        if self.server is not None and not self.write_only:
+            # The queue is down: this node's clients get it now, the others catch up later.
+            self.server.emit(event, payload, to=room, namespace="/", ignore_queue=True)
+        return False
+
+    def publish_control(self, op, **fields):
+        return self._publish({"op": op, "origin": self.host_id, **fields}, channel=self.control_channel)
+
+    def _publish(self, data, channel=None):
+        failed_at = self.publish_failed_at
+        if failed_at is not None and time.monotonic() - failed_at < PUBLISH_RETRY_AFTER:
+            metrics.QUEUE_ERRORS.inc("publish_skipped")
+            return False
+        encoded = self.json.dumps(data)
+        error = None
+        for _ in range(2):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                started = perf_counter()
+                self.redis.publish(channel or self.channel, encoded)
+                metrics.QUEUE_PUBLISH.observe(perf_counter() - started)
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure means "not published"
+                self.connected = False
+                error = exc
+        else:
+            metrics.QUEUE_ERRORS.inc("publish")
+            if failed_at is None:
+                log.warning("message queue unreachable, delivering to this node only: %s", error)
+                self._tell_clients(delayed=True)
+            self.publish_failed_at = time.monotonic()
+            return False
+        if failed_at is not None:
+            self.publish_failed_at = None
+            log.warning("message queue reachable again")
+            # Messages this node could not publish are stored: every node's clients catch up.
+            self.publish_control("resync")
+            self._tell_clients(delayed=False)
+        return True
+
+    def _tell_clients(self, delayed):
+        if self.server is not None and not self.write_only:
+            self.server.emit(DELIVERY_EVENT, {"delayed": delayed}, namespace="/", ignore_queue=True)
+
+    # ---- receiving ----
+
+    def _listen(self):
+        channel, control = self.channel.encode(), self.control_channel.encode()
+        delay = 0.2
+        while True:
+            pubsub = None
+            try:
+                client = self._get_redis_module().Redis.from_url(
+                    self.redis_url, socket_connect_timeout=2, socket_keepalive=True)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel, self.control_channel)
+                delay = 0.2
+                self._listening(True)
+                for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    if message["channel"] == control:
+                        self._handle_control(message["data"])
+                    elif message["channel"] == channel:
+                        data = self.json.loads(message["data"])
+                        sent_at = data.get("sent_at") if isinstance(data, dict) else None
+                        if sent_at is not None:
+                            metrics.QUEUE_LAG.observe(max(0.0, time.time() - sent_at))
+                        yield data
+            except Exception as exc:  # noqa: BLE001 - reconnect on anything
+                metrics.QUEUE_ERRORS.inc("listen")
+                if self.listening:
+                    log.warning("lost the message queue (%s); subscribing again", exc)
+                self._listening(False)
+                time.sleep(delay)
+                delay = min(delay * 2, LISTEN_RETRY_MAX)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+
+    def _listening(self, up):
+        was, self.listening = self.listening, up
+        if up and not was:
+            if self.ever_listened:
+                metrics.QUEUE_RECONNECTS.inc()
+                log.warning("subscribed to the message queue again; clients catch up")
+                self._tell_clients(delayed=False)
+            self.ever_listened = True
+        elif was and not up:
+            self._tell_clients(delayed=True)
+
+    def _handle_control(self, raw):
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or message.get("origin") == self.host_id:
+            return
+        op = message.get("op")
+        if op == "disconnect" and isinstance(message.get("room"), str):
+            disconnect_local(self.server, message["room"])
+        elif op == "resync":
+            self._tell_clients(delayed=False)
+
+
+def disconnect_local(server, room):
+    """Close this node's sockets in the Socket.IO room `room`."""
+    sids = [sid for sid, _ in server.manager.get_participants("/", room)]
+    for sid in sids:
+        server.disconnect(sid, namespace="/", ignore_queue=True)
+
+
+def init_app(app):
+    """The client manager for socketio.init_app(): Redis when CHAT_MESSAGE_QUEUE is set."""
+    url = app.config.get("CHAT_MESSAGE_QUEUE")
+    if url:
+        return ChatRedisManager(url, channel=app.config["CHAT_QUEUE_CHANNEL"])
+    return CountingManager()
+
+
+def queue_manager():
+    """The ChatRedisManager in use (this process' or the write-only one), or None."""
+    if _external is not None:
+        return _external
+    server = socketio.server
+    manager = server.manager if server is not None else None
+    return manager if isinstance(manager, ChatRedisManager) else None
+
+
+def start(app):
+    """Subscribe now (a gunicorn worker after loading the app), not at the first connection,
+    so that no message published before the first client arrives is missed."""
+    server = socketio.server
+    if server is not None and isinstance(server.manager, ChatRedisManager) and not server.manager_initialized:
+        server.manager_initialized = True
+        server.manager.initialize()
+
+
+@contextmanager
+def external_emitter(url, channel):
+    """Flask-SocketIO's write-only mode: emit to every node's clients from another process."""
+    global _external
+    from flask_socketio import SocketIO
+
+    manager = ChatRedisManager(url, channel=channel, write_only=True)
+    writer = SocketIO(message_queue=url, client_manager=manager, async_mode="threading")
+    _external = manager
+    try:
+        yield writer
+    finally:
+        _external = None
+
+
+def emit_stored(event, payload, to):
+    """Send a stored message to its recipients on every node; False if only this node got it."""
+    manager = queue_manager()
+    metrics.MESSAGES_IN.inc(event)
+    if manager is None:
+        socketio.emit(event, payload, to=to)
+        return True
+    return manager.emit_stored(event, payload, to)
+
+
+def disconnect_room(room):
+    """Close every socket in the Socket.IO room `room`, on every node."""
+    server = socketio.server
+    if server is None:
+        return
+    disconnect_local(server, room)
+    manager = queue_manager()
+    if manager is not None:
+        manager.publish_control("disconnect", room=room)
+
+
+@contextmanager
+def channel_lock(room_id):
+    """Store one channel's messages one at a time across nodes (inside the open transaction).
+
+    PostgreSQL: a transaction-level advisory lock on (namespace, room id), released by the
+    commit; ids then grow in commit order within a channel, so `prev` is exact and a client
+    asking `since` its last id can miss nothing. Other databases are single-node: the
+    caller's process lock is enough.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": room_id or 0})
+    yield
+
+
+def previous_id(room_id):
+    """The id of the channel's newest stored message (None: the channel is empty)."""
+    from .models import Message
+
+    query = select(func.max(Message.id))
+    query = query.where(Message.room_id.is_(None) if room_id is None else Message.room_id == room_id)
+    return db.session.execute(query).scalar()
+
+
+def redis_status():
+    """'ok', 'unavailable' (no PING answer) or 'reconnecting' (answers, not subscribed yet)."""
+    url = current_app.config.get("CHAT_MESSAGE_QUEUE")
+    client = _ping_clients.get(url)
+    if client is None:
+        import redis
+
+        client = _ping_clients[url] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except Exception:  # noqa: BLE001
+        return "unavailable"
+    manager = queue_manager()
+    if manager is not None and manager.ever_listened and not manager.listening:
+        return "reconnecting"
+    return "ok"
+
+
+_ping_clients = {}
