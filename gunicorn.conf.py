@@ -32,3 +32,11 @@ def on_starting(server):
     result = subprocess.run(command, cwd=os.path.dirname(os.path.abspath(__file__)))
     if result.returncode != 0:
         raise SystemExit(f"database migration failed (exit {result.returncode})")
+
+
+def post_worker_init(worker):
+    """With a message queue, subscribe as soon as the worker has loaded the app (not at its first
+    client), so that /health reports the queue and no message published meanwhile is missed."""
+    from chat import cluster
+
+    cluster.start(worker.wsgi)
