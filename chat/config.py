@@ -101,10 +101,27 @@ class Config:
         # stays capped by CHAT_MAX_HTTP_BUFFER_SIZE.
         self.CHAT_MAX_POLLING_PACKETS = env_int("CHAT_MAX_POLLING_PACKETS", 1000, 16)
         self.CHAT_WEBSOCKET_COMPRESSION = env_bool("CHAT_WEBSOCKET_COMPRESSION", False)
+        # Several nodes: Flask-SocketIO's Redis message queue (redis://host:6379/0), one channel
+        # per cluster; metrics for operators (empty path: off; a token: Bearer auth).
+        self.CHAT_MESSAGE_QUEUE = os.environ.get("CHAT_MESSAGE_QUEUE", "").strip() or None
+        self.CHAT_QUEUE_CHANNEL = os.environ.get("CHAT_QUEUE_CHANNEL", "").strip() or "flask-socketio"
+        self.CHAT_METRICS_PATH = os.environ.get("CHAT_METRICS_PATH", "/metrics").strip()
+        self.CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN") or None
         # Protective limits
         self.CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 4000, 1)
         self.CHAT_MAX_ROOM_LENGTH = env_int("CHAT_MAX_ROOM_LENGTH", 100, 1)
         self.CHAT_MAX_ROOMS_PER_CONNECTION = env_int("CHAT_MAX_ROOMS_PER_CONNECTION", 50, 1)
+        self.CHAT_MAX_TOPIC_LENGTH = env_int("CHAT_MAX_TOPIC_LENGTH", 500, 1)
+        # Writes per second (and burst) per connection and per user; 0 turns a limit off.
+        self.CHAT_RATE_LIMIT = env_float("CHAT_RATE_LIMIT", 10.0, 0.0)
+        self.CHAT_RATE_BURST = env_int("CHAT_RATE_BURST", 20, 1)
+        self.CHAT_USER_RATE_LIMIT = env_float("CHAT_USER_RATE_LIMIT", 20.0, 0.0)
+        self.CHAT_USER_RATE_BURST = env_int("CHAT_USER_RATE_BURST", 40, 1)
+        self.CHAT_MAX_CONNECTIONS_PER_USER = env_int("CHAT_MAX_CONNECTIONS_PER_USER", 20, 1)
+        # Presence: a node's connections count while its heartbeat is younger than this.
+        self.CHAT_PRESENCE_TIMEOUT = env_float("CHAT_PRESENCE_TIMEOUT", 30.0, 1.0)
+        self.CHAT_AWAY_AFTER = env_float("CHAT_AWAY_AFTER", 300.0, 1.0)
+        self.CHAT_TYPING_INTERVAL = env_float("CHAT_TYPING_INTERVAL", 2.0, 0.0)
 
 
 class TestConfig(Config):
@@ -119,5 +136,8 @@ class TestConfig(Config):
         self.SECRET_KEY = "test-secret-key"
         self.CHAT_ASYNC_MODE = "threading"
         self.SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("CHAT_TEST_DATABASE_URL") or "sqlite://")
+        # Tests send bursts; the rate-limit tests turn the limits back on.
+        self.CHAT_RATE_LIMIT = 0.0
+        self.CHAT_USER_RATE_LIMIT = 0.0
         for key, value in overrides.items():
             setattr(self, key, value)

@@ -5,10 +5,11 @@ from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 
+from . import presence
 from .errors import ChatError
 from .extensions import socketio
-from .rooms import leave_all
-from .users import connection_identity, user_channel
+from .rooms import leave_all, subscribe_memberships, user_channel
+from .users import connection_identity
 
 log = logging.getLogger("chat.connection")
 
@@ -19,16 +20,26 @@ def connect_event(auth=None):
         log.info("refused sid=%s: no session", request.sid)
         raise ConnectionRefusedError("unauthorized")
     who = connection_identity(request.sid)
+    if who["id"] is not None:
+        if presence.connection_count(who["id"]) >= current_app.config["CHAT_MAX_CONNECTIONS_PER_USER"]:
+            log.info("refused sid=%s: too many connections for user=%s", request.sid, who["id"])
+            raise ConnectionRefusedError("too_many_connections")
     session["identity"] = who
     if who["id"] is not None:
         join_room(user_channel(who["id"]))
+        subscribe_memberships(who["id"])
+        if presence.add_connection(request.sid, who["id"]):
+            presence.announce(who, "online")
     log.info("connect sid=%s user=%s", request.sid, who["id"])
 
 
 @socketio.on("disconnect")
 def disconnect_event(reason=None):
-    if "identity" in session:
+    who = session.get("identity")
+    if who is not None:
         leave_all(request.sid)
+        if who["id"] is not None and presence.remove_connection(request.sid, who["id"]):
+            presence.announce(who, "offline")
     log.info("disconnect sid=%s reason=%s", request.sid, reason)
 
 

@@ -1,19 +1,26 @@
 """Stored messages: writing one, reading pages of them, over the socket and over HTTP."""
+import re
 import threading
+from time import perf_counter
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from . import metrics
+from .cluster import channel_lock, emit_stored, previous_id
 from .errors import ChatError
 from .extensions import db, socketio
-from .models import Message, Room
+from .models import Message
 from .validation import optional_id, optional_limit, optional_room, payload_object
 
 bp = Blueprint("history", __name__)
 
 # Store-then-emit runs under one lock per process, so ids reach every client in the order
 # they were given: a client that remembers the last id it saw can ask for "everything after".
+# Across nodes, cluster.channel_lock orders each channel's writes and the queue delivers them
+# in that order; `prev` lets a client notice the gap a queue outage leaves (see chat/cluster.py).
 _write_lock = threading.Lock()
 
 MAX_ID = 2**63 - 1
@@ -39,38 +46,57 @@ def message_payload(message, room_name, client_id=None):
     return payload
 
 
-def room_id_for(name, create=False):
-    """The id of the room called `name` (None for the global channel)."""
-    room = db.session.execute(db.select(Room.id).filter_by(name=name)).scalar_one_or_none()
-    if room is not None or not create:
-        return room
-    db.session.add(Room(name=name))
-    try:
-        db.session.commit()
-    except IntegrityError:  # created meanwhile by another connection
-        db.session.rollback()
-    return db.session.execute(db.select(Room.id).filter_by(name=name)).scalar_one()
+MENTION = re.compile(r"@([^\s@]{1,32})")
 
 
-def store_and_send(identity, sid, room_id, room_name, text, client_id, event, to):
-    """Store the message, then emit it; returns (payload, created). A retried client_id is stored once."""
+def mentioned_users(text, room_id):
+    """Members of the room named as @name in the text."""
+    from .models import RoomMember, User
+
+    keys = {m.casefold() for m in MENTION.findall(text)}
+    if not keys:
+        return []
+    return db.session.execute(
+        select(User.id).join(RoomMember, RoomMember.user_id == User.id)
+        .where(RoomMember.room_id == room_id, User.name_key.in_(keys))
+    ).scalars().all()
+
+
+def store_and_send(identity, sid, ref, text, client_id, event):
+    """Store the message, then emit it to the room's targets (everyone when ref is None).
+
+    Returns (payload, created); a retried client_id is stored and sent once.
+    """
+    from .models import Mention
+
     dedupe_key = f"{identity['id'] or 'anon'}:{client_id}" if client_id is not None else None
-    with _write_lock:
+    room_id, room_name = (ref.id, ref.name) if ref is not None else (None, None)
+    mentions = mentioned_users(text, room_id) if room_id is not None and "@" in text else []
+    started = perf_counter()
+    with _write_lock, channel_lock(room_id):
+        prev = previous_id(room_id)
         message = Message(
             room_id=room_id, user_id=identity["id"], author_name=identity["name"],
             sender_sid=sid, text=text, dedupe_key=dedupe_key,
         )
         db.session.add(message)
         try:
+            if mentions:
+                db.session.flush()
+                db.session.add_all(Mention(message_id=message.id, user_id=u, room_id=room_id) for u in mentions)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
-            existing = db.session.execute(db.select(Message).filter_by(dedupe_key=dedupe_key)).scalar_one_or_none()
+            existing = db.session.execute(select(Message).filter_by(dedupe_key=dedupe_key)).scalar_one_or_none()
             if existing is None:
                 raise
             return message_payload(existing, room_name, client_id), False
+        metrics.DB_WRITE.observe(perf_counter() - started)
         payload = message_payload(message, room_name, client_id)
-        socketio.emit(event, payload, to=to)
+        payload["prev"] = prev  # the channel's message before this one: a client missing it asks `since`
+        if mentions:
+            payload["mentions"] = mentions
+        emit_stored(event, payload, list(ref.targets) if ref is not None else None)
     return payload, True
 
 
@@ -80,7 +106,7 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
     Returns (payloads, has_more): has_more means older ones remain (before/latest) or newer
     ones remain (since).
     """
-    query = db.select(Message).where(Message.room_id.is_(None) if room_id is None else Message.room_id == room_id)
+    query = select(Message).where(Message.room_id.is_(None) if room_id is None else Message.room_id == room_id)
     if since is not None:
         rows = db.session.execute(
             query.where(Message.id > since).order_by(Message.id).limit(limit + 1)
@@ -96,7 +122,8 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
     return [message_payload(m, room_name) for m in rows], has_more
 
 
-def history_reply(room_name, since=None, before=None, limit=None):
+def history_reply(room_name, room_id=None, since=None, before=None, limit=None):
+    """A page of a channel's history; the caller has checked that it may be read."""
     cfg = current_app.config
     if limit is None:
         limit = cfg["CHAT_REPLAY_LIMIT"] if since is not None else cfg["CHAT_HISTORY_ON_JOIN"]
@@ -105,11 +132,6 @@ def history_reply(room_name, since=None, before=None, limit=None):
         reply["since"] = since  # has_more: newer messages remain (ask again from the last id)
     if before is not None:
         reply["before"] = before  # has_more: older messages remain
-    room_id = None
-    if room_name is not None:
-        room_id = room_id_for(room_name)
-        if room_id is None:
-            return reply
     reply["messages"], reply["has_more"] = messages_page(room_id, room_name, since, before, limit)
     return reply
 
@@ -121,7 +143,13 @@ def get_history_event(data=None, *_):
     since, before = optional_id(data, "since"), optional_id(data, "before")
     if since is not None and before is not None:
         raise ChatError("invalid_query", "Give 'since' or 'before', not both.")
-    reply = history_reply(optional_room(data), since, before, optional_limit(data, max_limit))
+    name = optional_room(data)
+    room_id = None
+    if name is not None:
+        from .rooms import identity, readable_room
+
+        room_id = readable_room(name, identity()["id"]).id
+    reply = history_reply(name, room_id, since, before, optional_limit(data, max_limit))
     return {"ok": True, **reply}
 
 
@@ -149,9 +177,15 @@ def http_history(room_name):
             raise ChatError("invalid_query", "Give 'since' or 'before', not both.")
     except ChatError as exc:
         return http_error(400, exc.code, exc.message)
-    if room_name is not None and room_id_for(room_name) is None:
-        return http_error(404, "unknown_room", f"No room called '{room_name}'.")
-    return jsonify(history_reply(room_name, since, before, limit or 50))
+    room_id = None
+    if room_name is not None:
+        from .rooms import readable_room
+
+        try:
+            room_id = readable_room(room_name, current_user.id if current_user.is_authenticated else None).id
+        except ChatError as exc:
+            return http_error(404, exc.code, exc.message)
+    return jsonify(history_reply(room_name, room_id, since, before, limit or 50))
 
 
 @bp.get("/api/rooms/<path:room>/messages")

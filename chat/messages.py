@@ -5,7 +5,9 @@ from flask import request
 
 from .extensions import socketio
 from .history import store_and_send
-from .rooms import channel, identity, require_member
+from .presence import touch
+from .ratelimit import rate_limited
+from .rooms import identity, require_member
 from .validation import BroadcastMessage, RoomMessage
 
 log = logging.getLogger("chat.messages")
@@ -19,27 +21,33 @@ def ack(payload, created):
 
 
 def send_to_room(sid, room, text, client_id=None):
-    room_id = require_member(room)
-    payload, created = store_and_send(identity(), sid, room_id, room, text, client_id, "room_message", channel(room))
+    ref = require_member(room)
+    payload, created = store_and_send(identity(), sid, ref, text, client_id, "room_message")
     if log.isEnabledFor(logging.DEBUG):
         log.debug("room message id=%s sid=%s room=%s chars=%d", payload["id"], sid, room, len(text))
     return ack(payload, created)
 
 
 def send_to_everyone(sid, text, client_id=None):
-    payload, created = store_and_send(identity(), sid, None, None, text, client_id, "message", None)
+    payload, created = store_and_send(identity(), sid, None, text, client_id, "message")
     if log.isEnabledFor(logging.DEBUG):
         log.debug("message to everyone id=%s sid=%s chars=%d", payload["id"], sid, len(text))
     return ack(payload, created)
 
 
 @socketio.on("room_message")
+@rate_limited
 def room_message_event(data=None, *_):
     msg = RoomMessage.parse(data)
-    return send_to_room(request.sid, msg.room, msg.message, msg.client_id)
+    reply = send_to_room(request.sid, msg.room, msg.message, msg.client_id)
+    touch()
+    return reply
 
 
 @socketio.on("send_message")
+@rate_limited
 def send_message_event(data=None, *_):
     msg = BroadcastMessage.parse(data)
-    return send_to_everyone(request.sid, msg.message, msg.client_id)
+    reply = send_to_everyone(request.sid, msg.message, msg.client_id)
+    touch()
+    return reply

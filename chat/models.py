@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from flask_login import UserMixin
 from sqlalchemy import DateTime, ForeignKey, Index, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from .extensions import db
 
@@ -45,11 +46,61 @@ class User(UserMixin, db.Model):
 
 
 class Room(db.Model):
+    """A chat room, or a direct conversation between two users (kind "dm")."""
+
     __tablename__ = "rooms"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    topic: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    is_private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    kind: Mapped[str] = mapped_column(String(8), default="room", server_default="room")
+
+
+class RoomMember(db.Model):
+    """A user's membership of a room, with how far they have read."""
+
+    __tablename__ = "room_members"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    last_read_id: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class Mention(db.Model):
+    """An @name in a message, for highlighting and counting apart."""
+
+    __tablename__ = "mentions"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+
+    __table_args__ = (Index("ix_mentions_user_room", "user_id", "room_id", "message_id"),)
+
+
+class Node(db.Model):
+    """A server process; its connections count as online while its heartbeat is fresh."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class Connection(db.Model):
+    """One socket of a signed-in user, on one node: presence survives nothing but its node."""
+
+    __tablename__ = "connections"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[str] = mapped_column(String(40), index=True)
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    last_active: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class Message(db.Model):

@@ -1,20 +1,39 @@
-"""Rooms: join and leave, with the seed's notices."""
+"""Rooms: records with a topic, creator and privacy; joining, leaving, the directory, invitations."""
 import logging
+from typing import NamedTuple
 
-from flask import current_app, request, session
+from flask import Blueprint, current_app, jsonify, request, session
+from flask_login import current_user
 from flask_socketio import emit, join_room, leave_room
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from .errors import ChatError
-from .extensions import socketio
-from .history import history_reply, room_id_for
+from .extensions import db, socketio
+from .history import history_reply
+from .models import Mention, Message, Room, RoomMember, User
+from .presence import live_connections
+from .ratelimit import rate_limited
 from .timeutil import utc_now_iso
-from .validation import RoomRequest
+from .validation import RoomRequest, payload_object, room_name, text_field
 
 log = logging.getLogger("chat.rooms")
+bp = Blueprint("rooms", __name__)
 
 # Socket.IO puts every client in a room named by its sid; user-chosen names get a
-# prefix so that no name can ever match a sid (or, later, a direct conversation).
+# prefix so that no name can ever match a sid or a user's channel.
 ROOM_PREFIX = "room:"
+DM_PREFIX = "dm:"
+
+
+class RoomRef(NamedTuple):
+    """What a connection knows about a room it is in."""
+
+    id: int
+    name: str
+    kind: str
+    private: bool
+    targets: tuple  # the Socket.IO rooms its messages go to
 
 
 def channel(room):
@@ -22,8 +41,31 @@ def channel(room):
     return ROOM_PREFIX + room
 
 
+def user_channel(user_id):
+    """The Socket.IO room holding every connection of one user."""
+    return f"user:{user_id}"
+
+
+def dm_name(a, b):
+    low, high = sorted((a, b))
+    return f"{DM_PREFIX}{low}:{high}"
+
+
+def dm_users(name):
+    return tuple(int(part) for part in name[len(DM_PREFIX):].split(":"))
+
+
+def ref_for(room):
+    """A RoomRef for a Room record: direct conversations go to both users' channels."""
+    if room.kind == "dm":
+        targets = tuple(user_channel(uid) for uid in dm_users(room.name))
+    else:
+        targets = (channel(room.name),)
+    return RoomRef(room.id, room.name, room.kind, room.is_private or room.kind == "dm", targets)
+
+
 def member_rooms():
-    """This connection's chat rooms, name -> room id, in join order (in the connection's session)."""
+    """This connection's rooms, name -> RoomRef, in join order (in the connection's session)."""
     return session.setdefault("rooms", {})
 
 
@@ -32,12 +74,49 @@ def identity():
     return session["identity"]
 
 
+def find_room(name):
+    return db.session.execute(select(Room).filter_by(name=name)).scalar_one_or_none()
+
+
+def is_member(room_id, user_id):
+    return user_id is not None and db.session.get(RoomMember, (room_id, user_id)) is not None
+
+
+def add_member(room_id, user_id):
+    """Make the user a member (having read nothing yet); True when they were not one."""
+    if db.session.get(RoomMember, (room_id, user_id)) is not None:
+        return False
+    db.session.add(RoomMember(room_id=room_id, user_id=user_id, last_read_id=0))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def can_read(room, user_id):
+    return not (room.is_private or room.kind == "dm") or is_member(room.id, user_id)
+
+
 def require_member(room):
-    """The room's id, when this connection is in it."""
-    room_id = member_rooms().get(room, 0)
-    if room_id == 0:
+    """This connection's RoomRef for `room`; private rooms are checked against the database
+    each time, so a removed member stops at once."""
+    ref = member_rooms().get(room)
+    if ref is None:
         raise ChatError("not_in_room", f"You are not in the room '{room}'.")
-    return room_id
+    if ref.private and not is_member(ref.id, identity()["id"]):
+        member_rooms().pop(room, None)
+        raise ChatError("forbidden", f"You are no longer a member of '{room}'.")
+    return ref
+
+
+def readable_room(name, user_id):
+    """The room record for reading its history, or a ChatError (unknown or not allowed)."""
+    room = find_room(name)
+    if room is None or not can_read(room, user_id):
+        raise ChatError("unknown_room", f"No room called '{name}' that you can read.")
+    return room
 
 
 def room_notice(sid, room, kind):
@@ -53,52 +132,344 @@ def room_notice(sid, room, kind):
     }
 
 
-def join(sid, room, since=None):
-    """Join `room` and send its history; joining a room again announces nothing."""
+def subscribe(ref):
+    """Put this connection in the room's channel (no notice)."""
     rooms = member_rooms()
-    already = room in rooms
+    if ref.name in rooms:
+        return False
+    if len(rooms) >= current_app.config["CHAT_MAX_ROOMS_PER_CONNECTION"]:
+        raise ChatError("too_many_rooms", "This connection is in too many rooms; leave one first.")
+    if ref.kind != "dm":
+        join_room(channel(ref.name))
+    rooms[ref.name] = ref
+    return True
+
+
+def subscribe_memberships(user_id):
+    """At connect: follow every room the user is a member of, so unread counts stay live."""
+    limit = current_app.config["CHAT_MAX_ROOMS_PER_CONNECTION"]
+    rooms = db.session.execute(
+        select(Room).join(RoomMember, RoomMember.room_id == Room.id)
+        .where(RoomMember.user_id == user_id).order_by(RoomMember.joined_at.desc()).limit(limit)
+    ).scalars().all()
+    for room in rooms:
+        subscribe(ref_for(room))
+
+
+def join(sid, name, since=None):
+    """Join (or create, as a public room) `name` and send its history."""
+    who = identity()
+    ref = member_rooms().get(name)
+    already = ref is not None
     if not already:
-        if len(rooms) >= current_app.config["CHAT_MAX_ROOMS_PER_CONNECTION"]:
-            raise ChatError("too_many_rooms", "This connection is in too many rooms; leave one first.")
-        room_id = room_id_for(room, create=True)
-        join_room(channel(room))
-        rooms[room] = room_id
-        log.info("join sid=%s room=%s", sid, room)
-        emit("room_message", room_notice(sid, room, "join"), to=channel(room))
+        room = find_room(name)
+        if room is None:
+            if name.startswith(DM_PREFIX):
+                raise ChatError("invalid_room", "Room names cannot start with 'dm:'.")
+            room = create_room_record(name, who["id"])
+        if not can_read(room, who["id"]):
+            raise ChatError("forbidden", f"'{name}' is private: ask a member for an invitation.")
+        ref = ref_for(room)
+        subscribe(ref)
+        if who["id"] is not None and add_member(room.id, who["id"]):
+            # The user's other tabs and devices follow the new room too.
+            emit("rooms_changed", {"room": name, "reason": "joined"}, to=user_channel(who["id"]), skip_sid=sid)
+        log.info("join sid=%s room=%s", sid, name)
+        if ref.kind != "dm":
+            emit("room_message", room_notice(sid, name, "join"), to=channel(name))
     # Joined first, then read: a message stored meanwhile arrives live and may also be in
     # the history; clients drop the second copy by its id.
     if since is not None or current_app.config["CHAT_HISTORY_ON_JOIN"]:
-        emit("history", history_reply(room, since=since), to=sid)
-    reply = {"ok": True, "room": room}
+        emit("history", history_reply(name, ref.id, since=since), to=sid)
+    reply = {"ok": True, "room": name}
     if already:
         reply["already"] = True
     return reply
 
 
-def leave(sid, room):
-    """Leave `room`, then tell those who stay."""
-    require_member(room)
-    leave_room(channel(room))
-    del member_rooms()[room]
-    log.info("leave sid=%s room=%s", sid, room)
-    emit("room_message", room_notice(sid, room, "leave"), to=channel(room))
-    return {"ok": True, "room": room}
+def leave(sid, name):
+    """Leave `name`, then tell those who stay; a signed-in user also stops being a member."""
+    ref = member_rooms().get(name)
+    if ref is None:
+        raise ChatError("not_in_room", f"You are not in the room '{name}'.")
+    if ref.kind != "dm":
+        leave_room(channel(name))
+    del member_rooms()[name]
+    who = identity()
+    if who["id"] is not None and ref.kind != "dm":
+        db.session.execute(delete(RoomMember).where(RoomMember.room_id == ref.id, RoomMember.user_id == who["id"]))
+        db.session.commit()
+        emit("rooms_changed", {"room": name, "reason": "left"}, to=user_channel(who["id"]))
+    log.info("leave sid=%s room=%s", sid, name)
+    if ref.kind != "dm":
+        emit("room_message", room_notice(sid, name, "leave"), to=channel(name))
+    return {"ok": True, "room": name}
 
 
 def leave_all(sid):
-    """On disconnect: tell each room this connection was in that it left."""
-    for room in list(member_rooms()):
-        log.info("leave sid=%s room=%s (disconnect)", sid, room)
-        emit("room_message", room_notice(sid, room, "leave"), to=channel(room), skip_sid=sid)
+    """On disconnect: tell each room this connection was in that it left (memberships stay)."""
+    for name, ref in list(member_rooms().items()):
+        if ref.kind == "dm":
+            continue
+        log.info("leave sid=%s room=%s (disconnect)", sid, name)
+        emit("room_message", room_notice(sid, name, "leave"), to=channel(name), skip_sid=sid)
     member_rooms().clear()
 
 
+def create_room_record(name, creator_id, topic="", private=False):
+    room = Room(name=name, creator_id=creator_id, topic=topic, is_private=private)
+    db.session.add(room)
+    try:
+        db.session.commit()
+    except IntegrityError:  # created meanwhile by another connection
+        db.session.rollback()
+        return find_room(name)
+    return room
+
+
+def topic_text(data):
+    topic = data.get("topic", "")
+    if topic is None:
+        topic = ""
+    if not isinstance(topic, str):
+        raise ChatError("invalid_type", "'topic' must be a string.")
+    limit = current_app.config["CHAT_MAX_TOPIC_LENGTH"]
+    if len(topic) > limit:
+        raise ChatError("too_long", f"'topic' must be at most {limit} characters.")
+    return topic
+
+
+def require_user():
+    who = identity()
+    if who["id"] is None:
+        raise ChatError("forbidden", "Sign in (or pick a guest name) first.")
+    return who
+
+
+def target_user(data):
+    name = text_field(data, "user", current_app.config["CHAT_MAX_NAME_LENGTH"])
+    user = db.session.execute(select(User).filter_by(name_key=name.strip().casefold())).scalar_one_or_none()
+    if user is None:
+        raise ChatError("unknown_user", f"No user called '{name}'.")
+    return user
+
+
+def room_info(room):
+    return {"name": room.name, "topic": room.topic, "private": room.is_private, "kind": room.kind,
+            "creator": room.creator_id}
+
+
 @socketio.on("join_room")
+@rate_limited
 def join_room_event(data=None, *_):
     req = RoomRequest.parse(data)
     return join(request.sid, req.room, req.since)
 
 
 @socketio.on("leave_room")
+@rate_limited
 def leave_room_event(data=None, *_):
     return leave(request.sid, RoomRequest.parse(data).room)
+
+
+@socketio.on("subscribe")
+@rate_limited
+def subscribe_event(data=None, *_):
+    """Follow a room one is already a member of (after an invitation), without a notice."""
+    name = RoomRequest.parse(data).room
+    room = find_room(name)
+    who = identity()
+    if room is None or not is_member(room.id, who["id"]):
+        raise ChatError("forbidden", f"You are not a member of '{name}'.")
+    subscribe(ref_for(room))
+    return {"ok": True, "room": name}
+
+
+@socketio.on("create_room")
+@rate_limited
+def create_room_event(data=None, *_):
+    data = payload_object(data)
+    name = room_name(data)
+    topic = topic_text(data)
+    private = data.get("private", False)
+    if not isinstance(private, bool):
+        raise ChatError("invalid_type", "'private' must be true or false.")
+    who = require_user()
+    if name.startswith(DM_PREFIX):
+        raise ChatError("invalid_room", "Room names cannot start with 'dm:'.")
+    if find_room(name) is not None:
+        raise ChatError("room_exists", f"A room called '{name}' exists already.")
+    room = create_room_record(name, who["id"], topic, private)
+    if room.creator_id != who["id"]:
+        raise ChatError("room_exists", f"A room called '{name}' exists already.")
+    add_member(room.id, who["id"])
+    subscribe(ref_for(room))
+    log.info("create room=%s private=%s by user=%s", name, private, who["id"])
+    if not private:
+        socketio.emit("rooms_changed", {"room": name, "reason": "created"})
+    return {"ok": True, "room": room_info(room)}
+
+
+@socketio.on("set_topic")
+@rate_limited
+def set_topic_event(data=None, *_):
+    data = payload_object(data)
+    name, topic = room_name(data), topic_text(data)
+    room = find_room(name)
+    who = require_user()
+    if room is None or room.kind == "dm":
+        raise ChatError("unknown_room", f"No room called '{name}'.")
+    if room.creator_id != who["id"]:
+        raise ChatError("forbidden", "Only the room's creator can change its topic.")
+    room.topic = topic
+    db.session.commit()
+    emit("room_updated", {"room": name, "topic": topic}, to=channel(name))
+    return {"ok": True, "room": room_info(room)}
+
+
+@socketio.on("invite")
+@rate_limited
+def invite_event(data=None, *_):
+    data = payload_object(data)
+    name = room_name(data)
+    who = require_user()
+    room = find_room(name)
+    if room is None or room.kind == "dm" or not is_member(room.id, who["id"]):
+        raise ChatError("forbidden", "Only a member can invite to a room.")
+    invitee = target_user(data)
+    add_member(room.id, invitee.id)
+    log.info("invite room=%s user=%s by user=%s", name, invitee.id, who["id"])
+    socketio.emit("rooms_changed", {"room": name, "reason": "invited", "by": who["name"]},
+                  to=user_channel(invitee.id))
+    return {"ok": True, "room": name, "user": invitee.public()}
+
+
+@socketio.on("remove_member")
+@rate_limited
+def remove_member_event(data=None, *_):
+    data = payload_object(data)
+    name = room_name(data)
+    who = require_user()
+    room = find_room(name)
+    if room is None or room.kind == "dm" or room.creator_id != who["id"]:
+        raise ChatError("forbidden", "Only the room's creator can remove a member.")
+    user = target_user(data)
+    if user.id == who["id"]:
+        raise ChatError("invalid_user", "Leave the room instead of removing yourself.")
+    db.session.execute(delete(RoomMember).where(RoomMember.room_id == room.id, RoomMember.user_id == user.id))
+    db.session.commit()
+    # Their sockets on this process stop receiving now; every socket is refused at its next
+    # write (require_member checks private rooms in the database).
+    server = socketio.server
+    for sid, _eio in list(server.manager.get_participants("/", user_channel(user.id))):
+        server.leave_room(sid, channel(name), namespace="/")
+    socketio.emit("rooms_changed", {"room": name, "reason": "removed"}, to=user_channel(user.id))
+    log.info("remove room=%s user=%s by user=%s", name, user.id, who["id"])
+    return {"ok": True, "room": name, "user": user.public()}
+
+
+@socketio.on("open_dm")
+@rate_limited
+def open_dm_event(data=None, *_):
+    data = payload_object(data)
+    who = require_user()
+    peer = target_user(data)
+    if peer.id == who["id"]:
+        raise ChatError("invalid_user", "A direct conversation needs someone else.")
+    name = dm_name(who["id"], peer.id)
+    room = find_room(name)
+    if room is None:
+        room = Room(name=name, kind="dm", is_private=True, creator_id=who["id"])
+        db.session.add(room)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            room = find_room(name)
+    add_member(room.id, who["id"])
+    add_member(room.id, peer.id)
+    subscribe(ref_for(room))
+    socketio.emit("rooms_changed", {"room": name, "reason": "dm", "by": who["name"]}, to=user_channel(peer.id))
+    return {"ok": True, "room": name, "peer": peer.public()}
+
+
+@socketio.on("mark_read")
+@rate_limited
+def mark_read_event(data=None, *_):
+    from .validation import optional_id
+
+    data = payload_object(data)
+    name = room_name(data)
+    last = optional_id(data, "id")
+    if last is None:
+        raise ChatError("missing_field", "'id' is required.")
+    who = require_user()
+    room = find_room(name)
+    member = db.session.get(RoomMember, (room.id, who["id"])) if room is not None else None
+    if member is None:
+        raise ChatError("not_in_room", f"You are not a member of '{name}'.")
+    if last > member.last_read_id:
+        member.last_read_id = last
+        db.session.commit()
+    socketio.emit("read", {"room": name, "last_read_id": member.last_read_id}, to=user_channel(who["id"]))
+    return {"ok": True, "room": name, "last_read_id": member.last_read_id}
+
+
+def directory(user_id):
+    """Rooms the user can see: public rooms, and private rooms and conversations they are in."""
+    memberships = {
+        m.room_id: m for m in db.session.execute(select(RoomMember).filter_by(user_id=user_id)).scalars()
+    } if user_id is not None else {}
+    rooms = db.session.execute(
+        select(Room).where((Room.is_private.is_(False) & (Room.kind == "room")) | Room.id.in_(list(memberships)))
+        .order_by(Room.name).limit(1000)
+    ).scalars().all()
+    members = dict(db.session.execute(
+        select(RoomMember.room_id, func.count()).group_by(RoomMember.room_id)).all())
+    live = live_connections().subquery()
+    online = dict(db.session.execute(
+        select(RoomMember.room_id, func.count(func.distinct(live.c.user_id)))
+        .join(live, live.c.user_id == RoomMember.user_id).group_by(RoomMember.room_id)).all())
+    unread, mentions = {}, {}
+    if user_id is not None:
+        unread = dict(db.session.execute(
+            select(Message.room_id, func.count())
+            .join(RoomMember, (RoomMember.room_id == Message.room_id) & (RoomMember.user_id == user_id))
+            .where(Message.id > RoomMember.last_read_id)
+            .where((Message.user_id.is_(None)) | (Message.user_id != user_id))
+            .group_by(Message.room_id)).all())
+        mentions = dict(db.session.execute(
+            select(Mention.room_id, func.count())
+            .join(RoomMember, (RoomMember.room_id == Mention.room_id) & (RoomMember.user_id == user_id))
+            .where(Mention.user_id == user_id, Mention.message_id > RoomMember.last_read_id)
+            .group_by(Mention.room_id)).all())
+    peers = {}
+    dm_peer_ids = {uid for r in rooms if r.kind == "dm" for uid in dm_users(r.name) if uid != user_id}
+    if dm_peer_ids:
+        peers = {u.id: u for u in db.session.execute(select(User).where(User.id.in_(dm_peer_ids))).scalars()}
+    result = []
+    for room in rooms:
+        info = room_info(room)
+        info.update(
+            members=members.get(room.id, 0), online=online.get(room.id, 0), member=room.id in memberships,
+            unread=unread.get(room.id, 0), mentions=mentions.get(room.id, 0),
+            last_read_id=memberships[room.id].last_read_id if room.id in memberships else None,
+        )
+        if room.kind == "dm":
+            peer_id = next((uid for uid in dm_users(room.name) if uid != user_id), user_id)
+            peer = peers.get(peer_id)
+            info["peer"] = peer.public() if peer else None
+        result.append(info)
+    return result
+
+
+@socketio.on("list_rooms")
+def list_rooms_event(data=None, *_):
+    return {"ok": True, "rooms": directory(identity()["id"])}
+
+
+@bp.get("/api/rooms")
+def rooms_api():
+    if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
+        return jsonify(error={"code": "unauthorized", "message": "Log in first."}), 401
+    return jsonify(rooms=directory(current_user.id if current_user.is_authenticated else None))

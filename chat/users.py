@@ -9,9 +9,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from .extensions import db, login_manager, socketio
+from .extensions import db, login_manager
 from .i18n import page_language, strings
 from .models import User
+from .rooms import user_channel
 
 log = logging.getLogger("chat.users")
 bp = Blueprint("users", __name__)
@@ -165,19 +166,11 @@ def logout():
     return redirect(url_for("users.login_page"))
 
 
-def user_channel(user_id):
-    """The Socket.IO room holding every connection of one user."""
-    return f"user:{user_id}"
-
-
 def disconnect_user(user_id):
-    """Close every socket of this user (on this process)."""
-    server = socketio.server
-    if server is None:
-        return
-    sids = [sid for sid, _ in server.manager.get_participants("/", user_channel(user_id))]
-    for sid in sids:
-        server.disconnect(sid, namespace="/")
+    """Close every socket of this user, on every node (through the message queue's control channel)."""
+    from .cluster import disconnect_room
+
+    disconnect_room(user_channel(user_id))
 
 
 def anonymous_identity(sid):

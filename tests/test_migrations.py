@@ -10,7 +10,7 @@ from chat.config import TestConfig, database_url
 from chat.extensions import db
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 
-TABLES = {"users", "rooms", "messages", "alembic_version"}
+TABLES = {"users", "rooms", "messages", "room_members", "mentions", "nodes", "connections", "alembic_version"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

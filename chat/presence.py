@@ -1,0 +1,173 @@
+"""Presence: who is online (in the database, per node, so restarts leave no ghosts) and typing."""
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+
+from flask import Blueprint, current_app, jsonify, request, session
+from flask_login import current_user
+from flask_socketio import emit
+from sqlalchemy import delete, func, select, update
+
+from .extensions import db, socketio
+from .models import Connection, Node, User, utc_now
+from .ratelimit import rate_limited
+from .validation import RoomRequest
+
+log = logging.getLogger("chat.presence")
+bp = Blueprint("presence", __name__)
+
+# Unique per process unless the operator pins it (CHAT_NODE_ID, one per process): a pinned id
+# lets a restarted node drop its previous connections at once instead of after the timeout.
+NODE_ID = os.environ.get("CHAT_NODE_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:12]}"
+_heartbeats = set()
+
+
+def cutoff():
+    return utc_now() - timedelta(seconds=current_app.config["CHAT_PRESENCE_TIMEOUT"])
+
+
+def beat():
+    """Mark this node alive; forget nodes (and their connections) that stopped beating."""
+    now = utc_now()
+    node = db.session.get(Node, NODE_ID)
+    if node is None:
+        db.session.add(Node(id=NODE_ID, heartbeat_at=now))
+    else:
+        node.heartbeat_at = now
+    stale = select(Node.id).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID)
+    db.session.execute(delete(Connection).where(Connection.node_id.in_(stale)))
+    db.session.execute(delete(Node).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID))
+    db.session.commit()
+
+
+def start_heartbeat(app):
+    """Once per app and process; tests (TESTING) beat on each connect instead."""
+    if app.testing or app in _heartbeats:
+        return
+    _heartbeats.add(app)
+    if os.environ.get("CHAT_NODE_ID"):
+        with app.app_context():  # a restarted pinned node: its old sockets are gone
+            db.session.execute(delete(Connection).where(Connection.node_id == NODE_ID))
+            db.session.commit()
+    socketio.start_background_task(heartbeat_loop, app)
+
+
+def heartbeat_loop(app):
+    interval = app.config["CHAT_PRESENCE_TIMEOUT"] / 3
+    while True:
+        try:
+            with app.app_context():
+                beat()
+        except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
+            log.exception("presence heartbeat failed")
+        socketio.sleep(interval)
+
+
+def live_connections():
+    """Connections on nodes whose heartbeat is fresh (this node's heartbeat starts on first use)."""
+    start_heartbeat(current_app._get_current_object())
+    return select(Connection).join(Node, Node.id == Connection.node_id).where(Node.heartbeat_at >= cutoff())
+
+
+def connection_count(user_id):
+    query = select(func.count()).select_from(live_connections().where(Connection.user_id == user_id).subquery())
+    return db.session.execute(query).scalar()
+
+
+def add_connection(sid, user_id):
+    """Record a signed-in user's socket; True when the user just came online."""
+    if current_app.testing:
+        beat()
+    came_online = connection_count(user_id) == 0
+    db.session.add(Connection(sid=sid, user_id=user_id, node_id=NODE_ID))
+    db.session.commit()
+    return came_online
+
+
+def remove_connection(sid, user_id):
+    """Forget a socket; True when that was the user's last one."""
+    db.session.execute(delete(Connection).where(Connection.sid == sid))
+    db.session.commit()
+    return connection_count(user_id) == 0
+
+
+def touch():
+    """Note activity (at most every 30 s per connection) so the user is not shown as away."""
+    who = session.get("identity")
+    if not who or who["id"] is None:
+        return
+    now = time.monotonic()
+    if now - session.get("_touched", 0) < 30:
+        return
+    session["_touched"] = now
+    db.session.execute(update(Connection).where(Connection.sid == request.sid).values(last_active=utc_now()))
+    db.session.commit()
+
+
+def online_users():
+    """{user id: {"id", "name", "status"}} of everyone online ("online" or "away")."""
+    away_before = utc_now() - timedelta(seconds=current_app.config["CHAT_AWAY_AFTER"])
+    live = live_connections().subquery()
+    rows = db.session.execute(
+        select(User.id, User.name, func.max(live.c.last_active))
+        .join(live, live.c.user_id == User.id)
+        .group_by(User.id, User.name)
+    ).all()
+    result = {}
+    for user_id, name, last_active in rows:
+        if last_active is not None and last_active.tzinfo is None:
+            last_active = last_active.replace(tzinfo=away_before.tzinfo)
+        status = "away" if last_active is not None and last_active < away_before else "online"
+        result[user_id] = {"id": user_id, "name": name, "status": status}
+    return result
+
+
+def announce(who, status):
+    socketio.emit("presence", {"user": {"id": who["id"], "name": who["name"]}, "status": status})
+
+
+def online_list():
+    return sorted(online_users().values(), key=lambda u: u["name"].casefold())
+
+
+@socketio.on("who_is_online")
+def who_is_online_event(data=None, *_):
+    return {"ok": True, "users": online_list()}
+
+
+@bp.get("/api/presence")
+def presence_api():
+    if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
+        return jsonify(error={"code": "unauthorized", "message": "Log in first."}), 401
+    return jsonify(users=online_list())
+
+
+@socketio.on("active")
+@rate_limited
+def active_event(data=None, *_):
+    session["_touched"] = 0
+    touch()
+    return {"ok": True}
+
+
+@socketio.on("typing")
+@rate_limited
+def typing_event(data=None, *_):
+    from .rooms import identity, require_member
+
+    room = RoomRequest.parse(data).room
+    ref = require_member(room)
+    interval = current_app.config["CHAT_TYPING_INTERVAL"]
+    sent = session.setdefault("_typing", {})
+    now = time.monotonic()
+    if now - sent.get(room, -interval) < interval:
+        return {"ok": True, "throttled": True}
+    sent[room] = now
+    touch()
+    who = identity()
+    emit("typing", {"room": room, "user": {"id": who["id"], "name": who["name"]}}, to=ref.targets,
+         skip_sid=request.sid)
+    return {"ok": True}

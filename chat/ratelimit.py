@@ -1,0 +1,74 @@
+"""Token buckets per connection and per user for every event that writes."""
+import threading
+import time
+from functools import wraps
+
+from flask import current_app, session
+
+from .errors import ChatError
+
+
+class TokenBucket:
+    __slots__ = ("tokens", "stamp")
+
+    def __init__(self, burst):
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self, rate, burst):
+        now = time.monotonic()
+        self.tokens = min(burst, self.tokens + (now - self.stamp) * rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class RateLimiter:
+    """Buckets for users (shared by their connections in this process) and for connections."""
+
+    def __init__(self):
+        self._users = {}
+        self._lock = threading.Lock()
+
+    def user_bucket(self, user_id, burst):
+        with self._lock:
+            bucket = self._users.get(user_id)
+            if bucket is None:
+                if len(self._users) > 100_000:  # forget idle users rather than grow forever
+                    self._users.clear()
+                bucket = self._users[user_id] = TokenBucket(burst)
+            return bucket
+
+
+limiter = RateLimiter()
+
+
+def check_rate():
+    """Raise rate_limited when this connection or its user writes faster than allowed."""
+    cfg = current_app.config
+    rate, burst = cfg["CHAT_RATE_LIMIT"], cfg["CHAT_RATE_BURST"]
+    if rate <= 0:
+        return
+    bucket = session.get("_bucket")
+    if bucket is None:
+        bucket = session["_bucket"] = TokenBucket(burst)
+    if not bucket.take(rate, burst):
+        raise ChatError("rate_limited", "Too many messages; slow down.")
+    who = session.get("identity")
+    if who and who["id"] is not None:
+        user_rate, user_burst = cfg["CHAT_USER_RATE_LIMIT"], cfg["CHAT_USER_RATE_BURST"]
+        if user_rate > 0 and not limiter.user_bucket(who["id"], user_burst).take(user_rate, user_burst):
+            raise ChatError("rate_limited", "Too many messages from this account; slow down.")
+
+
+def rate_limited(handler):
+    """Decorator for socket events that write."""
+    @wraps(handler)
+    def wrapper(*args, **kwargs):
+        check_rate()
+        return handler(*args, **kwargs)
+    return wrapper
+
+
