@@ -38,7 +38,8 @@
     els.connect.disabled = connected;
     els.disconnect.disabled = !connected && state !== "reconnecting";
     els.join.disabled = !connected;
-    els.send.disabled = !connected;
+    // While reconnecting a message can still be written: it waits as pending (sent on connect).
+    els.send.disabled = !connected && state !== "reconnecting";
     els.leave.disabled = !connected;
   }
 
@@ -79,9 +80,11 @@
     if (msg.id != null) item.dataset.id = String(msg.id);
   }
 
-  // Stored messages are kept in id order; notices (no id) stay where they arrived.
+  // Stored messages are kept in id order, above own lines still pending; notices (no id) stay
+  // where they arrived.
   function insertById(item, id) {
-    const later = Array.from(els.list.querySelectorAll("li[data-id]")).find((li) => Number(li.dataset.id) > id);
+    const later = Array.from(els.list.querySelectorAll("li[data-id], li.pending"))
+      .find((li) => li !== item && (li.classList.contains("pending") || Number(li.dataset.id) > id));
     els.list.insertBefore(item, later || null);
   }
 
@@ -100,6 +103,7 @@
       if (seen.has(msg.id)) { own.item.remove(); return; }
       seen.add(msg.id);
       fillMessage(own.item, msg, msg.room);
+      insertById(own.item, msg.id);  // where it was stored: the order every page shows
       return;
     }
     if (seen.has(msg.id)) return;
@@ -156,6 +160,7 @@
     entry.item.dataset.id = String(ack.id);
     const state = entry.item.querySelector(".state");
     if (state) state.remove();
+    insertById(entry.item, ack.id);
   }
 
   function transmit(entry) {
@@ -173,7 +178,7 @@
 
   function sendMessage() {
     const message = els.messageInput.value;
-    if (!message.trim() || !socket.connected) return;
+    if (!message.trim() || !socket.active) return;  // active: connected, or reconnecting
     const payload = { message, client_id: newClientId() };
     if (currentRoom) payload.room = currentRoom;
     const item = document.createElement("li");
@@ -188,7 +193,9 @@
     const entry = { event: currentRoom ? "room_message" : "send_message", payload, item };
     pending.set(payload.client_id, entry);
     els.messageInput.value = "";
-    transmit(entry);
+    // Offline, catchUp() sends it once connected, after rejoining the room (emitting now would
+    // queue it in socket.io's buffer, which is flushed before the room is joined again).
+    if (socket.connected) transmit(entry);
   }
 
   // ---- connection ----
