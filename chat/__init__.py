@@ -29,8 +29,12 @@ def create_app(config=None):
     ensure_secret_key(app)
 
     from . import connection, history, messages, rooms  # noqa: F401  (registers socket events)
+    from .cli import init_app as init_cli
+    from .cluster import init_app as client_manager
     from .database import configure_database
     from .errors import register_error_handler
+    from .health import bp as health_bp
+    from .metrics import init_app as init_metrics
     from .pages import bp as pages_bp
     from .security import add_security_headers
     from .users import bp as users_bp
@@ -44,6 +48,8 @@ def create_app(config=None):
     app.register_blueprint(pages_bp)
     app.register_blueprint(users_bp)
     app.register_blueprint(history.bp)
+    app.register_blueprint(health_bp)
+    init_metrics(app)
     app.after_request(add_security_headers)
 
     # The maintainers' documented knob for batched long-polling POSTs (python-engineio#142).
@@ -52,6 +58,7 @@ def create_app(config=None):
     socketio.init_app(
         app,
         async_mode=async_mode,
+        client_manager=client_manager(app),  # Redis when CHAT_MESSAGE_QUEUE is set
         cors_allowed_origins=app.config["CHAT_CORS_ORIGINS"],
         max_http_buffer_size=app.config["CHAT_MAX_HTTP_BUFFER_SIZE"],
         ping_interval=app.config["CHAT_PING_INTERVAL"],
@@ -64,6 +71,7 @@ def create_app(config=None):
         engineio_logger=False,
     )
     register_error_handler(socketio)
+    init_cli(app)
     log.info("chat app ready (async_mode=%s, env=%s)", async_mode, app.config["CHAT_ENV"])
     return app
 

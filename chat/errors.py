@@ -4,6 +4,8 @@ import logging
 from flask import request
 from flask_socketio import emit
 
+from . import metrics
+
 log = logging.getLogger("chat.errors")
 
 
@@ -34,6 +36,7 @@ def error_reply(exc):
     else:
         code, message = "internal_error", "The server could not handle this request."
         log.exception("error handling %s from %s", event, request.sid)
+    metrics.ERRORS.inc(code)
     payload = {"event": event, "code": code, "message": message}
     emit("error", payload, to=request.sid)
     return {"ok": False, "error": payload}

@@ -27,11 +27,6 @@ def index():
     return response
 
 
-@bp.get("/health")
-def health():
-    return jsonify(status="healthy")
-
-
 @bp.get("/api")
 def api_root():
     """The seed's greeting at `/` moved here, since `/` is now the page."""

@@ -105,7 +105,7 @@ def test_language_switch_is_remembered(app):
 
 def test_health_and_api(app):
     client = app.test_client()
-    assert client.get("/health").get_json() == {"status": "healthy"}
+    assert client.get("/health").get_json() == {"status": "healthy", "database": "ok"}
     assert client.get("/api").get_json() == {"message": "SocketIO Test Backend is running"}
 
 

@@ -1,0 +1,333 @@
+"""Past one process, for real: three gunicorn eventlet nodes on loopback behind Debian's nginx,
+the machine's Redis (Flask-SocketIO's message queue) and one PostgreSQL database."""
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+
+import pytest
+import requests
+import yaml
+
+from chat.config import Config
+from tests import cluster as cl
+from tests.accounts import register
+from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
+from tests.live_client import LiveClient
+
+
+@pytest.fixture(scope="module")
+def services(pg_available):
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    if not cl.redis_up():
+        skip_or_fail(f"Redis is not reachable at {cl.REDIS_URL} (start it: {' '.join(cl.REDIS_START)})")
+    if cl.nginx_binary() is None:
+        skip_or_fail("Debian's nginx is not installed (apt-get install -y nginx; .ci/run does it)")
+    return True
+
+
+def new_cluster(**env):
+    return cl.Cluster(pg_database(f"chat_cluster_{uuid.uuid4().hex[:8]}"), **env).start()
+
+
+@pytest.fixture(scope="module")
+def cluster(services):
+    running = new_cluster()
+    yield running
+    running.stop()
+
+
+# ---- the deploy files describe the cluster this test runs ----
+
+def compose():
+    return yaml.safe_load(cl.COMPOSE_FILE.read_text())
+
+
+def upstream_servers(text):
+    block = re.search(r"upstream\s+chat_nodes\s*\{(.*?)\}", text, re.S).group(1)
+    return re.findall(r"^\s*server\s+([\w.-]+):(\d+)", block, re.M)
+
+
+def test_compose_nginx_and_the_tested_cluster_agree():
+    services_ = compose()["services"]
+    nodes = sorted(name for name, svc in services_.items() if svc.get("build"))
+    assert len(nodes) == cl.NODES
+    # nginx: one upstream server per app service, on the port the service listens on.
+    template = cl.NGINX_TEMPLATE.read_text()
+    upstream = upstream_servers(template)
+    assert sorted(host for host, _ in upstream) == nodes
+    for host, port in upstream:
+        assert services_[host]["environment"]["PORT"] == port
+    # The test's nginx config differs only in the lines marked "# test:" (same count of nodes).
+    generated = cl.nginx_config(template, [1111, 2222, 3333], 4444, "/tmp/x")
+    assert upstream_servers(generated) == [("127.0.0.1", "1111"), ("127.0.0.1", "2222"), ("127.0.0.1", "3333")]
+    kept = iter(generated.splitlines())
+    assert all(line in kept for line in template.splitlines() if "# test:" not in line), "only marked lines change"
+    # Every node gets the same environment as a compose service: the same variables, the same
+    # kind of database and queue, one SECRET_KEY and one channel for all.
+    tested = cl.node_env("postgresql://u@h/db", "channel", 8000)
+    envs = [services_[name]["environment"] for name in nodes]
+    for env in envs:
+        assert set(env) == set(tested), set(env) ^ set(tested)
+        assert env["DATABASE_URL"].startswith("postgresql://")
+        assert env["CHAT_MESSAGE_QUEUE"].startswith("redis://")
+        assert env["CHAT_ENV"] == tested["CHAT_ENV"]
+    for key in ("SECRET_KEY", "CHAT_QUEUE_CHANNEL", "DATABASE_URL", "CHAT_MESSAGE_QUEUE"):
+        assert len({env[key] for env in envs}) == 1, key
+    assert not set(tested) & cl.TEST_ONLY_ENV
+    # The services it needs are there, and nginx mounts this very file.
+    assert {"redis", "postgres", "nginx"} <= set(services_)
+    assert any(v.startswith("./deploy/nginx.conf:/etc/nginx/nginx.conf") for v in services_["nginx"]["volumes"])
+
+
+def test_nginx_keeps_sockets_longer_than_the_heartbeat():
+    text = cl.NGINX_TEMPLATE.read_text()
+    location = re.search(r"location /socket\.io/ \{(.*?)\}", text, re.S).group(1)
+    read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", location).group(1))
+    config = Config()
+    assert read_timeout > config.CHAT_PING_INTERVAL + config.CHAT_PING_TIMEOUT
+    assert re.search(r"^\s*ip_hash;", text, re.M)
+    for directive in ("proxy_buffering off;", "proxy_set_header Upgrade $http_upgrade;",
+                      "proxy_set_header Connection $connection_upgrade;", "proxy_http_version 1.1;"):
+        assert directive in location
+
+
+# ---- through nginx, and across nodes ----
+
+def test_websocket_and_polling_clients_through_nginx_get_no_400(cluster):
+    url = cluster.nginx.url
+    # Same-origin checks pass through nginx: websocket-client sends the page's Origin itself.
+    ws = LiveClient(url, ["websocket"]).connect()
+    poll = LiveClient(url, ["polling"]).connect(headers={"Origin": url})
+    try:
+        for client in (ws, poll):
+            assert client.call("join_room", {"room": "through-nginx"})["ok"]
+        for i in range(20):
+            assert ws.call("room_message", {"room": "through-nginx", "message": f"ws {i}"})["ok"]
+            assert poll.call("room_message", {"room": "through-nginx", "message": f"poll {i}"})["ok"]
+        expected = [f"{who} {i}" for i in range(20) for who in ("ws", "poll")]
+        for client in (ws, poll):
+            client.wait_for(lambda got: len([p for _, p in got if p.get("id")]) >= 40)
+            assert [p["text"] for _, p in client.received if p.get("id")] == expected
+        time.sleep(0.5)  # let long-polls end and get logged
+        assert poll.sio.transport() == "polling"
+    finally:
+        ws.disconnect()
+        poll.disconnect()
+    entries = [e for e in cluster.nginx.access_log() if e[2].startswith("/socket.io/")]
+    assert entries, "nginx logged no Socket.IO request"
+    bad = [e for e in entries if e[0].startswith(("4", "5"))]
+    assert not bad, bad[:10]
+    # Sticky: every request of this machine (one address) went to one node.
+    assert len({e[3] for e in entries}) == 1, Counter(e[3] for e in entries)
+
+
+def test_a_room_message_from_node_1_reaches_nodes_2_and_3_exactly_once(cluster):
+    clients = [LiveClient(node.url, transports).connect()
+               for node in cluster.nodes for transports in (["websocket"], ["polling"])]
+    try:
+        for client in clients:
+            assert client.call("join_room", {"room": "fan-out"})["ok"]
+        sender = clients[0]
+        ids = [sender.call("room_message", {"room": "fan-out", "message": f"m{i}"})["id"] for i in range(30)]
+        everyone = clients[2].call("send_message", {"message": "to all nodes"})["id"]
+        for client in clients:
+            client.wait_for(lambda got: any(p.get("id") == everyone for _, p in got))
+            time.sleep(0.2)
+            stored = [p for _, p in client.received if p.get("id")]
+            assert [p["id"] for p in stored] == ids + [everyone], client.transports
+            assert [p["text"] for p in stored[:30]] == [f"m{i}" for i in range(30)]
+            assert [p["prev"] for p in stored[:30]] == [None] + ids[:-1]
+        assert all(count == 2 for count in cluster.connections())
+    finally:
+        for client in clients:
+            client.disconnect()
+
+
+def test_announce_from_the_command_line_reaches_every_node(cluster):
+    clients = [LiveClient(node.url).connect() for node in cluster.nodes]
+    try:
+        for client in clients:
+            client.call("join_room", {"room": "news"})
+        command = [sys.executable, "-m", "flask", "--app", "wsgi", "chat", "announce", "--room", "news",
+                   "maintenance at 10:00"]
+        result = subprocess.run(command, cwd=cl.ROOT, env=cluster.env(), capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        announced = int(re.search(r"message (\d+)", result.stdout).group(1))
+        everyone = subprocess.run(command[:7] + ["everyone, hello"], cwd=cl.ROOT, env=cluster.env(),
+                                  capture_output=True, text=True, timeout=60)
+        assert everyone.returncode == 0, everyone.stderr
+        for client in clients:
+            client.wait_for(lambda got: any(n == "message" and p.get("text") == "everyone, hello" for n, p in got))
+            room = [p for n, p in client.received if n == "room_message" and p.get("id")]
+            assert [(p["id"], p["text"], p["user"]["name"]) for p in room] == [
+                (announced, "maintenance at 10:00", "system")]
+        stored = requests.get(f"{cluster.nodes[1].url}/api/rooms/news/messages").json()["messages"]
+        assert [m["text"] for m in stored] == ["maintenance at 10:00"]
+        unknown = subprocess.run(command[:8] + ["no-such-room", "x"], cwd=cl.ROOT, env=cluster.env(),
+                                 capture_output=True, text=True, timeout=60)
+        assert unknown.returncode != 0 and "No room called" in unknown.stderr
+    finally:
+        for client in clients:
+            client.disconnect()
+
+
+def signed_in(url, name):
+    session = requests.Session()
+    assert register(session, name, base=url).status_code == 302
+    return session, "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+
+
+def test_logout_on_one_node_closes_the_users_sockets_on_every_node(cluster):
+    session, cookie = signed_in(cluster.nodes[0].url, f"leaver-{uuid.uuid4().hex[:6]}")
+    sockets = [LiveClient(node.url).connect(headers={"Cookie": cookie}) for node in cluster.nodes]
+    bystander = LiveClient(cluster.nodes[2].url).connect()
+    try:
+        page = session.get(cluster.nodes[0].url + "/")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        assert session.post(cluster.nodes[0].url + "/logout", data={"csrf_token": token},
+                            allow_redirects=False).status_code == 302
+        deadline = time.monotonic() + 10
+        while any(s.sio.connected for s in sockets) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [s.sio.connected for s in sockets] == [False, False, False]
+        assert bystander.sio.connected
+    finally:
+        for client in (*sockets, bystander):
+            client.disconnect()
+
+
+def test_presence_is_the_same_seen_from_every_node(cluster):
+    names = [f"here-{i}-{uuid.uuid4().hex[:6]}" for i in range(cl.NODES)]
+    sockets = []
+    try:
+        for node, name in zip(cluster.nodes, names, strict=True):
+            _, cookie = signed_in(node.url, name)
+            sockets.append(LiveClient(node.url).connect(headers={"Cookie": cookie}))
+        views = []
+        for node in cluster.nodes:
+            users = requests.get(node.url + "/api/presence").json()["users"]
+            views.append({u["name"] for u in users} & set(names))
+        assert views == [set(names)] * cl.NODES
+    finally:
+        for client in sockets:
+            client.disconnect()
+
+
+# ---- faults ----
+
+def test_a_node_killed_while_messages_flow_loses_its_clients_nothing(services):
+    running = new_cluster()
+    receivers, senders = [], []
+    try:
+        url = running.nginx.url
+        receivers = [cl.TrackingClient(url, "survive", transports).connect()
+                     for transports in (["websocket"], ["websocket"], ["polling"], ["polling"])]
+        deadline = time.monotonic() + 10
+        while sum(c or 0 for c in running.connections()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        counts = running.connections()
+        assert sorted(counts) == [0, 0, 4], counts  # ip_hash: this machine's clients share one node
+        victim = counts.index(4)
+        others = [node for i, node in enumerate(running.nodes) if i != victim]
+        for client in receivers:
+            client.wait_ids([])  # joined
+        senders = [cl.Sender(node.url, "survive", f"from-{i}", 150, 0.01).start() for i, node in enumerate(others)]
+        time.sleep(0.8)
+        running.nodes[victim].kill()
+        acked = {}
+        for sender in senders:
+            acked.update(sender.join())
+            assert not sender.failures, sender.failures[:5]
+        assert len(acked) == 300
+        stored = requests.get(f"{others[0].url}/api/rooms/survive/messages?since=0&limit=200").json()
+        stored_ids = [m["id"] for m in stored["messages"]]
+        for client in receivers:
+            ids = client.wait_ids(acked)
+            assert ids == sorted(acked), "a message nobody sent"
+            assert [client.messages[i] for i in ids] == [acked[i] for i in ids]
+            assert max(client.live.values()) == 1, "a message delivered twice live"
+            assert client.connects >= 2, "never reconnected"
+            assert client.sio.connected
+        assert stored_ids == sorted(acked)[:200]
+        after = running.connections()
+        assert after[victim] is None and sum(after[i] for i in range(cl.NODES) if i != victim) == 4
+        assert requests.get(url + "/health", timeout=5).status_code == 200
+    finally:
+        for client in receivers:
+            client.close()
+        for sender in senders:
+            if sender.sio.connected:
+                sender.sio.disconnect()
+        running.stop()
+
+
+def test_redis_stopped_and_started_again_loses_nothing(services):
+    running = new_cluster()
+    receivers, senders = [], []
+    try:
+        running.wait_health(lambda code, body: code == 200 and body["redis"] == "ok")
+        receivers = [cl.TrackingClient(node.url, "weather", transports).connect()
+                     for node in running.nodes for transports in (["websocket"], ["polling"])]
+        receivers.append(cl.TrackingClient(running.nginx.url, "weather").connect())
+        for client in receivers:
+            client.wait_ids([])
+        senders = [cl.Sender(node.url, "weather", f"from-{i}", 120, 0.05).start()
+                   for i, node in enumerate(running.nodes[:2])]
+        time.sleep(1)
+        try:
+            cl.stop_redis()
+            stopped = time.monotonic()
+            down = running.wait_health(lambda code, body: code == 503 and body["redis"] != "ok", timeout=10)
+            assert all(body["database"] == "ok" and body["status"] == "unhealthy" for _, body in down)
+            time.sleep(3)  # messages keep being accepted (stored, acked) meanwhile
+        finally:
+            cl.start_redis()
+        started = time.monotonic()
+        running.wait_health(lambda code, body: code == 200 and body == {"status": "healthy", "database": "ok",
+                                                                         "redis": "ok"}, timeout=20)
+        acked = {}
+        for sender in senders:
+            acked.update(sender.join())
+            assert not sender.failures, sender.failures[:5]
+        assert len(acked) == 240
+        during = [t for sender in senders for t in sender.acked_at if stopped < t < started]
+        assert len(during) > 20, "messages were accepted while Redis was down"
+        for client in receivers:
+            ids = client.wait_ids(acked)
+            assert ids == sorted(acked)
+            assert [client.messages[i] for i in ids] == [acked[i] for i in ids]
+            assert max(client.live.values()) == 1
+            assert {"delayed": True} in client.delivery and client.delivery[-1] == {"delayed": False}
+        # Delivering live across nodes again: a message from node 3 reaches node 1's clients.
+        late = LiveClient(running.nodes[2].url).connect()
+        late.call("join_room", {"room": "weather"})
+        last = late.call("room_message", {"room": "weather", "message": "after the storm"})["id"]
+        late.disconnect()
+        for client in receivers:
+            deadline = time.monotonic() + 5
+            while client.live[last] != 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert client.live[last] == 1
+    finally:
+        if not cl.redis_up():
+            cl.start_redis()  # other tests use it
+        for client in receivers:
+            client.close()
+        for sender in senders:
+            if sender.sio.connected:
+                sender.sio.disconnect()
+        running.stop()
+
+
+def test_announce_without_a_queue_says_why():
+    env = {k: v for k, v in cl.node_env("sqlite:///:memory:", "x", 0).items() if k != "CHAT_MESSAGE_QUEUE"}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "chat", "announce", "hello"],
+                            cwd=cl.ROOT, env={**os.environ, **env, "CHAT_MESSAGE_QUEUE": ""},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "CHAT_MESSAGE_QUEUE is not set" in result.stderr
