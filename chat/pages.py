@@ -15,6 +15,8 @@ def index():
     settings = {
         "maxMessageLength": current_app.config["CHAT_MAX_MESSAGE_LENGTH"],
         "maxRoomLength": current_app.config["CHAT_MAX_ROOM_LENGTH"],
+        "maxNameLength": current_app.config["CHAT_MAX_NAME_LENGTH"],
+        "typingInterval": current_app.config["CHAT_TYPING_INTERVAL"],
         "user": current_user.public(),
     }
     response = make_response(

@@ -177,6 +177,7 @@ def join(sid, name, since=None):
         log.info("join sid=%s room=%s", sid, name)
         if ref.kind != "dm":
             emit("room_message", room_notice(sid, name, "join"), to=channel(name))
+            session.setdefault("announced", set()).add(name)
     # Joined first, then read: a message stored meanwhile arrives live and may also be in
     # the history; clients drop the second copy by its id.
     if since is not None or current_app.config["CHAT_HISTORY_ON_JOIN"]:
@@ -195,6 +196,7 @@ def leave(sid, name):
     if ref.kind != "dm":
         leave_room(channel(name))
     del member_rooms()[name]
+    session.get("announced", set()).discard(name)
     who = identity()
     if who["id"] is not None and ref.kind != "dm":
         db.session.execute(delete(RoomMember).where(RoomMember.room_id == ref.id, RoomMember.user_id == who["id"]))
@@ -207,13 +209,18 @@ def leave(sid, name):
 
 
 def leave_all(sid):
-    """On disconnect: tell each room this connection was in that it left (memberships stay)."""
-    for name, ref in list(member_rooms().items()):
-        if ref.kind == "dm":
-            continue
-        log.info("leave sid=%s room=%s (disconnect)", sid, name)
-        emit("room_message", room_notice(sid, name, "leave"), to=channel(name), skip_sid=sid)
+    """On disconnect: tell each room whose join this connection announced that it left.
+
+    Rooms a signed-in user follows silently (memberships, restored at connect) stay quiet:
+    their comings and goings are presence, not joins and leaves.
+    """
+    announced = session.get("announced", set())
+    for name in list(member_rooms()):
+        if name in announced:
+            log.info("leave sid=%s room=%s (disconnect)", sid, name)
+            emit("room_message", room_notice(sid, name, "leave"), to=channel(name), skip_sid=sid)
     member_rooms().clear()
+    announced.clear()
 
 
 def create_room_record(name, creator_id, topic="", private=False):

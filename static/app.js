@@ -15,6 +15,9 @@
   // Same origin as the page: no host or port is ever hard-coded.
   const socket = io({ autoConnect: false });
   let currentRoom = "";
+  let roomLabel = null;             // how the sidebar names the current room (e.g. "@bob")
+  const roomChangeHandlers = [];
+  const sendHandlers = [];
   const seen = new Set();           // ids of stored messages on screen
   const pending = new Map();        // client_id -> {event, payload, item}, in send order
   const channels = new Map();       // "" (everyone) or room name -> {lastId, oldestId, hasMore}
@@ -44,9 +47,10 @@
   }
 
   function showRoom() {
-    els.currentRoom.textContent = currentRoom || t.no_room;
+    const name = roomLabel || currentRoom;
+    els.currentRoom.textContent = name || t.no_room;
     els.leave.hidden = !currentRoom;
-    els.leave.textContent = currentRoom ? t.leave + " (" + currentRoom + ")" : t.leave;
+    els.leave.textContent = currentRoom ? t.leave + " (" + name + ")" : t.leave;
     els.send.textContent = currentRoom ? t.send_room : t.send;
     els.older.hidden = !channel(currentRoom).hasMore;
   }
@@ -78,6 +82,15 @@
       item.append(time);
     }
     if (msg.id != null) item.dataset.id = String(msg.id);
+    if (msg.mentions && settings.user.id !== null && msg.mentions.includes(settings.user.id)) {
+      item.classList.add("mentioned");
+    }
+  }
+
+  // The list shows the current room and the messages to everyone; other rooms the user
+  // follows only count as unread in the sidebar.
+  function inView(room) {
+    return !room || room === currentRoom;
   }
 
   // Stored messages are kept in id order, above own lines still pending; notices (no id) stay
@@ -95,7 +108,7 @@
   }
 
   function showStored(msg) {
-    if (msg.id == null) return;
+    if (msg.id == null || !inView(msg.room)) return;
     track(msg);
     const own = msg.client_id && pending.get(msg.client_id);
     if (own) {  // our own message came back: the pending line becomes the stored one
@@ -115,18 +128,23 @@
     scrollIfNeeded(wasNearBottom, false);
   }
 
-  function showNotice(payload) {
+  function showNotice(text, kind) {
     const wasNearBottom = nearBottom();
     const item = document.createElement("li");
-    item.className = "message room notice";
-    const who = payload.user && payload.user.name ? payload.user.name : payload.sid;
-    item.textContent = t.room_prefix + " " + payload.data.replace("クライアント " + payload.sid, who);
+    item.className = kind ? "message " + kind + " notice" : "message notice";
+    item.textContent = text;
     els.list.appendChild(item);
     scrollIfNeeded(wasNearBottom, false);
   }
 
+  function showRoomNotice(payload) {
+    if (payload.room !== currentRoom) return;
+    const who = payload.user && payload.user.name ? payload.user.name : payload.sid;
+    showNotice(t.room_prefix + " " + payload.data.replace("クライアント " + payload.sid, who), "room");
+  }
+
   function showHistory(reply) {
-    if (!reply || !reply.messages) return;
+    if (!reply || !reply.messages || !inView(reply.room)) return;
     const ch = channel(reply.room);
     reply.messages.forEach(showStored);
     if (reply.since === undefined) {
@@ -160,7 +178,7 @@
     entry.item.dataset.id = String(ack.id);
     const state = entry.item.querySelector(".state");
     if (state) state.remove();
-    insertById(entry.item, ack.id);
+    if (inView(entry.payload.room)) insertById(entry.item, ack.id);
   }
 
   function transmit(entry) {
@@ -193,6 +211,7 @@
     const entry = { event: currentRoom ? "room_message" : "send_message", payload, item };
     pending.set(payload.client_id, entry);
     els.messageInput.value = "";
+    sendHandlers.forEach((handler) => handler(entry));
     // Offline, catchUp() sends it once connected, after rejoining the room (emitting now would
     // queue it in socket.io's buffer, which is flushed before the room is joined again).
     if (socket.connected) transmit(entry);
@@ -224,27 +243,39 @@
     setStatus(socket.active ? "reconnecting" : "disconnected");
   });
   socket.on("message", (payload) => showStored(payload));
-  socket.on("room_message", (payload) => (payload.type ? showNotice(payload) : showStored(payload)));
+  socket.on("room_message", (payload) => (payload.type ? showRoomNotice(payload) : showStored(payload)));
   socket.on("history", showHistory);
   socket.on("error", showError);
 
   els.connect.addEventListener("click", () => { setStatus("reconnecting"); socket.connect(); });
   els.disconnect.addEventListener("click", () => { socket.disconnect(); setStatus("disconnected"); });
 
+  // Switch the view to `room` ("" for messages to everyone): the list is rebuilt from history.
+  function openRoom(room, onJoined) {
+    const previous = currentRoom;
+    currentRoom = room;
+    roomLabel = null;
+    els.list.textContent = "";
+    seen.clear();
+    channels.clear();
+    showRoom();
+    roomChangeHandlers.forEach((handler) => handler(room));
+    if (!socket.connected) return;  // catchUp() loads the view once connected
+    socket.emit("get_history", {}, (reply) => { if (reply && reply.ok) showHistory(reply); });
+    if (!room) return;
+    // The view switches first, so that the history the join sends is shown.
+    socket.emit("join_room", { room }, (ack) => {
+      if (ack && ack.ok) { if (onJoined) onJoined(); return; }
+      if (ack && ack.error) showError(ack.error);
+      if (currentRoom === room) openRoom(previous === room ? "" : previous);
+    });
+  }
+
   els.roomForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const room = els.roomInput.value.trim();
     if (!room || !socket.connected) return;
-    const previous = currentRoom;
-    const ch = channel(room);
-    const request = ch.lastId === null ? { room } : { room, since: ch.lastId };
-    socket.emit("join_room", request, (ack) => {
-      if (!ack || !ack.ok) return;
-      if (previous && previous !== room) socket.emit("leave_room", { room: previous });
-      currentRoom = room;
-      els.roomInput.value = "";
-      showRoom();
-    });
+    openRoom(room, () => { els.roomInput.value = ""; });
   });
 
   els.leave.addEventListener("click", () => {
@@ -252,8 +283,7 @@
     const room = currentRoom;
     socket.emit("leave_room", { room }, (ack) => {
       if (ack && ack.ok === false && ack.error.code !== "not_in_room") return;
-      currentRoom = "";
-      showRoom();
+      if (currentRoom === room) openRoom("");
     });
   });
 
@@ -282,6 +312,16 @@
   });
   els.messageInput.maxLength = settings.maxMessageLength;
   els.roomInput.maxLength = settings.maxRoomLength;
+
+  // What the sidebar (sidebar.js) builds on.
+  window.chatPage = {
+    socket, t, settings, openRoom, showError, showNotice,
+    currentRoom: () => currentRoom,
+    lastId: (room) => channel(room).lastId,
+    setLabel: (label) => { roomLabel = label; showRoom(); },
+    onRoomChange: (handler) => roomChangeHandlers.push(handler),
+    onSend: (handler) => sendHandlers.push(handler),
+  };
 
   showRoom();
   setStatus("reconnecting");
