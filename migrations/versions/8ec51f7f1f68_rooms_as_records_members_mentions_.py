@@ -5,9 +5,8 @@ Revises: 8d0b8ea0f1b0
 Create Date: 2026-11-27 12:55:47.766736
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '8ec51f7f1f68'
