@@ -28,7 +28,7 @@ def create_app(config=None):
     configure_logging(app.config["LOG_LEVEL"])
     ensure_secret_key(app)
 
-    from . import connection, history, messages, rooms  # noqa: F401  (registers socket events)
+    from . import connection, history, messages, presence, rooms  # noqa: F401  (registers socket events)
     from .cli import init_app as init_cli
     from .cluster import init_app as client_manager
     from .database import configure_database
@@ -45,9 +45,14 @@ def create_app(config=None):
     login_manager.init_app(app)
     login_manager.login_view = "users.login_page"
     csrf.init_app(app)
+    from .i18n import init_app as init_i18n
+
+    init_i18n(app)
     app.register_blueprint(pages_bp)
     app.register_blueprint(users_bp)
     app.register_blueprint(history.bp)
+    app.register_blueprint(rooms.bp)
+    app.register_blueprint(presence.bp)
     app.register_blueprint(health_bp)
     init_metrics(app)
     app.after_request(add_security_headers)

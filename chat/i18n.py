@@ -1,5 +1,5 @@
 """The page's two languages: chosen by ?lang=, then a cookie, then Accept-Language."""
-from flask import request
+from flask import request, url_for
 
 LANGUAGES = ("ja", "en")
 LANG_COOKIE = "lang"
@@ -157,3 +157,16 @@ def page_language():
     if remembered in LANGUAGES:
         return remembered, False
     return request.accept_languages.best_match(LANGUAGES, default="en"), False
+
+
+def lang_url(code):
+    """This page in another language, keeping its other query arguments (such as `next`)."""
+    args = {k: v for k, v in request.args.items() if k != "lang"}
+    endpoint = request.endpoint if request.method == "GET" else "users.login_page"
+    if request.method != "GET" and request.form.get("next"):
+        args["next"] = request.form["next"]
+    return url_for(endpoint, **args, lang=code)
+
+
+def init_app(app):
+    app.context_processor(lambda: {"lang_url": lang_url, "languages": LANGUAGES})

@@ -38,7 +38,7 @@
     els.status.className = "status " + state;
     els.status.textContent = t[state];
     const connected = state === "connected";
-    els.connect.disabled = connected;
+    els.connect.disabled = connected || state === "reconnecting";
     els.disconnect.disabled = !connected && state !== "reconnecting";
     els.join.disabled = !connected;
     // While reconnecting a message can still be written: it waits as pending (sent on connect).
@@ -78,7 +78,7 @@
       const time = document.createElement("time");
       time.className = "time";
       time.dateTime = msg.ts;
-      time.textContent = new Date(msg.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      time.textContent = new Date(msg.ts).toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
       item.append(time);
     }
     if (msg.id != null) item.dataset.id = String(msg.id);

@@ -151,3 +151,11 @@ def test_socket_io_client_is_a_pinned_npm_dependency_not_committed():
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/socket.io-client"]["version"].startswith("4.8")
     assert "static/vendor/" in (ROOT / ".gitignore").read_text()
+
+
+def test_login_page_offers_both_languages_and_keeps_next(app):
+    html = app.test_client().get("/login?next=/rooms").get_data(as_text=True)
+    links = re.findall(r'<a href="([^"]+)" lang="(ja|en)"', html)
+    assert {lang for _, lang in links} == {"ja", "en"}
+    for href, lang in links:
+        assert "next=/rooms" in href.replace("%2F", "/") and f"lang={lang}" in href
