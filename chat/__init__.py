@@ -69,16 +69,33 @@ def create_app(config=None):
         ping_interval=app.config["CHAT_PING_INTERVAL"],
         ping_timeout=app.config["CHAT_PING_TIMEOUT"],
         http_compression=True,
-        websocket_compression=app.config["CHAT_WEBSOCKET_COMPRESSION"],
         # Events of one connection are handled in arrival order.
         async_handlers=False,
         logger=False,
         engineio_logger=False,
     )
     register_error_handler(socketio)
+    if not app.config["CHAT_WEBSOCKET_COMPRESSION"]:
+        app.wsgi_app = WithoutWebSocketCompression(app.wsgi_app)
     init_cli(app)
     log.info("chat app ready (async_mode=%s, env=%s)", async_mode, app.config["CHAT_ENV"])
     return app
+
+
+class WithoutWebSocketCompression:
+    """WSGI middleware: drop the client's permessage-deflate offer before the WebSocket handshake.
+
+    Browsers offer it and eventlet (like simple-websocket) accepts whatever is offered; a
+    compressor per connection costs about 2.5 times the memory and more CPU per message, for
+    chat frames too small to gain from it (Node's socket.io leaves it off by default too).
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return self.wsgi_app(environ, start_response)
 
 
 def ensure_secret_key(app):

@@ -114,3 +114,32 @@ def test_sigterm_stops_the_server_within_a_few_seconds_even_with_clients(worker,
             c.sio.eio.reconnection = False
         server.kill()
     time.sleep(0.2)
+
+
+def websocket_extensions(url):
+    """The extensions the server accepts when a browser-like client offers permessage-deflate."""
+    import websocket
+
+    ws = websocket.create_connection(
+        url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+        header=["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"], timeout=5,
+    )
+    try:
+        return (ws.getheaders() or {}).get("sec-websocket-extensions")
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("worker", ["eventlet", "gevent"])
+def test_websocket_compression_is_off_unless_configured(worker, live_database):
+    plain = servers.gunicorn(worker, env={"DATABASE_URL": live_database()}).start()
+    try:
+        assert websocket_extensions(plain.url) is None
+    finally:
+        plain.stop()
+    compressed = servers.gunicorn(worker, env={"DATABASE_URL": live_database(),
+                                               "CHAT_WEBSOCKET_COMPRESSION": "true"}).start()
+    try:
+        assert "permessage-deflate" in (websocket_extensions(compressed.url) or "")
+    finally:
+        compressed.stop()
