@@ -81,7 +81,13 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         self.relay_id = uuid.uuid4().hex
         self.listening = False
         self.ever_listened = False
+        self.listen_failed = False
         self.publish_failed_at = None
+
+    @property
+    def degraded(self):
+        """True while messages from other nodes may not arrive (not subscribed, or publishing fails)."""
+        return self.listen_failed or self.publish_failed_at is not None
 
     # ---- sending ----
 
@@ -131,10 +137,10 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
                 error = exc
         else:
             metrics.QUEUE_ERRORS.inc("publish")
+            self.publish_failed_at = time.monotonic()
             if failed_at is None:
                 log.warning("message queue unreachable, delivering to this node only: %s", error)
                 self._tell_clients(delayed=True)
-            self.publish_failed_at = time.monotonic()
             return False
         if failed_at is not None:
             self.publish_failed_at = None
@@ -144,9 +150,12 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
             self._tell_clients(delayed=False)
         return True
 
-    def _tell_clients(self, delayed):
+    def _tell_clients(self, delayed, to=None):
+        """`delivery {delayed}` to this node's clients; {delayed: false} also means "catch up"."""
         if self.server is not None and not self.write_only:
-            self.server.emit(DELIVERY_EVENT, {"delayed": delayed}, namespace="/", ignore_queue=True)
+            if not delayed and self.degraded:
+                return  # still degraded the other way: "catch up" comes when that ends too
+            self.server.emit(DELIVERY_EVENT, {"delayed": delayed}, to=to, namespace="/", ignore_queue=True)
 
     # ---- receiving ----
 
@@ -161,7 +170,8 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel, self.control_channel)
                 delay = 0.2
-                self._listening(True)
+                recovered, self.listen_failed = self.listen_failed, False
+                self._listening(True, recovered)
                 for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
@@ -175,9 +185,11 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
                         yield data
             except Exception as exc:  # noqa: BLE001 - reconnect on anything
                 metrics.QUEUE_ERRORS.inc("listen")
-                if self.listening:
-                    log.warning("lost the message queue (%s); subscribing again", exc)
-                self._listening(False)
+                if self.listening or not self.listen_failed:
+                    log.warning("message queue unreachable (%s); subscribing again", exc)
+                first_failure = not self.listen_failed
+                self.listen_failed = True
+                self._listening(False, first_failure)
                 time.sleep(delay)
                 delay = min(delay * 2, LISTEN_RETRY_MAX)
             finally:
@@ -187,15 +199,19 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
                     except Exception:  # noqa: BLE001
                         pass
 
-    def _listening(self, up):
+    def _listening(self, up, changed=False):
+        """`changed`: subscribed after a failure, or the first failure."""
         was, self.listening = self.listening, up
         if up and not was:
-            if self.ever_listened:
+            if self.publish_failed_at is not None:  # Redis answers again: no need to wait for a write
+                self.publish_failed_at = None
+                self.publish_control("resync")
+            if self.ever_listened or changed:
                 metrics.QUEUE_RECONNECTS.inc()
                 log.warning("subscribed to the message queue again; clients catch up")
                 self._tell_clients(delayed=False)
             self.ever_listened = True
-        elif was and not up:
+        elif not up and (was or changed):
             self._tell_clients(delayed=True)
 
     def _handle_control(self, raw):
@@ -217,6 +233,14 @@ def disconnect_local(server, room):
     sids = [sid for sid, _ in server.manager.get_participants("/", room)]
     for sid in sids:
         server.disconnect(sid, namespace="/", ignore_queue=True)
+
+
+def connected(sid):
+    """A client was accepted on this node."""
+    metrics.CONNECTS.inc()
+    manager = queue_manager()
+    if manager is not None and manager.degraded:
+        socketio.emit(DELIVERY_EVENT, {"delayed": True}, to=sid)
 
 
 def init_app(app):
@@ -323,3 +347,43 @@ def redis_status():
 
 
 _ping_clients = {}
+
+
+# A token bucket in Redis (time from Redis, so nodes' clocks do not matter); the key expires
+# once the bucket would be full again.
+_BUCKET_SCRIPT = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens = tonumber(state[1]) or burst
+local stamp = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return allowed
+"""
+_bucket_scripts = {}
+
+
+def shared_bucket_take(key, rate, burst):
+    """Take a token from the bucket `key` shared by every node: True/False, or None when Redis
+    does not answer (the caller falls back to this process' bucket: limits stay, per node)."""
+    config = current_app.config
+    url = config["CHAT_MESSAGE_QUEUE"]
+    script = _bucket_scripts.get(url)
+    if script is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        script = _bucket_scripts[url] = client.register_script(_BUCKET_SCRIPT)
+    try:
+        return bool(script(keys=[f"{config['CHAT_QUEUE_CHANNEL']}:rate:{key}"], args=[rate, burst]))
+    except Exception:  # noqa: BLE001
+        metrics.QUEUE_ERRORS.inc("rate_limit")
+        return None

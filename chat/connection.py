@@ -5,7 +5,7 @@ from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 
-from . import presence
+from . import cluster, metrics, presence
 from .errors import ChatError
 from .extensions import socketio
 from .rooms import leave_all, subscribe_memberships, user_channel
@@ -31,6 +31,7 @@ def connect_event(auth=None):
         if presence.add_connection(request.sid, who["id"]):
             presence.announce(who, "online")
     log.info("connect sid=%s user=%s", request.sid, who["id"])
+    cluster.connected(request.sid)  # counts it; tells it when delivery is delayed (queue down)
 
 
 @socketio.on("disconnect")
@@ -41,6 +42,7 @@ def disconnect_event(reason=None):
         if who["id"] is not None and presence.remove_connection(request.sid, who["id"]):
             presence.announce(who, "offline")
     log.info("disconnect sid=%s reason=%s", request.sid, reason)
+    metrics.DISCONNECTS.inc()
 
 
 @socketio.on("*")

@@ -59,8 +59,20 @@ def check_rate():
     who = session.get("identity")
     if who and who["id"] is not None:
         user_rate, user_burst = cfg["CHAT_USER_RATE_LIMIT"], cfg["CHAT_USER_RATE_BURST"]
-        if user_rate > 0 and not limiter.user_bucket(who["id"], user_burst).take(user_rate, user_burst):
+        if user_rate > 0 and not user_may_write(who["id"], user_rate, user_burst):
             raise ChatError("rate_limited", "Too many messages from this account; slow down.")
+
+
+def user_may_write(user_id, rate, burst):
+    """One token from the user's bucket: in Redis with a message queue (a user's connections on
+    every node share it), else in this process."""
+    if current_app.config.get("CHAT_MESSAGE_QUEUE"):
+        from .cluster import shared_bucket_take
+
+        allowed = shared_bucket_take(f"user:{user_id}", rate, burst)
+        if allowed is not None:
+            return allowed
+    return limiter.user_bucket(user_id, burst).take(rate, burst)
 
 
 def rate_limited(handler):

@@ -31,7 +31,8 @@ class ServerProcess:
         self.log_path = log_path or ROOT / "test-artifacts" / f"server-{port}.log"
         self.proc = None
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, ready=(200,)):
+        """Start and wait until /health answers with a status in `ready` (503: up, a dependency down)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
@@ -43,7 +44,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                if requests.get(self.url + "/health", timeout=1).status_code in ready:
                     return self
             except requests.RequestException:
                 pass

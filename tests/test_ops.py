@@ -1,0 +1,156 @@
+"""For operators: /health, metrics, the announce command and the cluster pieces that need no cluster."""
+import re
+import uuid
+
+import pytest
+import requests
+
+from chat import create_app
+from chat.config import TestConfig
+from chat.extensions import socketio
+from tests import cluster as cl
+from tests import servers
+from tests.conftest import skip_or_fail
+from tests.live_client import LiveClient
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z_]+="[^"]*"\})? (-?[0-9.e+]+|\+Inf)$')
+
+
+def parse_metrics(text):
+    """name{labels} -> value, checking every line is a HELP/TYPE comment or a sample."""
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            continue
+        match = SAMPLE.match(line)
+        assert match, f"not Prometheus text format: {line!r}"
+        samples[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return samples
+
+
+def test_health_reports_the_database(app):
+    response = app.test_client().get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "healthy", "database": "ok"}
+
+
+def test_health_is_503_while_the_database_is_down():
+    app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI="postgresql+pg8000://postgres@127.0.0.1:1/none"))
+    response = app.test_client().get("/health")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unhealthy", "database": "unavailable"}
+
+
+def test_health_is_503_while_redis_is_down(make_app):
+    app = make_app(CHAT_MESSAGE_QUEUE=UNREACHABLE_REDIS)
+    response = app.test_client().get("/health")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unhealthy", "database": "ok", "redis": "unavailable"}
+
+
+def test_metrics_count_connections_messages_and_errors(app):
+    before = parse_metrics(app.test_client().get("/metrics").get_data(as_text=True))
+    a = socketio.test_client(app)
+    b = socketio.test_client(app)
+    try:
+        for client in (a, b):
+            client.emit("join_room", {"room": "metered"}, callback=True)
+        a.emit("room_message", {"room": "metered", "message": "one"}, callback=True)
+        a.emit("send_message", {"message": "two"}, callback=True)
+        a.emit("room_message", {"room": "elsewhere", "message": "x"}, callback=True)  # not_in_room
+        response = app.test_client().get("/metrics")
+        assert response.status_code == 200
+        assert response.content_type.startswith("text/plain; version=0.0.4")
+        after = parse_metrics(response.get_data(as_text=True))
+    finally:
+        a.disconnect()
+        b.disconnect()
+
+    def grew(name):
+        return after.get(name, 0) - before.get(name, 0)
+
+    assert after["chat_connections"] == 2
+    assert after["chat_rooms"] == 1
+    assert grew('chat_messages_in_total{event="room_message"}') == 1
+    assert grew('chat_messages_in_total{event="message"}') == 1
+    assert grew('chat_messages_out_total{event="message"}') == 2
+    assert grew('chat_errors_total{code="not_in_room"}') == 1
+    assert grew("chat_connects_total") >= 0
+    assert grew("chat_db_write_seconds_count") == 2
+    assert after['chat_db_write_seconds_bucket{le="+Inf"}'] == after["chat_db_write_seconds_count"]
+
+
+def test_metrics_path_and_token_are_configurable(make_app):
+    app = make_app(CHAT_METRICS_PATH="/internal/metrics", CHAT_METRICS_TOKEN="s3cret")
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/internal/metrics").status_code == 401
+    assert client.get("/internal/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = client.get("/internal/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200 and "chat_connections" in ok.get_data(as_text=True)
+    assert make_app(CHAT_METRICS_PATH="").test_client().get("/metrics").status_code == 404
+
+
+def test_with_the_queue_down_a_message_still_reaches_this_nodes_clients(live_database):
+    server = servers.gunicorn("eventlet", env={"DATABASE_URL": live_database(),
+                                               "CHAT_MESSAGE_QUEUE": UNREACHABLE_REDIS}).start(ready=(503,))
+    a, b = LiveClient(server.url), LiveClient(server.url)
+    delivery = []
+    b.sio.on("delivery", delivery.append)
+    try:
+        for client in (a, b):
+            client.connect()
+            assert client.call("join_room", {"room": "offline-queue"})["ok"]
+        assert a.call("room_message", {"room": "offline-queue", "message": "still here"})["ok"]
+        b.wait_for(lambda got: any(p.get("text") == "still here" for _, p in got))
+        messages = [p for _, p in b.received if p.get("id")]
+        assert [(m["text"], m["prev"]) for m in messages] == [("still here", None)]
+        assert {"delayed": True} in delivery
+        health = requests.get(server.url + "/health").json()
+        assert health == {"status": "unhealthy", "database": "ok", "redis": "unavailable"}
+    finally:
+        a.disconnect()
+        b.disconnect()
+        server.stop()
+
+
+def test_prev_names_the_channels_previous_message(client_factory):
+    a = client_factory()
+    a.emit("join_room", {"room": "chain"}, callback=True)
+    a.emit("join_room", {"room": "other"}, callback=True)
+    first = a.emit("room_message", {"room": "chain", "message": "1"}, callback=True)["id"]
+    a.emit("room_message", {"room": "other", "message": "elsewhere"}, callback=True)
+    a.emit("send_message", {"message": "to all"}, callback=True)
+    second = a.emit("room_message", {"room": "chain", "message": "2"}, callback=True)["id"]
+    chain = [r["args"][0] for r in a.get_received()
+             if r["name"] == "room_message" and r["args"][0].get("room") == "chain" and r["args"][0].get("id")]
+    assert [(m["id"], m["prev"]) for m in chain] == [(first, None), (second, first)]
+
+
+def test_a_users_write_limit_is_shared_through_redis(make_app):
+    if not cl.redis_up():
+        skip_or_fail(f"Redis is not reachable at {cl.REDIS_URL}")
+    from chat.cluster import shared_bucket_take
+
+    app = make_app(CHAT_MESSAGE_QUEUE=cl.REDIS_URL, CHAT_QUEUE_CHANNEL=f"chat-test-{uuid.uuid4().hex[:8]}")
+    with app.app_context():
+        taken = [shared_bucket_take("user:1", 0.5, 3) for _ in range(5)]
+        assert taken == [True, True, True, False, False]
+        assert shared_bucket_take("user:2", 0.5, 3) is True
+    down = make_app(CHAT_MESSAGE_QUEUE=UNREACHABLE_REDIS)
+    with down.app_context():
+        assert shared_bucket_take("user:1", 1, 3) is None  # the caller falls back to its own bucket
+
+
+def test_announce_without_a_message_queue_refuses(app):
+    result = app.test_cli_runner().invoke(args=["chat", "announce", "hello"])
+    assert result.exit_code != 0
+    assert "CHAT_MESSAGE_QUEUE is not set" in result.output
+
+
+@pytest.mark.parametrize("room,error", [("no-such-room", "No room called"), ("\x07", "control characters")])
+def test_announce_refuses_bad_rooms(make_app, room, error):
+    app = make_app(CHAT_MESSAGE_QUEUE=UNREACHABLE_REDIS)
+    result = app.test_cli_runner().invoke(args=["chat", "announce", "--room", room, "hello"])
+    assert result.exit_code != 0 and error in result.output
