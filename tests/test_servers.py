@@ -143,3 +143,12 @@ def test_websocket_compression_is_off_unless_configured(worker, live_database):
         assert "permessage-deflate" in (websocket_extensions(compressed.url) or "")
     finally:
         compressed.stop()
+
+
+def test_the_worker_tunes_the_garbage_collector(live_database):
+    server = servers.gunicorn("eventlet", env={"DATABASE_URL": live_database(), "CHAT_GC_THRESHOLDS": "40000,30,90"})
+    server.start()
+    try:
+        assert "gc thresholds (40000, 30, 90)" in server.log()
+    finally:
+        server.stop()
