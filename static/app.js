@@ -10,6 +10,7 @@
     roomForm: $("room-form"), roomInput: $("room-input"), join: $("join"), leave: $("leave"),
     currentRoom: $("current-room"), errors: $("errors"), list: $("messages"), older: $("load-older"),
     messageForm: $("message-form"), messageInput: $("message-input"), send: $("send"),
+    delayed: $("delayed"),
   };
 
   // Same origin as the page: no host or port is ever hard-coded.
@@ -34,7 +35,22 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
+  // "Messages are delayed": the server says so (its message queue is down), or the socket has
+  // been reconnecting for a while.
+  const delay = { server: false, reconnectingSince: null };
+  function showDelay() {
+    const long = delay.reconnectingSince !== null && Date.now() - delay.reconnectingSince >= 5000;
+    els.delayed.hidden = !(delay.server || long);
+  }
+
   function setStatus(state) {
+    if (state === "reconnecting" && delay.reconnectingSince === null) {
+      delay.reconnectingSince = Date.now();
+      setTimeout(showDelay, 5000);
+    } else if (state !== "reconnecting") {
+      delay.reconnectingSince = null;
+    }
+    showDelay();
     els.status.className = "status " + state;
     els.status.textContent = t[state];
     const connected = state === "connected";
@@ -82,9 +98,17 @@
       item.append(time);
     }
     if (msg.id != null) item.dataset.id = String(msg.id);
-    if (msg.mentions && settings.user.id !== null && msg.mentions.includes(settings.user.id)) {
-      item.classList.add("mentioned");
-    }
+    if (room && mentionsMe(msg)) item.classList.add("mentioned");
+  }
+
+  // Live messages list who they mention; stored ones from history do not, so the server's rule
+  // (@name, case-insensitive, in a room) is applied to their text.
+  const MENTION = /@([^\s@]{1,32})/g;
+  function mentionsMe(msg) {
+    if (settings.user.id === null) return false;
+    if (msg.mentions) return msg.mentions.includes(settings.user.id);
+    const me = settings.user.name.trim().toLowerCase();
+    return Array.from(String(msg.text || "").matchAll(MENTION), (m) => m[1].toLowerCase()).includes(me);
   }
 
   // The list shows the current room and the messages to everyone; other rooms the user
@@ -126,6 +150,17 @@
     fillMessage(item, msg, msg.room);
     insertById(item, msg.id);
     scrollIfNeeded(wasNearBottom, false);
+  }
+
+  // A live message whose `prev` is newer than the last id we have: something between them did
+  // not arrive (another node's message during a queue outage). Fetch from the last id; the
+  // reply has this message too.
+  function showLive(msg) {
+    if (msg.id != null && msg.prev != null && inView(msg.room)) {
+      const ch = channel(msg.room);
+      if (ch.lastId !== null && msg.prev > ch.lastId) { requestSince(msg.room); return; }
+    }
+    showStored(msg);
   }
 
   function showNotice(text, kind) {
@@ -236,14 +271,25 @@
     setStatus("connected");
     catchUp();
   });
-  socket.on("disconnect", () => setStatus(socket.active ? "reconnecting" : "disconnected"));
+  socket.on("disconnect", () => {
+    delay.server = false;  // the next node says so at connect if its queue is down
+    setStatus(socket.active ? "reconnecting" : "disconnected");
+  });
   socket.io.on("reconnect_attempt", () => setStatus("reconnecting"));
   socket.on("connect_error", (err) => {
     if (err && err.message === "unauthorized") { window.location.href = "/login?next=/"; return; }
     setStatus(socket.active ? "reconnecting" : "disconnected");
   });
-  socket.on("message", (payload) => showStored(payload));
-  socket.on("room_message", (payload) => (payload.type ? showRoomNotice(payload) : showStored(payload)));
+  socket.on("message", (payload) => showLive(payload));
+  socket.on("room_message", (payload) => (payload.type ? showRoomNotice(payload) : showLive(payload)));
+  socket.on("delivery", (status) => {
+    delay.server = Boolean(status && status.delayed);
+    showDelay();
+    if (delay.server) return;
+    // Messages flow again: fetch what may have been missed meanwhile.
+    if (channel("").lastId !== null) requestSince("");
+    if (currentRoom && channel(currentRoom).lastId !== null) requestSince(currentRoom);
+  });
   socket.on("history", showHistory);
   socket.on("error", showError);
 
