@@ -112,10 +112,10 @@ def nginx_config(template, node_ports, port, workdir):
 class Nginx:
     """Debian's nginx as a foreground subprocess (never the system service)."""
 
-    def __init__(self, node_ports):
+    def __init__(self, node_ports, port=None):
         self.workdir = Path(tempfile.mkdtemp(prefix="chat-nginx-"))
         os.chmod(self.workdir, 0o755)
-        self.port = servers.free_port()
+        self.port = port or servers.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.conf = self.workdir / "nginx.conf"
         self.conf.write_text(nginx_config(NGINX_TEMPLATE.read_text(), node_ports, self.port, self.workdir))
