@@ -224,6 +224,8 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         op = message.get("op")
         if op == "disconnect" and isinstance(message.get("room"), str):
             disconnect_local(self.server, message["room"])
+        elif op == "leave" and isinstance(message.get("members_of"), str) and isinstance(message.get("room"), str):
+            leave_local(self.server, message["members_of"], message["room"])
         elif op == "resync":
             self._tell_clients(delayed=False)
 
@@ -241,6 +243,23 @@ def connected(sid):
     manager = queue_manager()
     if manager is not None and manager.degraded:
         socketio.emit(DELIVERY_EVENT, {"delayed": True}, to=sid)
+
+
+def leave_local(server, members_of, room):
+    """Take this node's sockets in the Socket.IO room `members_of` out of the room `room`."""
+    for sid, _ in list(server.manager.get_participants("/", members_of)):
+        server.leave_room(sid, room, namespace="/")
+
+
+def leave_room_everywhere(members_of, room):
+    """Take every socket in `members_of` (a user's channel) out of `room`, on every node."""
+    server = socketio.server
+    if server is None:
+        return
+    leave_local(server, members_of, room)
+    manager = queue_manager()
+    if manager is not None:
+        manager.publish_control("leave", members_of=members_of, room=room)
 
 
 def init_app(app):

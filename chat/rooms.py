@@ -8,6 +8,7 @@ from flask_socketio import emit, join_room, leave_room
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from .cluster import leave_room_everywhere
 from .errors import ChatError
 from .extensions import db, socketio
 from .history import history_reply
@@ -365,11 +366,9 @@ def remove_member_event(data=None, *_):
         raise ChatError("invalid_user", "Leave the room instead of removing yourself.")
     db.session.execute(delete(RoomMember).where(RoomMember.room_id == room.id, RoomMember.user_id == user.id))
     db.session.commit()
-    # Their sockets on this process stop receiving now; every socket is refused at its next
+    # Their sockets stop receiving now, on every node; every socket is refused at its next
     # write (require_member checks private rooms in the database).
-    server = socketio.server
-    for sid, _eio in list(server.manager.get_participants("/", user_channel(user.id))):
-        server.leave_room(sid, channel(name), namespace="/")
+    leave_room_everywhere(user_channel(user.id), channel(name))
     socketio.emit("rooms_changed", {"room": name, "reason": "removed"}, to=user_channel(user.id))
     log.info("remove room=%s user=%s by user=%s", name, user.id, who["id"])
     return {"ok": True, "room": name, "user": user.public()}

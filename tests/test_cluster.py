@@ -201,6 +201,32 @@ def test_logout_on_one_node_closes_the_users_sockets_on_every_node(cluster):
             client.disconnect()
 
 
+def test_a_member_removed_on_one_node_stops_receiving_on_the_others(cluster):
+    suffix = uuid.uuid4().hex[:6]
+    owner_name, guest_name, room = f"owner-{suffix}", f"member-{suffix}", f"private-{suffix}"
+    _, owner_cookie = signed_in(cluster.nodes[0].url, owner_name)
+    _, guest_cookie = signed_in(cluster.nodes[1].url, guest_name)
+    owner = LiveClient(cluster.nodes[0].url).connect(headers={"Cookie": owner_cookie})
+    guests = []
+    try:
+        assert owner.call("create_room", {"room": room, "private": True})["ok"]
+        assert owner.call("invite", {"room": room, "user": guest_name})["ok"]
+        # Connected after the invitation: each follows its memberships at connect.
+        guests = [LiveClient(node.url).connect(headers={"Cookie": guest_cookie}) for node in cluster.nodes[1:]]
+        assert owner.call("room_message", {"room": room, "message": "welcome"})["ok"]
+        for guest in guests:
+            guest.wait_for(lambda got: any(p.get("text") == "welcome" for _, p in got))
+        assert owner.call("remove_member", {"room": room, "user": guest_name})["ok"]
+        assert owner.call("room_message", {"room": room, "message": "secret"})["ok"]
+        owner.wait_for(lambda got: any(p.get("text") == "secret" for _, p in got))
+        time.sleep(0.5)
+        for guest in guests:
+            assert "secret" not in [p.get("text") for _, p in guest.received]
+    finally:
+        for client in (owner, *guests):
+            client.disconnect()
+
+
 def test_presence_is_the_same_seen_from_every_node(cluster):
     names = [f"here-{i}-{uuid.uuid4().hex[:6]}" for i in range(cl.NODES)]
     sockets = []
