@@ -1,7 +1,7 @@
 """Messages: to a room, and to everyone; stored before they are sent."""
 import logging
 
-from flask import request
+from flask import request, session
 
 from .extensions import socketio
 from .history import store_and_send
@@ -23,6 +23,9 @@ def ack(payload, created):
 def send_to_room(sid, room, text, client_id=None):
     ref = require_member(room)
     payload, created = store_and_send(identity(), sid, ref, text, client_id, "room_message")
+    # The message ends the sender's typing hint on the other pages: the next keystroke starts a
+    # new one at once (the page resets its own throttle on send too).
+    session.get("_typing", {}).pop(room, None)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("room message id=%s sid=%s room=%s chars=%d", payload["id"], sid, room, len(text))
     return ack(payload, created)

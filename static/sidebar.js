@@ -138,9 +138,9 @@
     if (!info || !info.member && info.kind !== "dm") return;
     const now = Date.now();
     if (now - (lastMarked.get(room) || 0) < 1000 && id !== null) return;  // at most once a second
-    lastMarked.set(room, now);
     const last = id !== null ? id : page.lastId(room);
     if (last === null || last === undefined) return;
+    lastMarked.set(room, now);
     socket.emit("mark_read", { room, id: last });
   }
 
@@ -190,6 +190,12 @@
   document.addEventListener("visibilitychange", () => {
     const room = page.currentRoom();
     if (document.visibilityState === "visible" && room && rooms.get(room) && rooms.get(room).unread) markRead(room, null);
+  });
+  // Opening a room empties the list and asks for its history: only once that has arrived is
+  // there a last id to mark as read (onRoomChange below runs too early for that).
+  socket.on("history", (reply) => {
+    const info = reply && reply.room && reply.room === page.currentRoom() ? rooms.get(reply.room) : null;
+    if (info && info.unread && document.visibilityState === "visible") markRead(reply.room, null);
   });
   page.onRoomChange((room) => {
     const info = rooms.get(room);
