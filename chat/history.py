@@ -129,7 +129,19 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
         rows = db.session.execute(query.order_by(Message.id.desc()).limit(limit + 1)).scalars().all()
         has_more = len(rows) > limit
         rows = list(reversed(rows[:limit]))
-    return [message_payload(m, room_name) for m in rows], has_more
+    payloads = [message_payload(m, room_name) for m in rows]
+    if room_id is not None and payloads:
+        from .models import Mention
+
+        mentioned = {}
+        for message_id, user_id in db.session.execute(
+            select(Mention.message_id, Mention.user_id).where(Mention.message_id.in_([p["id"] for p in payloads]))
+        ):
+            mentioned.setdefault(message_id, []).append(user_id)
+        for payload in payloads:
+            if payload["id"] in mentioned:
+                payload["mentions"] = sorted(mentioned[payload["id"]])
+    return payloads, has_more
 
 
 def history_reply(room_name, room_id=None, since=None, before=None, limit=None):

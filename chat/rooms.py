@@ -169,7 +169,9 @@ def join(sid, name, since=None):
                 raise ChatError("invalid_room", "Room names cannot start with 'dm:'.")
             room = create_room_record(name, who["id"])
         if not can_read(room, who["id"]):
-            raise ChatError("forbidden", f"'{name}' is private: ask a member for an invitation.")
+            if room.kind == "dm":  # say nothing about who talks to whom
+                raise ChatError("unknown_room", f"No room called '{name}' that you can read.")
+            raise ChatError("forbidden", "This room is private: ask a member for an invitation.")
         ref = ref_for(room)
         subscribe(ref)
         if who["id"] is not None and add_member(room.id, who["id"]):

@@ -40,7 +40,8 @@
     counts.className = "counts";
     const parts = [];
     if (room.kind !== "dm") {
-      counts.textContent = room.members + " " + t.members + " · " + room.online + " " + t.online;
+      counts.textContent = room.members + " " + (room.members === 1 ? t.member_one : t.members) + " · " +
+        room.online + " " + t.online_count;
       parts.push(counts.textContent);
     }
     button.append(name, counts);

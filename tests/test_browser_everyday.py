@@ -233,7 +233,7 @@ def test_two_people_talk_privately_and_a_third_sees_nothing(pages, suffix):
     expect_message(pa, bob, reply)
     # Carol cannot open it either.
     assert emit(pc, "get_history", {"room": dm})["error"]["code"] == "unknown_room"
-    assert emit(pc, "join_room", {"room": dm})["error"]["code"] == "forbidden"
+    assert emit(pc, "join_room", {"room": dm})["error"]["code"] == "unknown_room"
 
     # 5. Unread and mentions: Alice reads the public lobby while Bob mentions her in the room.
     entry(pa, lobby).click()

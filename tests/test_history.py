@@ -184,3 +184,16 @@ def test_http_history_unknown_room_is_404(app):
 def test_http_history_needs_a_login_when_guests_are_off(make_app):
     app = make_app(CHAT_ALLOW_GUESTS=False)
     assert app.test_client().get("/api/messages").status_code == 401
+
+
+def test_history_says_who_a_message_mentions(app):
+    from tests.test_everyday import Person
+
+    alice, bob = Person(app, "alice"), Person(app, "bob")
+    alice.call("create_room", {"room": "m"})
+    bob.call("join_room", {"room": "m"})
+    alice.call("room_message", {"room": "m", "message": "@bob see this"})
+    page = bob.call("get_history", {"room": "m"})
+    bob_id = next(u["id"] for u in bob.call("who_is_online")["users"] if u["name"] == "bob")
+    assert [(m["text"], m.get("mentions")) for m in page["messages"]] == [("@bob see this", [bob_id])]
+    alice.close(), bob.close()
