@@ -9,31 +9,27 @@ class ConfigError(RuntimeError):
     """The environment holds a value the app cannot start with."""
 
 
-def env_int(name, default, minimum=0):
-    """An integer from the environment, or a clear error naming the variable."""
+def env_number(name, default, minimum, kind):
+    """A number of type `kind` from the environment, or a clear error naming the variable."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        article = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {article}, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def env_int(name, default, minimum=0):
+    return env_number(name, default, minimum, int)
 
 
 def env_float(name, default, minimum=0.0):
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
+    return env_number(name, default, minimum, float)
 
 
 def env_bool(name, default):
