@@ -27,7 +27,8 @@ def connect(request, live_server):
 
 
 def test_http_endpoints(live_server):
-    assert requests.get(live_server.url + "/health").json() == {"status": "healthy"}
+    health = requests.get(live_server.url + "/health")
+    assert health.status_code == 200 and health.json() == {"status": "healthy", "database": "ok"}
     assert requests.get(live_server.url + "/api").json() == {"message": "SocketIO Test Backend is running"}
     session = requests.Session()
     assert guest(session, "visitor", base=live_server.url).status_code == 302
