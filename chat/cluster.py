@@ -324,18 +324,34 @@ def disconnect_room(room):
         manager.publish_control("disconnect", room=room)
 
 
+class ChannelOrder:
+    """What `channel_order` found: the channel's newest id before this message."""
+
+    __slots__ = ("prev", "tracked")
+
+    def __init__(self, tracked, prev=None):
+        self.tracked, self.prev = tracked, prev
+
+    def stamp(self, payload):
+        if self.tracked:
+            payload["prev"] = self.prev
+
+
 @contextmanager
-def channel_lock(room_id):
+def channel_order(room_id):
     """Store one channel's messages one at a time across nodes (inside the open transaction).
 
-    PostgreSQL: a transaction-level advisory lock on (namespace, room id), released by the
-    commit; ids then grow in commit order within a channel, so `prev` is exact and a client
-    asking `since` its last id can miss nothing. Other databases are single-node: the
-    caller's process lock is enough.
+    Only with a message queue (one node's process lock is enough otherwise, and then this costs
+    nothing). On PostgreSQL a transaction-level advisory lock on (namespace, room id), released
+    by the commit, makes ids grow in commit order within a channel, so `prev` is exact and a
+    client asking `since` its last id can miss nothing. (SQLite cannot be shared by nodes.)
     """
+    if not current_app.config.get("CHAT_MESSAGE_QUEUE"):
+        yield ChannelOrder(False)
+        return
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": room_id or 0})
-    yield
+    yield ChannelOrder(True, previous_id(room_id))
 
 
 def previous_id(room_id):

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import metrics
-from .cluster import channel_lock, emit_stored, previous_id
+from .cluster import channel_order, emit_stored
 from .errors import ChatError
 from .extensions import db, socketio
 from .models import Message, utc_now
@@ -19,7 +19,7 @@ bp = Blueprint("history", __name__)
 
 # Store-then-emit runs under one lock per process, so ids reach every client in the order
 # they were given: a client that remembers the last id it saw can ask for "everything after".
-# Across nodes, cluster.channel_lock orders each channel's writes and the queue delivers them
+# Across nodes, cluster.channel_order orders each channel's writes and the queue delivers them
 # in that order; `prev` lets a client notice the gap a queue outage leaves (see chat/cluster.py).
 _write_lock = threading.Lock()
 
@@ -79,8 +79,7 @@ def store_and_send(identity, sid, ref, text, client_id, event):
     mentions = mentioned_users(text, room_id) if room_id is not None and "@" in text else []
     started = perf_counter()
     created_at = utc_now()
-    with _write_lock, channel_lock(room_id):
-        prev = previous_id(room_id)
+    with _write_lock, channel_order(room_id) as order:
         try:
             # A Core insert: the ORM's unit of work and the reload after commit cost more than
             # the write itself on this path, which every message takes.
@@ -103,7 +102,7 @@ def store_and_send(identity, sid, ref, text, client_id, event):
             return message_payload(existing, room_name, client_id), False
         metrics.DB_WRITE.observe(perf_counter() - started)
         payload = payload_of(message_id, sid, text, identity["id"], identity["name"], created_at, room_name, client_id)
-        payload["prev"] = prev  # the channel's message before this one: a client missing it asks `since`
+        order.stamp(payload)  # with a message queue: `prev`, the channel's message before this one
         if mentions:
             payload["mentions"] = mentions
         emit_stored(event, payload, list(ref.targets) if ref is not None else None)

@@ -4,10 +4,12 @@ import uuid
 
 import pytest
 import requests
+from sqlalchemy import func, insert, select
 
 from chat import create_app
 from chat.config import TestConfig
-from chat.extensions import socketio
+from chat.extensions import db, socketio
+from chat.models import Message, utc_now
 from tests import cluster as cl
 from tests import servers
 from tests.conftest import skip_or_fail
@@ -115,17 +117,32 @@ def test_with_the_queue_down_a_message_still_reaches_this_nodes_clients(live_dat
         server.stop()
 
 
-def test_prev_names_the_channels_previous_message(client_factory):
+def test_one_node_without_a_queue_sends_no_prev(client_factory):
+    """`prev` is for gaps a message queue can leave; one process delivers in order without it."""
     a = client_factory()
-    a.emit("join_room", {"room": "chain"}, callback=True)
-    a.emit("join_room", {"room": "other"}, callback=True)
-    first = a.emit("room_message", {"room": "chain", "message": "1"}, callback=True)["id"]
-    a.emit("room_message", {"room": "other", "message": "elsewhere"}, callback=True)
-    a.emit("send_message", {"message": "to all"}, callback=True)
-    second = a.emit("room_message", {"room": "chain", "message": "2"}, callback=True)["id"]
-    chain = [r["args"][0] for r in a.get_received()
-             if r["name"] == "room_message" and r["args"][0].get("room") == "chain" and r["args"][0].get("id")]
-    assert [(m["id"], m["prev"]) for m in chain] == [(first, None), (second, first)]
+    a.emit("join_room", {"room": "solo"}, callback=True)
+    a.emit("room_message", {"room": "solo", "message": "1"}, callback=True)
+    stored = [r["args"][0] for r in a.get_received() if r["name"] == "room_message" and r["args"][0].get("id")]
+    assert len(stored) == 1 and "prev" not in stored[0]
+
+
+def test_prev_names_the_channels_previous_message(make_app):
+    app = make_app(CHAT_MESSAGE_QUEUE=UNREACHABLE_REDIS)
+    from chat.cluster import channel_order
+
+    with app.app_context():
+        orders = []
+        for room_id in (None, None):
+            with channel_order(room_id) as order:
+                orders.append(order)
+                db.session.execute(insert(Message).values(room_id=room_id, author_name="x", sender_sid="s",
+                                                          text="t", created_at=utc_now()))
+                db.session.commit()
+        payloads = [{}, {}]
+        for order, payload in zip(orders, payloads, strict=True):
+            order.stamp(payload)
+        first = db.session.execute(select(func.min(Message.id))).scalar()
+        assert payloads == [{"prev": None}, {"prev": first}]
 
 
 def test_a_users_write_limit_is_shared_through_redis(make_app):
