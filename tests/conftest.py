@@ -69,12 +69,21 @@ def reset_schema(app):
 
 @pytest.fixture
 def make_app(app_database_url):
+    apps = []
+
     def build(**overrides):
         overrides.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app_database_url))
         app = create_app(TestConfig(**overrides))
+        apps.append(app)
         reset_schema(app)
         return app
-    return build
+    yield build
+    # Close each test app's pooled connections now: left to the garbage collector, a few hundred
+    # tests exceed PostgreSQL's max_connections (100) in the CHAT_TEST_DB=postgresql pass.
+    for app in apps:
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
 
 
 @pytest.fixture
