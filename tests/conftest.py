@@ -53,7 +53,7 @@ def app_database_url(pg_available):
         return "sqlite://"
     if pg_available is not True:
         skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    return pg_database("chat_test_app")
+    return pg_database(f"chat_test_app_{os.getpid()}")  # per run: parallel runs never share one
 
 
 def reset_schema(app):

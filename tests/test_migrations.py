@@ -1,4 +1,6 @@
 """The schema comes from Alembic migrations, from empty, on SQLite and on PostgreSQL."""
+import os
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -19,7 +21,7 @@ def empty_database(request, tmp_path, pg_available):
         return f"sqlite:///{tmp_path / 'migrate.db'}"
     if pg_available is not True:
         skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    return pg_database("chat_test_migrations")
+    return pg_database(f"chat_test_migrations_{os.getpid()}")
 
 
 def test_migrations_from_empty_match_the_models(empty_database):
