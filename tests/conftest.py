@@ -34,6 +34,13 @@ def pg_database(name):
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_pg_database(name):
+    engine = create_engine(database_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_available():
     try:
@@ -50,10 +57,13 @@ def pg_available():
 def app_database_url(pg_available):
     """The database the in-process app uses: in-memory SQLite, or one PostgreSQL database."""
     if TEST_DB != "postgresql":
-        return "sqlite://"
+        yield "sqlite://"
+        return
     if pg_available is not True:
         skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    return pg_database(f"chat_test_app_{os.getpid()}")  # per run: parallel runs never share one
+    name = f"chat_test_app_{os.getpid()}"  # per run: parallel runs never share one
+    yield pg_database(name)
+    drop_pg_database(name)
 
 
 def reset_schema(app):
