@@ -78,6 +78,21 @@ def stop_redis():
         time.sleep(0.05)
 
 
+def drop_database(url):
+    """Drop a database pg_database() made for a test, once its servers are stopped."""
+    from sqlalchemy import create_engine, text
+
+    from chat.config import database_url
+    from tests.conftest import PG_ADMIN_URL
+
+    engine = create_engine(database_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
 def nginx_config(template, node_ports, port, workdir):
     """deploy/nginx.conf with only the lines marked "# test:" changed for loopback ports and a temp dir."""
     out, nodes_done = [], False
@@ -187,6 +202,7 @@ class Cluster:
             node.stop()
         if self.nginx is not None:
             self.nginx.stop()
+        drop_database(self.database_url)
 
     def env(self, **extra):
         """The environment of a command run next to the nodes (`flask chat announce`)."""

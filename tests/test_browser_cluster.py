@@ -30,6 +30,7 @@ def two_nodes(pg_available):
     finally:
         for node in nodes:
             node.stop()
+        cl.drop_database(database)
 
 
 def test_the_page_shows_a_delay_and_then_what_it_missed(browser, two_nodes):  # noqa: F811
