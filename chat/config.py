@@ -69,7 +69,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = database_url(
             os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'chat.db'}"
         )
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No pre-ping: it would cost a round trip on every socket event; connections are
+        # recycled instead, and a dropped one fails one request, not the process.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
         # Identity
         self.CHAT_ALLOW_GUESTS = env_bool("CHAT_ALLOW_GUESTS", True)
         self.SESSION_COOKIE_HTTPONLY = True
