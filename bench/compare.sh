@@ -22,9 +22,11 @@
 #   --quiet            no per-step loadgen log lines
 #   --project-env "K=V ..."  extra environment for the project's server only (e.g.
 #                      "CHAT_RATE_LIMIT=0" or CHAT_GC_THRESHOLDS=); default: none, what users run
-#   --rev REV          measure commit REV (e.g. HEAD) instead of the working tree: it is exported
+#   --rev REV[=LABEL]  measure commit REV (e.g. HEAD) instead of the working tree: it is exported
 #                      once (git archive) to .bench/snapshots/<sha>/ and run with this repo's .venv,
-#                      so edits and commits made during a long run do not change what is measured
+#                      so edits and commits made during a long run do not change what is measured.
+#                      Repeatable: `--rev 3642ea3=foundation --rev HEAD=project` measures both,
+#                      interleaved with the anchors (default label: project-<short sha>)
 #   --compare-opt "OPTS"  any other compare.py options (e.g. "--idle-threshold 5 --retry-noisy 3")
 #
 # The bench is the read-only folder ../shared/bench next to this repo (BENCH_SRC to change it);
@@ -40,7 +42,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/.bench"
 BENCH_SRC="${BENCH_SRC:-$ROOT/../shared/bench}"
 
-repeats=3 sat_repeats="" loadgen="" lg="" log_level="${LOG_LEVEL:-INFO}" wc4000=1 quiet=0 rev="" project_env=""
+repeats=3 sat_repeats="" loadgen="" lg="" log_level="${LOG_LEVEL:-INFO}" wc4000=1 quiet=0 project_env=""
+revs=()
 extras=() compare_opts=() scenarios=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -52,10 +55,10 @@ while [[ $# -gt 0 ]]; do
     --log-level) log_level=${2:?}; shift 2 ;;
     --no-wc4000) wc4000=0; shift ;;
     --quiet) quiet=1; shift ;;
-    --rev) rev=${2:?}; shift 2 ;;
+    --rev) revs+=("${2:?}"); shift 2 ;;
     --project-env) project_env=${2?}; shift 2 ;;
     --compare-opt) read -r -a _o <<< "${2?}"; compare_opts+=("${_o[@]}"); shift 2 ;;
-    -h|--help) sed -n '2,42p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,45p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) scenarios+=("$1"); shift ;;
   esac
@@ -85,19 +88,29 @@ if [[ ! -x $ROOT/.venv/bin/gunicorn ]]; then
   echo "compare.sh: no $ROOT/.venv/bin/gunicorn; running make setup" >&2
   make -C "$ROOT" setup >&2
 fi
-APP="$ROOT"
-if [[ -n $rev ]]; then
-  sha=$(git -C "$ROOT" rev-parse --verify "$rev^{commit}")
+# label=directory pairs of the project builds to measure
+apps=()
+if [[ ${#revs[@]} -eq 0 ]]; then
+  apps=("project=$ROOT")
+  echo "compare.sh: project = working tree of $ROOT at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . 2>/dev/null || echo ' + uncommitted changes')" >&2
+fi
+for r in "${revs[@]}"; do
+  label=""
+  [[ $r == *=* ]] && { label=${r#*=}; r=${r%%=*}; }
+  sha=$(git -C "$ROOT" rev-parse --verify "$r^{commit}")
+  label=${label:-project-${sha:0:7}}
+  [[ $label =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "compare.sh: bad label $label" >&2; exit 2; }
   APP="$BENCH/snapshots/$sha"
   if [[ ! -f $APP/wsgi.py ]]; then
     rm -rf "$APP" && mkdir -p "$APP"
     git -C "$ROOT" archive "$sha" | tar -x -C "$APP"
   fi
   ln -sfn "$ROOT/.venv" "$APP/.venv"
-  echo "compare.sh: project = commit $sha ($(git -C "$ROOT" log -1 --format=%s "$sha" | cut -c1-70)) in $APP" >&2
-else
-  echo "compare.sh: project = working tree of $ROOT at $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . 2>/dev/null || echo ' + uncommitted changes')" >&2
-fi
+  # the page's vendored client is not in git; the bench does not load the page, but keep it whole
+  [[ -d $ROOT/static/vendor && ! -e $APP/static/vendor ]] && ln -sfn "$ROOT/static/vendor" "$APP/static/vendor"
+  echo "compare.sh: $label = commit $sha ($(git -C "$ROOT" log -1 --format=%s "$sha" | cut -c1-70)) in $APP" >&2
+  apps+=("$label=$APP")
+done
 # The server needs a SECRET_KEY; a random one per invocation keeps it out of the recorded command.
 if [[ -z ${SECRET_KEY:-} ]]; then
   SECRET_KEY="$("$ROOT/.venv/bin/python" -c 'import secrets; print(secrets.token_hex(32))')"
@@ -117,16 +130,19 @@ for kv in $project_env; do
   db_env+=" $kv"
 done
 
-q_app=$(printf %q "$APP")
 q_servers=$(printf %q "$BENCH/servers")
-PROJECT="project=cmd:cd $q_app && export LOG_LEVEL=$(printf %q "$log_level")$db_env && exec .venv/bin/gunicorn -k eventlet -w 1 -c gunicorn.conf.py -b 127.0.0.1:{port} wsgi:app"
+PROJECTS=()
+for a in "${apps[@]}"; do
+  q_app=$(printf %q "${a#*=}")
+  PROJECTS+=("${a%%=*}=cmd:cd $q_app && export LOG_LEVEL=$(printf %q "$log_level")$db_env && exec .venv/bin/gunicorn -k eventlet -w 1 -c gunicorn.conf.py -b 127.0.0.1:{port} wsgi:app")
+done
 WC4000="baseline-wc4000=cmd:cd $q_servers && exec ../.venv-flask/bin/gunicorn -k eventlet -w 1 --worker-connections 4000 --graceful-timeout 3 -b 127.0.0.1:{port} flask_baseline:app"
 
 stamp=$(date +%Y%m%d-%H%M%S)
 rc=0
 for sc in "${scenarios[@]}"; do
   n=$repeats; [[ $sc == sat-* ]] && n=$sat_repeats
-  servers=(flask-eventlet-baseline "$PROJECT")
+  servers=(flask-eventlet-baseline "${PROJECTS[@]}")
   [[ $sc == s3 && $wc4000 == 1 ]] && servers+=("$WC4000")
   servers+=("${extras[@]}")
   args=(--scenario "$sc" --repeats "$n" --out-dir "$BENCH/results/runs/project-$stamp-$sc")
