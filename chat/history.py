@@ -12,7 +12,9 @@ from . import metrics
 from .cluster import channel_order, emit_stored
 from .errors import ChatError
 from .extensions import db, socketio
+from .formatting import render_markdown
 from .models import Message, utc_now
+from .uploads import file_info
 from .validation import optional_id, optional_limit, optional_room, payload_object
 
 bp = Blueprint("history", __name__)
@@ -30,13 +32,25 @@ def seed_text(sid, text):
     return f"クライアント {sid}: {text}"
 
 
-def message_payload(message, room_name, client_id=None):
-    """The seed's `data` string, plus the stored message's fields."""
+def message_payload(message, room_name, client_id=None, upload=None, reactions=None):
+    """The seed's `data` string, plus the stored message's fields and its current state."""
     return payload_of(message.id, message.sender_sid, message.text, message.user_id, message.author_name,
-                      message.created_at, room_name, client_id)
+                      message.created_at, room_name, client_id, edited_at=message.edited_at,
+                      deleted_at=message.deleted_at, upload=upload, reactions=reactions)
 
 
-def payload_of(message_id, sid, text, user_id, author_name, created_at, room_name, client_id=None):
+def iso(moment):
+    return moment.isoformat(timespec="milliseconds")
+
+
+def payload_of(message_id, sid, text, user_id, author_name, created_at, room_name, client_id=None, *,
+               edited_at=None, deleted_at=None, upload=None, reactions=None):
+    """A message as every client receives it, live or from history.
+
+    Optional fields appear only when they apply: `html` (the text's formatting, sanitized; absent
+    when the text is plain), `edited_at`, `deleted` + `deleted_at` (a tombstone: text empty, id
+    kept), `file` (an upload), `reactions` ([{emoji, count, users}], in the order first used).
+    """
     payload = {
         "data": seed_text(sid, text),
         "id": message_id,
@@ -44,11 +58,64 @@ def payload_of(message_id, sid, text, user_id, author_name, created_at, room_nam
         "sid": sid,
         "user": {"id": user_id, "name": author_name},
         "text": text,
-        "ts": created_at.isoformat(timespec="milliseconds"),
+        "ts": iso(created_at),
     }
     if client_id is not None:
         payload["client_id"] = client_id
+    if deleted_at is not None:
+        payload["deleted"] = True
+        payload["deleted_at"] = iso(deleted_at)
+        return payload
+    html = render_markdown(text)
+    if html is not None:
+        payload["html"] = html
+    if edited_at is not None:
+        payload["edited_at"] = iso(edited_at)
+    if upload is not None:
+        payload["file"] = file_info(upload)
+    if reactions:
+        payload["reactions"] = reactions
     return payload
+
+
+def reactions_of(message_ids):
+    """{message id: [{"emoji", "count", "users"}]} for the given messages, emoji in first-use order."""
+    from .models import Reaction
+
+    if not message_ids:
+        return {}
+    found = {}
+    for message_id, emoji, user_id in db.session.execute(
+        select(Reaction.message_id, Reaction.emoji, Reaction.user_id)
+        .where(Reaction.message_id.in_(message_ids))
+        .order_by(Reaction.message_id, Reaction.created_at, Reaction.user_id)
+    ):
+        by_emoji = found.setdefault(message_id, {})
+        by_emoji.setdefault(emoji, []).append(user_id)
+    return {
+        message_id: [{"emoji": e, "count": len(users), "users": users} for e, users in by_emoji.items()]
+        for message_id, by_emoji in found.items()
+    }
+
+
+def uploads_of(upload_ids):
+    """{upload id: Upload} for the given ids."""
+    from .models import Upload
+
+    ids = [i for i in upload_ids if i is not None]
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.execute(select(Upload).where(Upload.id.in_(ids))).scalars()}
+
+
+def stored_payloads(rows, room_name):
+    """Payloads of stored Message rows, with their uploads and reactions (two queries at most)."""
+    uploads = uploads_of({m.upload_id for m in rows})
+    reactions = reactions_of([m.id for m in rows if m.deleted_at is None])
+    return [
+        message_payload(m, room_name, upload=uploads.get(m.upload_id), reactions=reactions.get(m.id))
+        for m in rows
+    ]
 
 
 MENTION = re.compile(r"@([^\s@]{1,32})")
@@ -67,9 +134,10 @@ def mentioned_users(text, room_id):
     ).scalars().all()
 
 
-def store_and_send(identity, sid, ref, text, client_id, event):
+def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
     """Store the message, then emit it to the room's targets (everyone when ref is None).
 
+    `upload` (an Upload added to the session, not yet committed) is committed with the message.
     Returns (payload, created); a retried client_id is stored and sent once.
     """
     from .models import Mention
@@ -83,10 +151,13 @@ def store_and_send(identity, sid, ref, text, client_id, event):
         try:
             # A Core insert: the ORM's unit of work and the reload after commit cost more than
             # the write itself on this path, which every message takes.
+            if upload is not None:
+                db.session.flush()  # the upload's id
             message_id = db.session.execute(
                 insert(Message).values(
                     room_id=room_id, user_id=identity["id"], author_name=identity["name"],
                     sender_sid=sid, text=text, dedupe_key=dedupe_key, created_at=created_at,
+                    upload_id=upload.id if upload is not None else None,
                 ).returning(Message.id)
             ).scalar_one()
             if mentions:
@@ -99,9 +170,10 @@ def store_and_send(identity, sid, ref, text, client_id, event):
             existing = db.session.execute(select(Message).filter_by(dedupe_key=dedupe_key)).scalar_one_or_none()
             if existing is None:
                 raise
-            return message_payload(existing, room_name, client_id), False
+            return stored_payloads([existing], room_name)[0] | ({"client_id": client_id} if client_id else {}), False
         metrics.DB_WRITE.observe(perf_counter() - started)
-        payload = payload_of(message_id, sid, text, identity["id"], identity["name"], created_at, room_name, client_id)
+        payload = payload_of(message_id, sid, text, identity["id"], identity["name"], created_at, room_name,
+                             client_id, upload=upload)
         order.stamp(payload)  # with a message queue: `prev`, the channel's message before this one
         if mentions:
             payload["mentions"] = mentions
@@ -128,7 +200,7 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
         rows = db.session.execute(query.order_by(Message.id.desc()).limit(limit + 1)).scalars().all()
         has_more = len(rows) > limit
         rows = list(reversed(rows[:limit]))
-    payloads = [message_payload(m, room_name) for m in rows]
+    payloads = stored_payloads(rows, room_name)
     if room_id is not None and payloads:
         from .models import Mention
 

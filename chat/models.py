@@ -39,6 +39,8 @@ class User(UserMixin, db.Model):
     name_key: Mapped[str] = mapped_column(String(32), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_guest: Mapped[bool] = mapped_column(default=False)
+    # An admin may delete anyone's message (`flask --app wsgi chat admin NAME`).
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     def public(self):
@@ -103,6 +105,26 @@ class Connection(db.Model):
     last_active: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
+class Upload(db.Model):
+    """A file sent to a room (or to everyone, room_id NULL); its message carries it."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random, URL-safe: the file's name on disk and in its URL. The user's name is only shown.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    # Decided from the content, never from the name.
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    has_thumbnail: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
 class Message(db.Model):
     """One accepted message; room_id NULL is the global channel (`send_message`)."""
 
@@ -117,7 +139,22 @@ class Message(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     # "<user id or anon>:<client_id>": a retried send with the same client_id is stored once.
     dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    # Edited: the text is the latest version. Deleted: a tombstone (text emptied, id kept).
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
 
     room = relationship(Room, lazy="raise")
 
     __table_args__ = (Index("ix_messages_room_id_id", "room_id", "id"),)
+
+
+class Reaction(db.Model):
+    """One user's emoji on one message (toggled)."""
+
+    __tablename__ = "reactions"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    emoji: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
