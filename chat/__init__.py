@@ -28,7 +28,7 @@ def create_app(config=None):
     configure_logging(app.config["LOG_LEVEL"])
     ensure_secret_key(app)
 
-    from . import connection, history, messages, presence, rooms  # noqa: F401  (registers socket events)
+    from . import connection, edits, history, messages, presence, rooms, search  # noqa: F401  (registers socket events)
     from .cli import init_app as init_cli
     from .cluster import init_app as client_manager
     from .database import configure_database
@@ -53,6 +53,8 @@ def create_app(config=None):
     app.register_blueprint(history.bp)
     app.register_blueprint(rooms.bp)
     app.register_blueprint(presence.bp)
+    app.register_blueprint(edits.bp)
+    app.register_blueprint(search.bp)
     app.register_blueprint(health_bp)
     init_metrics(app)
     app.after_request(add_security_headers)

@@ -64,5 +64,21 @@ def announce(text, room=None):
     return payload, delivered
 
 
+@chat_cli.command("admin")
+@click.option("--revoke", is_flag=True, help="Take the admin right away instead.")
+@click.argument("name")
+def admin_command(name, revoke):
+    """Make the user NAME an admin (an admin may delete anyone's message), or stop that with --revoke."""
+    from .extensions import db
+    from .models import User
+
+    user = db.session.execute(db.select(User).filter_by(name_key=name.strip().casefold())).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"No user called '{name}'.")
+    user.is_admin = not revoke
+    db.session.commit()
+    click.echo(f"{user.name} is {'no longer' if revoke else 'now'} an admin")
+
+
 def init_app(app):
     app.cli.add_command(chat_cli)
