@@ -1,6 +1,7 @@
 """HTTP: the chat page, health, and the seed's JSON greeting."""
 from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from .i18n import LANG_COOKIE, LANGUAGES, STRINGS, page_language
 
@@ -17,7 +18,11 @@ def index():
         "maxRoomLength": current_app.config["CHAT_MAX_ROOM_LENGTH"],
         "maxNameLength": current_app.config["CHAT_MAX_NAME_LENGTH"],
         "typingInterval": current_app.config["CHAT_TYPING_INTERVAL"],
-        "user": current_user.public(),
+        "historyPageMax": current_app.config["CHAT_HISTORY_PAGE_MAX"],
+        "maxSearchLength": current_app.config.get("CHAT_MAX_SEARCH_LENGTH", 200),
+        "maxUploadSize": current_app.config.get("CHAT_MAX_UPLOAD_SIZE", 10 * 1024 * 1024),
+        "csrfToken": generate_csrf(),  # uploads and the HTTP API send it as X-CSRFToken
+        "user": {**current_user.public(), "admin": bool(current_user.is_admin)},
     }
     response = make_response(
         render_template("index.html", lang=lang, t=STRINGS[lang], languages=LANGUAGES, settings=settings)

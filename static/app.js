@@ -1,17 +1,25 @@
-// The chat page: plain JS; user text is always rendered with textContent.
+// The chat page: plain JS; user text is always rendered with textContent, and the server's
+// formatting only through rich.js's allow-list rebuild.
 (function () {
   "use strict";
 
   const t = JSON.parse(document.getElementById("i18n").textContent);
   const settings = JSON.parse(document.getElementById("settings").textContent);
+  const rich = window.chatRich;
+  const me = settings.user;
   const $ = (id) => document.getElementById(id);
   const els = {
     status: $("status"), connect: $("connect"), disconnect: $("disconnect"),
     roomForm: $("room-form"), roomInput: $("room-input"), join: $("join"), leave: $("leave"),
     currentRoom: $("current-room"), errors: $("errors"), list: $("messages"), older: $("load-older"),
     messageForm: $("message-form"), messageInput: $("message-input"), send: $("send"),
-    delayed: $("delayed"),
+    delayed: $("delayed"), card: $("messages-card"), attach: $("attach"), fileInput: $("file-input"),
+    dropHint: $("drop-hint"), picker: $("react-picker"), pickerForm: $("react-other-form"),
+    pickerInput: $("react-other"), searchForm: $("search-form"), searchInput: $("search-input"),
+    searchResults: $("search-results"), searchSummary: $("search-summary"), searchList: $("search-list"),
+    searchClose: $("search-close"),
   };
+  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
 
   // Same origin as the page: no host or port is ever hard-coded.
   const socket = io({ autoConnect: false });
@@ -21,6 +29,7 @@
   const sendHandlers = [];
   const seen = new Set();           // ids of stored messages on screen
   const pending = new Map();        // client_id -> {event, payload, item}, in send order
+  const uploads = new Map();        // client_id -> the progress line of a file being uploaded
   const channels = new Map();       // "" (everyone) or room name -> {lastId, oldestId, hasMore}
 
   function channel(room) {
@@ -79,6 +88,55 @@
     if (wasNearBottom || force) els.list.scrollTop = els.list.scrollHeight;
   }
 
+  function localTime(iso, long) {
+    const date = new Date(iso);
+    const lang = document.documentElement.lang;
+    return long ? date.toLocaleString(lang) : date.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function isMine(msg) {
+    return me.id !== null && msg.user && msg.user.id === me.id;
+  }
+
+  function button(className, action, label, text) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = className;
+    b.dataset.action = action;
+    b.setAttribute("aria-label", label);
+    b.title = label;
+    b.textContent = text;
+    return b;
+  }
+
+  // Chips under the message: "👍 2", pressed when this user is among those who reacted.
+  function reactionChips(msg) {
+    const box = document.createElement("div");
+    box.className = "reactions";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", t.reactions);
+    msg.reactions.forEach((r) => {
+      const chip = button("chip", "toggle", fill(t.reaction_chip, { emoji: r.emoji, count: r.count }), r.emoji + " " + r.count);
+      chip.dataset.emoji = r.emoji;
+      chip.setAttribute("aria-pressed", String(me.id !== null && r.users.includes(me.id)));
+      chip.disabled = me.id === null;
+      box.append(chip);
+    });
+    return box;
+  }
+
+  // Edit and Delete on one's own messages (Delete also for admins), React for identified users.
+  function actionButtons(msg) {
+    const box = document.createElement("div");
+    box.className = "actions";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", t.message_actions);
+    if (me.id !== null) box.append(button("act", "react", t.react_label, "☺"));
+    if (isMine(msg)) box.append(button("act", "edit", t.edit_label, "✎"));
+    if (isMine(msg) || settings.user.admin) box.append(button("act", "delete", t.delete_label, "🗑"));
+    return box;
+  }
+
   function fillMessage(item, msg, room) {
     item.className = "message " + (room ? "room" : "global");
     item.textContent = "";
@@ -88,17 +146,67 @@
     author.textContent = (msg.user && msg.user.name) || msg.sid;
     const text = document.createElement("span");
     text.className = "text";
-    text.textContent = msg.text;
+    if (msg.deleted) {
+      item.classList.add("deleted");
+      text.textContent = t.deleted;
+    } else if (msg.html) {
+      text.dataset.format = "html";
+      text.append(rich.formatted(msg.html));
+    } else {
+      text.textContent = msg.text;
+    }
     item.append(author, text);
     if (msg.ts) {
       const time = document.createElement("time");
       time.className = "time";
       time.dateTime = msg.ts;
-      time.textContent = new Date(msg.ts).toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
+      time.textContent = localTime(msg.ts);
       item.append(time);
     }
-    if (msg.id != null) item.dataset.id = String(msg.id);
+    if (msg.edited_at && !msg.deleted) {
+      const edited = document.createElement("span");
+      edited.className = "edited";
+      edited.textContent = "(" + t.edited + ")";
+      edited.title = fill(t.edited_at, { time: localTime(msg.edited_at, true) });
+      item.append(edited);
+    }
+    if (msg.file && !msg.deleted) item.append(rich.fileBlock(msg.file, t));
+    if (msg.reactions && msg.reactions.length && !msg.deleted) item.append(reactionChips(msg));
+    if (msg.id != null) {
+      item.dataset.id = String(msg.id);
+      item.tabIndex = -1;  // a search hit is focused when brought into view
+      item.shown = msg;
+      if (!msg.deleted && (me.id !== null)) item.append(actionButtons(msg));
+    }
     if (room && mentionsMe(msg)) item.classList.add("mentioned");
+  }
+
+  // What a re-render would change: a repeated payload (a live echo, a history page after a
+  // reconnect) that says the same leaves the line, and the focus in it, alone.
+  function signature(msg) {
+    return JSON.stringify([msg.text, msg.html, msg.edited_at, msg.deleted, msg.reactions, msg.file && msg.file.id]);
+  }
+
+  function lineOf(id) {
+    return els.list.querySelector('li[data-id="' + Number(id) + '"]');
+  }
+
+  // Re-render a line in place (an edit, a deletion, reactions), keeping the focus where it was.
+  function updateShown(msg) {
+    const item = lineOf(msg.id);
+    if (!item) return;
+    if (item.shown && signature(item.shown) === signature(msg)) { item.shown = msg; return; }
+    if (item.querySelector(".editor")) { item.latest = msg; return; }  // applied when the editor closes
+    const focused = item.contains(document.activeElement) ? document.activeElement : null;
+    const where = focused && focused !== item ? { action: focused.dataset.action, emoji: focused.dataset.emoji } : null;
+    const highlighted = item.classList.contains("highlight");
+    fillMessage(item, msg, msg.room);
+    if (highlighted) item.classList.add("highlight");
+    if (focused === item) item.focus({ preventScroll: true });
+    if (!where || !where.action) return;
+    const again = Array.from(item.querySelectorAll("button[data-action]"))
+      .find((b) => b.dataset.action === where.action && b.dataset.emoji === where.emoji);
+    (again || item).focus({ preventScroll: true });
   }
 
   // Live messages list who they mention; stored ones from history do not, so the server's rule
@@ -134,6 +242,11 @@
   function showStored(msg) {
     if (msg.id == null || !inView(msg.room)) return;
     track(msg);
+    const uploaded = msg.client_id && uploads.get(msg.client_id);
+    if (uploaded) {  // our upload's message: its progress line goes, the message takes its place
+      uploads.delete(msg.client_id);
+      uploaded.remove();
+    }
     const own = msg.client_id && pending.get(msg.client_id);
     if (own) {  // our own message came back: the pending line becomes the stored one
       pending.delete(msg.client_id);
@@ -143,7 +256,7 @@
       insertById(own.item, msg.id);  // where it was stored: the order every page shows
       return;
     }
-    if (seen.has(msg.id)) return;
+    if (seen.has(msg.id)) { updateShown(msg); return; }  // perhaps edited, deleted or reacted to since
     seen.add(msg.id);
     const wasNearBottom = nearBottom();
     const item = document.createElement("li");
@@ -267,10 +380,36 @@
     pending.forEach(transmit);  // same client_id: the server stores each message once
   }
 
+  // Pages of a channel after `since`, each message shown or re-rendered, until the newest;
+  // then `done`.
+  function pageFrom(room, since, done) {
+    const request = { since, limit: settings.historyPageMax };
+    if (room) request.room = room;
+    socket.emit("get_history", request, (reply) => {
+      if (!reply || !reply.ok || !inView(room)) return;
+      reply.messages.forEach(showStored);
+      const last = reply.messages.length ? reply.messages[reply.messages.length - 1].id : null;
+      if (reply.has_more && last !== null) { pageFrom(room, last, done); return; }
+      if (done) done();
+    });
+  }
+
+  // Back after a reconnect: what is on screen may have been edited, deleted or reacted to
+  // meanwhile. Everything from the oldest line shown comes again and replaces what is there.
+  function refreshShown() {
+    channels.forEach((ch, room) => {
+      if (ch.oldestId !== null && inView(room)) pageFrom(room, ch.oldestId - 1);
+    });
+  }
+
+  let connectedBefore = false;
   socket.on("connect", () => {
     setStatus("connected");
     catchUp();
+    if (connectedBefore) refreshShown();
+    connectedBefore = true;
   });
+  socket.on("message_updated", (msg) => { if (msg && msg.id != null && inView(msg.room)) updateShown(msg); });
   socket.on("disconnect", () => {
     delay.server = false;  // the next node says so at connect if its queue is down
     setStatus(socket.active ? "reconnecting" : "disconnected");
@@ -308,7 +447,7 @@
     roomChangeHandlers.forEach((handler) => handler(room));
     if (!socket.connected) return;  // catchUp() loads the view once connected
     socket.emit("get_history", {}, (reply) => { if (reply && reply.ok) showHistory(reply); });
-    if (!room) return;
+    if (!room) { if (onJoined) onJoined(); return; }
     // The view switches first, so that the history the join sends is shown.
     socket.emit("join_room", { room }, (ack) => {
       if (ack && ack.ok) { if (onJoined) onJoined(); return; }
@@ -358,6 +497,386 @@
   });
   els.messageInput.maxLength = settings.maxMessageLength;
   els.roomInput.maxLength = settings.maxRoomLength;
+
+  // ---- edit, delete, react ----
+
+  // Socket requests with an answer; a refusal goes to the errors area.
+  function ask(event, data, onOk) {
+    if (!socket.connected) { showError({ message: t.offline }); return; }
+    socket.timeout(10000).emit(event, data, (err, ack) => {
+      if (err) { showError({ message: t.no_answer }); return; }
+      if (!ack || !ack.ok) { showError(ack && ack.error); return; }
+      if (onOk) onOk(ack);
+    });
+  }
+
+  function openEditor(item) {
+    const msg = item.shown;
+    if (!msg || item.querySelector(".editor")) return;
+    const text = item.querySelector(".text");
+    const editor = document.createElement("span");
+    editor.className = "editor";
+    const input = document.createElement("input");
+    input.type = "text";
+    input.className = "input edit-input";
+    input.value = msg.text;
+    input.maxLength = settings.maxMessageLength;
+    input.setAttribute("aria-label", t.edit_label);
+    input.setAttribute("aria-describedby", "edit-hint");
+    const save = button("button small", "save", t.save, t.save);
+    const cancel = button("button small secondary", "cancel", t.cancel, t.cancel);
+    editor.append(input, save, cancel);
+    text.hidden = true;
+    text.after(editor);
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  function closeEditor(item, refocus) {
+    const editor = item.querySelector(".editor");
+    if (!editor) return;
+    editor.remove();
+    const latest = item.latest || item.shown;
+    item.latest = null;
+    item.shown = null;  // re-rendered from the newest payload
+    fillMessage(item, latest, latest.room);
+    if (refocus) {
+      const edit = item.querySelector('button[data-action="edit"]');
+      (edit || item).focus({ preventScroll: true });
+    }
+  }
+
+  function saveEdit(item) {
+    const input = item.querySelector(".edit-input");
+    const message = input.value;
+    if (message === item.shown.text) { closeEditor(item, true); return; }
+    if (!message.trim()) { showError({ message: t.empty_edit }); return; }
+    input.disabled = true;
+    socket.timeout(10000).emit("edit_message", { id: item.shown.id, message }, (err, ack) => {
+      input.disabled = false;
+      if (err) { showError({ message: t.no_answer }); return; }
+      if (!ack || !ack.ok) { showError(ack && ack.error); input.focus(); return; }
+      // message_updated brings the saved line; until then show the text as saved.
+      if (!item.latest) item.latest = Object.assign({}, item.shown, { text: message, html: undefined, edited_at: new Date().toISOString() });
+      closeEditor(item, true);
+    });
+  }
+
+  function deleteMessage(item) {
+    if (!window.confirm(t.confirm_delete)) return;
+    ask("delete_message", { id: item.shown.id });
+  }
+
+  function toggleReaction(id, emoji) {
+    ask("react", { id, emoji }, (ack) => {
+      const item = lineOf(id);
+      // The ack has the reactions as they are now; message_updated follows with the rest.
+      if (item && item.shown && ack.reactions) updateShown(Object.assign({}, item.shown, { reactions: ack.reactions }));
+    });
+  }
+
+  // One picker for the page, placed next to the React button that opened it.
+  let pickerFor = null;  // the id of the message it reacts to
+  function openPicker(trigger, id) {
+    pickerFor = id;
+    const card = els.card.getBoundingClientRect();
+    const at = trigger.getBoundingClientRect();
+    els.picker.hidden = false;
+    const width = els.picker.offsetWidth;
+    els.picker.style.top = (at.bottom - card.top + 4) + "px";
+    els.picker.style.left = Math.max(4, Math.min(at.right - card.left - width, card.width - width - 4)) + "px";
+    els.picker.querySelector("button").focus();
+  }
+
+  function closePicker(refocus) {
+    if (els.picker.hidden) return;
+    els.picker.hidden = true;
+    els.pickerInput.value = "";
+    const id = pickerFor;
+    pickerFor = null;
+    const item = id !== null && lineOf(id);
+    if (refocus && item) (item.querySelector('button[data-action="react"]') || item).focus({ preventScroll: true });
+  }
+
+  function pick(emoji) {
+    const id = pickerFor;
+    closePicker(true);
+    if (id !== null && emoji) toggleReaction(id, emoji);
+  }
+
+  els.picker.addEventListener("click", (event) => {
+    const choice = event.target.closest("button[data-emoji]");
+    if (choice) pick(choice.dataset.emoji);
+  });
+  els.pickerForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const emoji = els.pickerInput.value.trim();
+    if (emoji) pick(emoji);
+  });
+  els.picker.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { event.preventDefault(); closePicker(true); }
+  });
+  document.addEventListener("pointerdown", (event) => {
+    if (!els.picker.hidden && !els.picker.contains(event.target) && !event.target.closest('button[data-action="react"]')) {
+      closePicker(false);
+    }
+  });
+  els.picker.addEventListener("focusout", (event) => {
+    if (event.relatedTarget && !els.picker.contains(event.relatedTarget)) closePicker(false);
+  });
+
+  roomChangeHandlers.push(() => closePicker(false));
+
+  els.list.addEventListener("click", (event) => {
+    const control = event.target.closest("button[data-action]");
+    const item = control && control.closest("li[data-id]");
+    if (!item || !item.shown) return;
+    const id = item.shown.id;
+    switch (control.dataset.action) {
+      case "edit": openEditor(item); break;
+      case "save": saveEdit(item); break;
+      case "cancel": closeEditor(item, true); break;
+      case "delete": deleteMessage(item); break;
+      case "react": if (pickerFor === id && !els.picker.hidden) closePicker(true); else openPicker(control, id); break;
+      case "toggle": toggleReaction(id, control.dataset.emoji); break;
+      default: break;
+    }
+  });
+  els.list.addEventListener("keydown", (event) => {
+    if (!event.target.classList.contains("edit-input")) return;
+    const item = event.target.closest("li[data-id]");
+    if (event.key === "Escape") { event.preventDefault(); closeEditor(item, true); return; }
+    if (event.key !== "Enter") return;
+    event.preventDefault();  // Enter inside an IME composition only commits the composition
+    if (event.isComposing || event.keyCode === 229) return;
+    saveEdit(item);
+  });
+
+  // ---- search ----
+
+  function roomName(room) {
+    if (!room) return t.everyone;
+    return window.chatPage.nameRoom ? window.chatPage.nameRoom(room) : room;
+  }
+
+  // The text with the query's occurrences marked (text nodes only).
+  function excerpt(text, query) {
+    const out = document.createElement("span");
+    out.className = "excerpt";
+    const short = text.length > 160 ? text.slice(0, 157) + "…" : text;
+    const lower = short.toLowerCase();
+    const needle = query.toLowerCase();
+    let from = 0;
+    for (let at = lower.indexOf(needle); needle && at !== -1; at = lower.indexOf(needle, from)) {
+      out.append(short.slice(from, at));
+      const mark = document.createElement("mark");
+      mark.textContent = short.slice(at, at + needle.length);
+      out.append(mark);
+      from = at + needle.length;
+    }
+    out.append(short.slice(from));
+    return out;
+  }
+
+  function hit(msg, query) {
+    const item = document.createElement("li");
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "search-hit";
+    open.dataset.id = String(msg.id);
+    const author = document.createElement("span");
+    author.className = "author";
+    author.textContent = (msg.user && msg.user.name) || msg.sid;
+    const where = document.createElement("span");
+    where.className = "where";
+    where.textContent = msg.room ? "# " + roomName(msg.room) : roomName(null);
+    const time = document.createElement("time");
+    time.dateTime = msg.ts;
+    time.textContent = localTime(msg.ts, true);
+    const text = msg.text || (msg.file ? msg.file.name : "");
+    open.append(author, where, time, excerpt(text, query));
+    open.addEventListener("click", () => openMessage(msg));
+    item.append(open);
+    return item;
+  }
+
+  function closeSearch(refocus) {
+    els.searchResults.hidden = true;
+    els.searchList.textContent = "";
+    els.searchSummary.textContent = "";
+    if (refocus) els.searchInput.focus();
+  }
+
+  els.searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const q = els.searchInput.value.trim();
+    if (!q) { closeSearch(false); return; }
+    ask("search", { q }, (reply) => {
+      els.searchList.textContent = "";
+      reply.results.forEach((msg) => els.searchList.append(hit(msg, q)));
+      els.searchSummary.textContent = reply.results.length
+        ? fill(t.search_count, { count: reply.results.length, q }) : fill(t.no_results, { q });
+      els.searchResults.hidden = false;
+    });
+  });
+  [els.searchForm, els.searchResults].forEach((el) => el.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !els.searchResults.hidden) { event.preventDefault(); closeSearch(true); }
+  }));
+  els.searchClose.addEventListener("click", () => closeSearch(true));
+
+  // Bring a line into view, highlighted for a moment, with the focus on it.
+  function reveal(id) {
+    const item = lineOf(id);
+    if (!item) { showError({ message: t.not_found }); return; }
+    els.list.querySelectorAll("li.highlight").forEach((li) => li.classList.remove("highlight"));
+    item.classList.add("highlight");
+    item.scrollIntoView({ block: "center" });
+    item.focus({ preventScroll: true });
+    setTimeout(() => item.classList.remove("highlight"), 4000);
+  }
+
+  // A search hit in its history: open its room, load the page that ends with it and everything
+  // after it up to the newest, then show it.
+  function openMessage(msg) {
+    const room = msg.room || "";
+    if (room === currentRoom && lineOf(msg.id)) { reveal(msg.id); return; }
+    const around = () => {
+      const request = { before: msg.id + 1 };
+      if (room) request.room = room;
+      socket.emit("get_history", request, (reply) => {
+        if (!reply || !reply.ok) { showError(reply && reply.error); return; }
+        if (currentRoom !== room) return;
+        showHistory(reply);
+        pageFrom(room, msg.id, () => reveal(msg.id));
+      });
+    };
+    if (room === currentRoom) around(); else openRoom(room, around);
+  }
+
+  // ---- uploads ----
+
+  function uploadError(status, body) {
+    if (status === 413) return fill(t.too_large, { max: rich.humanSize(settings.maxUploadSize) });
+    if (status === 415) return t.type_refused;
+    if (body && body.error && body.error.message) return body.error.message;
+    return t.upload_failed + (status ? " (" + status + ")" : "");
+  }
+
+  function uploadLine(file, room) {
+    const item = document.createElement("li");
+    item.className = "message " + (room ? "room" : "global") + " pending upload";
+    const name = document.createElement("span");
+    name.className = "text";
+    name.textContent = "📎 " + file.name + " (" + rich.humanSize(file.size) + ")";
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-label", fill(t.uploading_name, { name: file.name }));
+    const state = document.createElement("span");
+    state.className = "state";
+    state.textContent = t.uploading;
+    item.append(name, bar, state);
+    return item;
+  }
+
+  function failUpload(item, clientId, message) {
+    uploads.delete(clientId);
+    item.classList.remove("pending");
+    item.classList.add("failed");
+    const bar = item.querySelector("progress");
+    if (bar) bar.remove();
+    item.querySelector(".state").textContent = t.upload_failed + ": " + message;
+    showError({ message });
+  }
+
+  function upload(file, caption) {
+    const room = currentRoom;
+    const clientId = newClientId();
+    const item = uploadLine(file, room);
+    els.list.appendChild(item);
+    els.list.scrollTop = els.list.scrollHeight;
+    if (settings.maxUploadSize && file.size > settings.maxUploadSize) {
+      failUpload(item, clientId, uploadError(413));
+      return;
+    }
+    uploads.set(clientId, item);
+    const form = new FormData();
+    form.append("file", file, file.name);
+    if (room) form.append("room", room);
+    if (caption) form.append("message", caption);
+    form.append("client_id", clientId);
+    if (socket.id) form.append("sid", socket.id);
+    // XMLHttpRequest, not fetch: it reports the upload's progress.
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/uploads");
+    xhr.setRequestHeader("X-CSRFToken", settings.csrfToken);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (event) => {
+      const bar = item.querySelector("progress");
+      if (bar && event.lengthComputable) bar.value = Math.round((100 * event.loaded) / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (err) { body = null; }
+      if (xhr.status === 201 && body && body.message) {
+        if (uploads.has(clientId) && inView(body.message.room)) showStored(body.message);
+        else if (uploads.has(clientId)) { uploads.delete(clientId); item.remove(); }
+        return;
+      }
+      if (caption && !els.messageInput.value) els.messageInput.value = caption;
+      failUpload(item, clientId, uploadError(xhr.status, body));
+    });
+    xhr.addEventListener("error", () => failUpload(item, clientId, t.upload_failed));
+    xhr.send(form);
+  }
+
+  function uploadAll(files) {
+    const list = Array.from(files || []);
+    if (!list.length) return;
+    const caption = els.messageInput.value.trim() ? els.messageInput.value : "";
+    els.messageInput.value = "";
+    list.forEach((file, n) => upload(file, n === 0 ? caption : ""));
+  }
+
+  els.attach.addEventListener("click", () => els.fileInput.click());
+  els.fileInput.addEventListener("change", () => {
+    uploadAll(els.fileInput.files);
+    els.fileInput.value = "";
+  });
+
+  // Files dropped on the message list or the form; dropped anywhere else, the browser would
+  // leave the page to show them.
+  const hasFiles = (event) => event.dataTransfer && Array.from(event.dataTransfer.types || []).includes("Files");
+  let dragDepth = 0;
+  function showDropHint(on) {
+    els.dropHint.hidden = !on;
+    els.card.classList.toggle("dropping", on);
+  }
+  els.card.addEventListener("dragenter", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    dragDepth += 1;
+    showDropHint(true);
+  });
+  els.card.addEventListener("dragover", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+  });
+  els.card.addEventListener("dragleave", () => {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (dragDepth === 0) showDropHint(false);
+  });
+  els.card.addEventListener("drop", (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    dragDepth = 0;
+    showDropHint(false);
+    uploadAll(event.dataTransfer.files);
+  });
+  ["dragover", "drop"].forEach((name) => window.addEventListener(name, (event) => {
+    if (hasFiles(event) && !els.card.contains(event.target)) event.preventDefault();
+  }));
 
   // What the sidebar (sidebar.js) builds on.
   window.chatPage = {

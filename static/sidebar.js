@@ -25,6 +25,7 @@
   function label(room) {
     return room.kind === "dm" && room.peer ? "@" + room.peer.name : room.name;
   }
+  page.nameRoom = (name) => (rooms.has(name) ? label(rooms.get(name)) : name);  // search hits say "@bob"
 
   function entry(room) {
     const item = document.createElement("li");
