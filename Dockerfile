@@ -21,9 +21,10 @@ COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
 COPY --from=client /build/node_modules/socket.io-client/dist/socket.io.min.js /build/node_modules/socket.io-client/dist/socket.io.min.js.map ./static/vendor/
-RUN useradd --create-home --uid 10001 chat && mkdir -p /app/instance && chown chat:chat /app/instance
+RUN useradd --create-home --uid 10001 chat && mkdir -p /app/instance/uploads && chown -R chat:chat /app/instance
 USER chat
-# The default database is an SQLite file here; mount a volume to keep it, or set DATABASE_URL.
+# The default database is an SQLite file here, and uploads go to instance/uploads; mount a volume
+# to keep them, or set DATABASE_URL (and CHAT_UPLOAD_FOLDER).
 VOLUME ["/app/instance"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

@@ -37,6 +37,7 @@ def create_app(config=None):
     from .metrics import init_app as init_metrics
     from .pages import bp as pages_bp
     from .security import add_security_headers
+    from .uploads import init_app as init_uploads
     from .users import bp as users_bp
 
     configure_database(app)
@@ -56,6 +57,7 @@ def create_app(config=None):
     app.register_blueprint(edits.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(health_bp)
+    init_uploads(app)  # its routes, and MAX_CONTENT_LENGTH (Engine.IO's polling POSTs never reach Flask)
     init_metrics(app)
     app.after_request(add_security_headers)
 

@@ -1,5 +1,6 @@
 """Configuration read from the environment, with safe development defaults."""
 import os
+import tempfile
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
@@ -122,6 +123,12 @@ class Config:
         self.CHAT_PRESENCE_TIMEOUT = env_float("CHAT_PRESENCE_TIMEOUT", 30.0, 1.0)
         self.CHAT_AWAY_AFTER = env_float("CHAT_AWAY_AFTER", 300.0, 1.0)
         self.CHAT_TYPING_INTERVAL = env_float("CHAT_TYPING_INTERVAL", 2.0, 0.0)
+        # Uploads: files on disk under random names (shared by every node of a cluster).
+        self.CHAT_UPLOAD_FOLDER = str(Path(os.environ.get("CHAT_UPLOAD_FOLDER") or INSTANCE_DIR / "uploads").absolute())
+        self.CHAT_MAX_UPLOAD_SIZE = env_int("CHAT_MAX_UPLOAD_SIZE", 10 * 1024 * 1024, 1)
+        self.CHAT_UPLOAD_THUMBNAIL_SIZE = env_int("CHAT_UPLOAD_THUMBNAIL_SIZE", 320, 16)
+        # Pixels in one image (width × height): a small file can decode into gigabytes.
+        self.CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 40_000_000, 1)
 
 
 class TestConfig(Config):
@@ -139,5 +146,7 @@ class TestConfig(Config):
         # Tests send bursts; the rate-limit tests turn the limits back on.
         self.CHAT_RATE_LIMIT = 0.0
         self.CHAT_USER_RATE_LIMIT = 0.0
+        # Never the developer's instance/uploads (created only when a test uploads).
+        self.CHAT_UPLOAD_FOLDER = str(Path(tempfile.gettempdir()) / f"chat-test-uploads-{os.getpid()}")
         for key, value in overrides.items():
             setattr(self, key, value)
