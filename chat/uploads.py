@@ -408,8 +408,7 @@ def upload_api():
         return http_error(400, exc.code, exc.message)
     reply = {"ok": True, "id": payload["id"], "message": payload}
     if not created:
-        reply["duplicate"] = True
-        return jsonify(reply), 200
+        reply["duplicate"] = True  # a retry: the first upload's message, and its status
     return jsonify(reply), 201
 
 
