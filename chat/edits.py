@@ -28,6 +28,7 @@ log = logging.getLogger("chat.edits")
 bp = Blueprint("edits", __name__)
 
 UPDATED_EVENT = "message_updated"
+PG_MAX_ID = 2**31 - 1
 EMOJI_MAX_LENGTH = 64  # Reaction.emoji's column; the longest ZWJ sequences are far shorter
 
 
@@ -85,10 +86,16 @@ def not_found(message_id_value):
     return ChatError("not_found", f"No message {message_id_value} that you can read.")
 
 
+def max_stored_id():
+    """The largest id the messages table can hold: its `id` is a 32-bit SERIAL on PostgreSQL
+    (a larger bound parameter is an error there, not a miss), SQLite's rowid has 64 bits."""
+    return PG_MAX_ID if db.session.get_bind().dialect.name == "postgresql" else MAX_ID
+
+
 def readable_message(message_id_value, user_id):
     """(message, room) for a message the user can read, locked for the write (room None: the
     global channel, readable by every connection); not_found otherwise."""
-    if not 0 < message_id_value <= MAX_ID:  # an HTTP path can hold any number of digits
+    if not 0 < message_id_value <= max_stored_id():  # an HTTP path can hold any number of digits
         raise not_found(message_id_value)
     # FOR UPDATE (PostgreSQL; SQLite writes one at a time anyway): writes to one message, from
     # any node, take turns, so a toggle or an edit never works from a stale state.
