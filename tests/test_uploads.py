@@ -189,6 +189,7 @@ def test_upload_to_everyone_goes_out_as_message(app, people):
     with app.app_context():
         assert db.session.execute(select(Upload)).scalar_one().room_id is None
     assert dana.client.get(message["file"]["url"]).status_code == 200
+    assert app.test_client().get(message["file"]["url"]).status_code == 404  # no session: no file
 
 
 def test_text_file_is_served_as_an_attachment(people):
@@ -470,12 +471,13 @@ def test_uploads_can_be_rate_limited(make_app, tmp_path, monkeypatch):
     ann.socket.disconnect()
 
 
-# ---- a real server: eventlet, long-polling beside the body limit ----
+# ---- a real server (eventlet, gevent), long-polling beside the body limit ----
 
-@pytest.fixture(scope="module")
-def upload_server(live_database, tmp_path_factory):
+@pytest.fixture(scope="module", params=["eventlet", "gevent"])
+def upload_server(request, live_database, tmp_path_factory):
+    """gunicorn with each worker the app supports: images are decoded on an OS thread under both."""
     folder = tmp_path_factory.mktemp("live-uploads")
-    server = servers.gunicorn("eventlet", env={
+    server = servers.gunicorn(request.param, env={
         "DATABASE_URL": live_database(), "CHAT_UPLOAD_FOLDER": str(folder), "CHAT_MAX_UPLOAD_SIZE": "1000",
         "CHAT_UPLOAD_THUMBNAIL_SIZE": "64",
     }).start()
