@@ -240,6 +240,30 @@ def test_jpeg_size_follows_its_orientation_and_the_thumbnail_is_jpeg(people):
         assert thumb.mimetype == "image/jpeg" and small.format == "JPEG" and small.size == (128, 320)
 
 
+def image_bytes(mode, fmt, size=(640, 480), **options):
+    out = BytesIO()
+    Image.new(mode, size).save(out, fmt, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("content,name,mime,thumb", [
+    (image_bytes("P", "GIF", transparency=0), "anim.gif", "image/gif", "PNG"),
+    (image_bytes("RGBA", "WEBP"), "pic.webp", "image/webp", "PNG"),
+    (image_bytes("I;16", "PNG"), "deep.png", "image/png", "PNG"),
+    (image_bytes("CMYK", "JPEG"), "print.jpg", "image/jpeg", "JPEG"),
+])
+def test_every_inline_format_gets_a_thumbnail(people, content, name, mime, thumb):
+    ben = people("ben")
+    response = ben.upload(content, name)
+    assert response.status_code == 201, response.get_json()
+    info = response.get_json()["message"]["file"]
+    assert info["type"] == mime and info["image"] is True and (info["width"], info["height"]) == (640, 480)
+    small = ben.client.get(info["thumb_url"])
+    with Image.open(BytesIO(small.data)) as image:
+        assert image.format == thumb and image.size == (320, 240)
+    assert ben.client.get(info["url"]).headers["Content-Disposition"].startswith("inline")
+
+
 # ---- refusals: nothing is kept ----
 
 def test_html_named_like_an_image_is_refused(app, people, folder):
@@ -431,6 +455,17 @@ def test_a_discarded_upload_is_gone(app, people, folder):
     assert stored_files(folder) == []
     assert wes.client.get(info["url"]).status_code == 404
     assert wes.client.get(info["thumb_url"]).status_code == 404
+
+
+def test_deleting_the_message_deletes_the_file(app, people, folder):
+    amy = people("amy")
+    body = amy.upload(png(30, 30), "mine.png").get_json()
+    info = body["message"]["file"]
+    assert amy.socket.emit("delete_message", {"id": body["id"]}, callback=True)["ok"]
+    assert stored_files(folder) == []
+    assert amy.client.get(info["url"]).status_code == 404 and amy.client.get(info["thumb_url"]).status_code == 404
+    history = amy.client.get("/api/messages").get_json()["messages"]
+    assert history[-1]["deleted"] is True and "file" not in history[-1]
 
 
 def test_a_failed_store_leaves_no_file(app, people, folder, monkeypatch):
