@@ -212,15 +212,10 @@ def delete_message(user_id, message_id_value):
 
 
 def discard_upload(upload):
-    """The file goes once the tombstone is committed (stream B's uploads.discard)."""
-    discard = getattr(uploads, "discard", None)
-    if discard is None:
-        log.warning("uploads.discard is missing: the file of upload %s stays on disk", upload.id)
-        return
+    """The file goes once the tombstone is committed; the Upload row stays (its token is never reused)."""
     try:
-        discard(upload)
-    except Exception:  # noqa: BLE001 - the message is deleted already; a stray file is logged
-        db.session.rollback()
+        uploads.discard(upload)
+    except Exception:  # noqa: BLE001 - the message is deleted already; a stray file is only logged
         log.exception("could not discard upload %s", upload.id)
 
 

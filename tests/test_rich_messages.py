@@ -1,12 +1,12 @@
 """Editing, deleting and reacting to messages: who may, what everyone sees live, what history keeps."""
 import re
+from io import BytesIO
 
 import pytest
 from sqlalchemy import func, select
 
-import chat.uploads
 from chat.extensions import db, socketio
-from chat.models import Mention, Message, Reaction, Room, Upload, User
+from chat.models import Mention, Message, Reaction, User
 from tests.test_everyday import Person, received
 
 CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
@@ -172,28 +172,33 @@ def test_only_the_author_or_an_admin_deletes(app, trio):
     assert result.exit_code != 0 and "No user called 'nobody'" in result.output
 
 
-def test_deleting_a_message_discards_its_file(app, trio, monkeypatch):
-    alice, bob, _ = trio
-    discarded = []
-    # Stream B's uploads.discard deletes the file from disk; here only the call is checked.
-    monkeypatch.setattr(chat.uploads, "discard", lambda upload: discarded.append(upload.token), raising=False)
-    alice_id = user_id(app, "alice")
-    with app.app_context():
-        room_id = db.session.execute(select(Room.id).filter_by(name="r")).scalar_one()
-        upload = Upload(token="tok123", room_id=room_id, uploader_id=alice_id, filename="a.txt",
-                        content_type="text/plain", size=3)
-        db.session.add(upload)
-        db.session.flush()
-        message = Message(room_id=room_id, user_id=alice_id, author_name="alice", sender_sid="x",
-                          text="a.txt", upload_id=upload.id)
-        db.session.add(message)
-        db.session.commit()
-        message_id = message.id
-    assert "file" in bob.call("get_history", {"room": "r"})["messages"][-1]
-    assert alice.call("delete_message", {"id": message_id})["ok"] is True
-    assert discarded == ["tok123"]
-    tombstone = bob.call("get_history", {"room": "r"})["messages"][-1]
-    assert tombstone["deleted"] is True and "file" not in tombstone
+def test_deleting_a_message_deletes_its_file(make_app, tmp_path):
+    folder = tmp_path / "uploads"
+    app = make_app(CHAT_UPLOAD_FOLDER=str(folder))
+    alice, bob = Person(app, "alice"), Person(app, "bob")
+    try:
+        alice.call("create_room", {"room": "files"})
+        bob.call("join_room", {"room": "files"})
+        response = alice.http.post(
+            "/api/uploads", data={"file": (BytesIO(b"hello, file"), "note.txt"), "room": "files"},
+            headers=csrf_headers(alice), content_type="multipart/form-data")
+        assert response.status_code == 201, response.get_data(as_text=True)
+        message = response.get_json()["message"]
+        url = message["file"]["url"]
+        assert bob.http.get(url).status_code == 200
+        on_disk = [p for p in folder.rglob("*") if p.is_file()]
+        assert on_disk
+        bob.sock.get_received()
+
+        assert alice.call("delete_message", {"id": message["id"]})["ok"] is True
+        (live,) = updates(bob)
+        assert live["deleted"] is True and "file" not in live
+        assert not any(p.exists() for p in on_disk)
+        assert bob.http.get(url).status_code == 404
+        tombstone = bob.call("get_history", {"room": "files"})["messages"][-1]
+        assert tombstone["id"] == message["id"] and "file" not in tombstone
+    finally:
+        alice.close(), bob.close()
 
 
 # ---- reactions ----
