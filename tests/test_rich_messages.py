@@ -1,5 +1,6 @@
 """Editing, deleting and reacting to messages: who may, what everyone sees live, what history keeps."""
 import re
+import time
 from io import BytesIO
 
 import pytest
@@ -7,6 +8,7 @@ from sqlalchemy import func, select
 
 from chat.extensions import db, socketio
 from chat.models import Mention, Message, Reaction, User
+from tests.test_cluster import services  # noqa: F401  (fixture: PostgreSQL, Redis, nginx)
 from tests.test_everyday import Person, received
 
 CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
@@ -381,3 +383,47 @@ def test_http_edit_delete_and_react_with_a_csrf_token(app, trio):
     assert updates(carol)[-1]["deleted"] is True
     again = alice.http.patch(f"/api/messages/{target}", json={"message": "back"}, headers=headers)
     assert again.status_code == 400 and again.get_json()["error"]["code"] == "deleted"
+
+
+# ---- several nodes ----
+
+@pytest.mark.usefixtures("services")
+def test_updates_reach_the_clients_of_every_node_in_order():
+    """Three gunicorn nodes, Redis and PostgreSQL: an edit, a reaction and a deletion made on
+    node 1 reach readers on nodes 2 and 3 once each, in the order they were made."""
+    import requests
+
+    from tests.accounts import register
+    from tests.live_client import LiveClient
+    from tests.test_cluster import new_cluster
+
+    cluster = new_cluster()
+    clients = []
+    try:
+        author_http = requests.Session()
+        assert register(author_http, "alice", base=cluster.nodes[0].url).status_code == 302
+        cookie = "; ".join(f"{k}={v}" for k, v in author_http.cookies.get_dict().items())
+        author = LiveClient(cluster.nodes[0].url).connect(headers={"Cookie": cookie})
+        readers = [LiveClient(node.url) for node in cluster.nodes[1:]]
+        for reader in readers:
+            reader.sio.on("message_updated", reader._recorder(reader.received, "message_updated"))
+            reader.connect()
+        clients = [author, *readers]
+
+        target = author.call("send_message", {"message": "across nodes"})["id"]
+        assert author.call("edit_message", {"id": target, "message": "across *nodes*"})["ok"]
+        assert author.call("react", {"id": target, "emoji": "👍"})["added"] is True
+        assert author.call("delete_message", {"id": target})["ok"]
+        for reader in readers:
+            got = reader.wait_count("message_updated", 3)
+            updates_seen = [p for n, p in got if n == "message_updated"]
+            assert [u["id"] for u in updates_seen] == [target] * 3
+            assert updates_seen[0]["html"] == "<p>across <em>nodes</em></p>" and "reactions" not in updates_seen[0]
+            assert updates_seen[1]["reactions"][0]["emoji"] == "👍"
+            assert updates_seen[2]["deleted"] is True
+            time.sleep(0.2)  # nothing more arrives: one copy each
+            assert len([1 for n, _ in reader.received if n == "message_updated"]) == 3
+    finally:
+        for client in clients:
+            client.disconnect()
+        cluster.stop()
