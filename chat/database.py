@@ -2,7 +2,12 @@
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+import os
+
 from .config import INSTANCE_DIR
+
+SQLITE_SYNCHRONOUS = os.environ.get("CHAT_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+SQLITE_AUTOCHECKPOINT = os.environ.get("CHAT_SQLITE_AUTOCHECKPOINT") or None
 
 
 def configure_database(app):
@@ -19,7 +24,9 @@ def sqlite_pragmas(dbapi_connection, connection_record):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+    if SQLITE_AUTOCHECKPOINT is not None:
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT}")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -134,6 +134,9 @@ def mentioned_users(text, room_id):
     ).scalars().all()
 
 
+INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+
+
 def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
     """Store the message, then emit it to the room's targets (everyone when ref is None).
 
@@ -149,16 +152,18 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
     created_at = utc_now()
     with _write_lock, channel_order(room_id) as order:
         try:
-            # A Core insert: the ORM's unit of work and the reload after commit cost more than
-            # the write itself on this path, which every message takes.
             if upload is not None:
                 db.session.flush()  # the upload's id
-            message_id = db.session.execute(
-                insert(Message).values(
-                    room_id=room_id, user_id=identity["id"], author_name=identity["name"],
-                    sender_sid=sid, text=text, dedupe_key=dedupe_key, created_at=created_at,
-                    upload_id=upload.id if upload is not None else None,
-                ).returning(Message.id)
+            # One prebuilt Core statement on the session's connection: no ORM unit of work, no
+            # reload after commit, and no statement to build and key for the compiled cache each
+            # time (they cost more than the write itself on this path, which every message takes).
+            message_id = db.session.connection().execute(
+                INSERT_MESSAGE,
+                {
+                    "room_id": room_id, "user_id": identity["id"], "author_name": identity["name"],
+                    "sender_sid": sid, "text": text, "dedupe_key": dedupe_key, "created_at": created_at,
+                    "upload_id": upload.id if upload is not None else None,
+                },
             ).scalar_one()
             if mentions:
                 db.session.execute(
@@ -181,12 +186,24 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
     return payload, True
 
 
+def largest_id():
+    """The largest id the messages table can hold on this database."""
+    return 2**31 - 1 if db.session.get_bind().dialect.name == "postgresql" else MAX_ID
+
+
 def messages_page(room_id, room_name, since=None, before=None, limit=50):
     """Messages of one channel, oldest first: after `since`, or the newest before `before`.
 
     Returns (payloads, has_more): has_more means older ones remain (before/latest) or newer
     ones remain (since).
     """
+    # Ids are 32-bit on PostgreSQL (64-bit on SQLite): a bound past the largest storable id
+    # means "nothing newer" / "from the newest", not a database error.
+    largest = largest_id()
+    if since is not None and since >= largest:
+        return [], False
+    if before is not None and before > largest:
+        before = None
     query = select(Message).where(Message.room_id.is_(None) if room_id is None else Message.room_id == room_id)
     if since is not None:
         rows = db.session.execute(

@@ -443,7 +443,7 @@ def directory(user_id):
         unread = dict(db.session.execute(
             select(Message.room_id, func.count())
             .join(RoomMember, (RoomMember.room_id == Message.room_id) & (RoomMember.user_id == user_id))
-            .where(Message.id > RoomMember.last_read_id)
+            .where(Message.id > RoomMember.last_read_id, Message.deleted_at.is_(None))
             .where((Message.user_id.is_(None)) | (Message.user_id != user_id))
             .group_by(Message.room_id)).all())
         mentions = dict(db.session.execute(

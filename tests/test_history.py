@@ -144,6 +144,20 @@ def test_nothing_is_sent_when_storing_fails(app, client_factory, monkeypatch):
     assert send(a, "fail", "works again")["ok"] is True
 
 
+def test_bounds_past_the_largest_storable_id_are_not_errors(app, client_factory):
+    """Ids are 32-bit on PostgreSQL: a huge (valid) bound means "nothing newer" or "from the newest"."""
+    c = client_factory()
+    c.emit("join_room", {"room": "far"})
+    ids = [send(c, "far", f"f{i}")["id"] for i in range(3)]
+    for bound in (2**31, 2**40, 2**63 - 1):
+        newer = c.emit("get_history", {"room": "far", "since": bound}, callback=True)
+        assert newer["ok"] is True and newer["messages"] == [] and newer["has_more"] is False
+        older = c.emit("get_history", {"room": "far", "before": bound}, callback=True)
+        assert [m["id"] for m in older["messages"]] == ids
+        body = app.test_client().get(f"/api/rooms/far/messages?before={bound}").get_json()
+        assert [m["id"] for m in body["messages"]] == ids
+
+
 def test_http_history_api(app, client_factory):
     c = client_factory()
     c.emit("join_room", {"room": "api room"})
