@@ -4,10 +4,12 @@ from sqlalchemy.engine import Engine
 
 import os
 
-from .config import INSTANCE_DIR
+from .config import INSTANCE_DIR, ConfigError, env_int
 
-SQLITE_SYNCHRONOUS = os.environ.get("CHAT_SQLITE_SYNCHRONOUS", "NORMAL").upper()
-SQLITE_AUTOCHECKPOINT = os.environ.get("CHAT_SQLITE_AUTOCHECKPOINT") or None
+SQLITE_SYNCHRONOUS = os.environ.get("CHAT_SQLITE_SYNCHRONOUS", "NORMAL").strip().upper() or "NORMAL"
+if SQLITE_SYNCHRONOUS not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+    raise ConfigError(f"CHAT_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, got {SQLITE_SYNCHRONOUS!r}")
+SQLITE_AUTOCHECKPOINT = env_int("CHAT_SQLITE_AUTOCHECKPOINT", None, 0)
 
 
 def configure_database(app):
