@@ -87,6 +87,7 @@
       img.src = thumb;
       link.className = "thumb";
       link.title = file.name + " (" + humanSize(file.size) + ")";
+      link.setAttribute("aria-label", t.open_image + ": " + link.title);
       link.append(img);
     } else {
       link.className = "download";

@@ -168,6 +168,8 @@ def test_rich_messages_live_private_and_inert(pages, suffix):
                                " return img && img.complete && img.naturalWidth > 0; }")
     shown = line(pb, picture)  # no caption: the text is the file's name
     expect(shown.locator(".author")).to_have_text(alice)
+    opens = re.compile(rf"^Open image: {re.escape(picture)} \(\d+(\.\d)? KB\)$")
+    expect(shown.get_by_role("link", name=opens)).to_have_count(1)
     file_url = shown.locator(".file a").get_attribute("href")
     thumb_url = shown.locator(".file img").get_attribute("src")
     assert re.match(r"^/uploads/[^/]+/", file_url) and thumb_url.endswith("/thumb")
@@ -218,7 +220,7 @@ def test_rich_messages_live_private_and_inert(pages, suffix):
     # Alice adds hers by clicking the chip; Bob sees the count go up.
     chip(mine, "👍").click()
     expect_chip(mine, "👍", 2, pressed=True)
-    expect_chip(target, "👍", 2, pressed=False)
+    expect_chip(target, "👍", 2, pressed=True)  # his own stays pressed
     # Any emoji through the picker's field; something that is not one emoji is refused.
     react.click()
     picker.get_by_role("textbox", name="Other emoji").fill("🍣")
@@ -354,7 +356,7 @@ def test_rich_messages_live_private_and_inert(pages, suffix):
     expect(hit.locator(".author")).to_have_text(alice)
     expect(hit.locator(".where")).to_have_text(f"# {room}")
     expect(hit.locator("mark")).to_have_text(word)
-    pa.screenshot(path=str(ARTIFACTS / "rich-search.png"), full_page=True)
+    pa.screenshot(path=str(ARTIFACTS / "rich-search.png"))
     hit.click()
     found = line(pa, old)
     expect(found).to_be_in_viewport()
@@ -377,6 +379,8 @@ def test_rich_messages_live_private_and_inert(pages, suffix):
     pc.get_by_role("searchbox", name="メッセージを検索").fill(word)
     pc.get_by_role("searchbox", name="メッセージを検索").press("Enter")
     expect(pc.locator("#search-summary")).to_have_text(f"「{word}」を含むメッセージは見つかりませんでした")
+    pc.keyboard.press("Escape")  # closed, the summary that names the word goes too
+    expect(pc.get_by_role("region", name="検索結果")).to_be_hidden()
     assert emit(pc, "search", {"q": suffix})["results"] == []
     for url in (file_url, thumb_url):
         assert pc.request.get(pages.base_url + url).status == 404
