@@ -135,11 +135,17 @@
   }
 
   const lastMarked = new Map();
+  const markLater = new Map();  // room -> timer of the mark deferred by the once-a-second limit
   function markRead(room, id) {
     const info = rooms.get(room);
     if (!info || !info.member && info.kind !== "dm") return;
     const now = Date.now();
-    if (now - (lastMarked.get(room) || 0) < 1000 && id !== null) return;  // at most once a second
+    const wait = 1000 - (now - (lastMarked.get(room) || 0));
+    if (wait > 0 && id !== null) {  // at most once a second, but the last message read is marked too
+      clearTimeout(markLater.get(room));
+      markLater.set(room, setTimeout(() => { markLater.delete(room); markRead(room, id); }, wait));
+      return;
+    }
     const last = id !== null ? id : page.lastId(room);
     if (last === null || last === undefined) return;
     lastMarked.set(room, now);
