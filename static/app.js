@@ -491,10 +491,10 @@
 
   els.messageForm.addEventListener("submit", (event) => { event.preventDefault(); sendMessage(); });
   // Enter submits the form, except while an IME composition is active
-  // (Japanese input must not send half-typed text).
-  els.messageInput.addEventListener("keydown", (event) => {
+  // (Japanese input must not send half-typed text): the same in every text field with a form.
+  [els.messageInput, els.searchInput, els.pickerInput].forEach((input) => input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.isComposing || event.keyCode === 229)) event.preventDefault();
-  });
+  }));
   els.messageInput.maxLength = settings.maxMessageLength;
   els.roomInput.maxLength = settings.maxRoomLength;
 
@@ -700,7 +700,9 @@
     return item;
   }
 
+  let searchSeq = 0;  // a reply to a search closed or replaced meanwhile is not shown
   function closeSearch(refocus) {
+    searchSeq += 1;
     els.searchResults.hidden = true;
     els.searchList.textContent = "";
     els.searchSummary.textContent = "";
@@ -711,7 +713,9 @@
     event.preventDefault();
     const q = els.searchInput.value.trim();
     if (!q) { closeSearch(false); return; }
+    const seq = ++searchSeq;
     ask("search", { q }, (reply) => {
+      if (seq !== searchSeq) return;
       els.searchList.textContent = "";
       reply.results.forEach((msg) => els.searchList.append(hit(msg, q)));
       els.searchSummary.textContent = reply.results.length

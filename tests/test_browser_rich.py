@@ -12,6 +12,7 @@ a small upload limit (refused in the page before sending).
 import base64
 import io
 import re
+import subprocess
 
 import pytest
 from PIL import Image
@@ -125,7 +126,7 @@ def message_id(item):
 
 # --- the test --------------------------------------------------------------------------------
 
-def test_rich_messages_live_private_and_inert(pages, suffix):
+def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
     alice, bob, carol = f"alice-{suffix}", f"bob-{suffix}", f"carol-{suffix}"
     room = f"rich-{suffix}"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -369,9 +370,13 @@ def test_rich_messages_live_private_and_inert(pages, suffix):
     assert ids == sorted(ids) and ids[0] <= message_id(found) and ids[-1] == message_id(line(pa, later[-1]))
     assert {fixed_id, doomed_id} <= set(ids) and len(ids) >= 15
     expect(found).not_to_have_class(re.compile(r"\bhighlight\b"), timeout=8_000)  # only briefly
-    # Escape closes the results.
-    pa.get_by_role("searchbox", name="メッセージを検索").press("Enter")
-    expect(results).to_be_visible()
+    # Escape closes the results (from the search field or from within them).
+    pa.get_by_role("searchbox", name="メッセージを検索").press("Escape")
+    expect(results).to_be_hidden()
+    expect(pa.get_by_role("searchbox", name="メッセージを検索")).to_be_focused()
+    pa.keyboard.press("Enter")
+    expect(hit).to_have_count(1)
+    hit.focus()
     pa.keyboard.press("Escape")
     expect(results).to_be_hidden()
 
@@ -387,6 +392,23 @@ def test_rich_messages_live_private_and_inert(pages, suffix):
     assert emit(pc, "react", {"id": fixed_id, "emoji": "👍"})["error"]["code"] == "not_found"
     assert_never_shown(pc, [old, typo, fixed, again, doomed, picture, "議事録です", word, *hostile, *later])
     expect(pc.locator("#messages img")).to_have_count(0)
+
+    # 10. An admin may delete anyone's message. Bob is not one: no Delete on Alice's lines.
+    last = line(pb, later[-1])
+    expect(last.get_by_role("button", name="Add reaction", exact=True)).to_have_count(1)
+    expect(last.get_by_role("button", name="Delete message", exact=True)).to_have_count(0)
+    subprocess.run([str(servers.BIN / "flask"), "--app", "wsgi", "chat", "admin", bob], cwd=servers.ROOT,
+                   env=rich_server.env, check=True, capture_output=True)
+    pb.reload()  # the page learns it at load
+    expect(pb.locator("#status")).to_have_class("status connected")
+    entry(pb, room).click()
+    last = line(pb, later[-1])
+    last_id = message_id(last)
+    delete = last.get_by_role("button", name="Delete message", exact=True)
+    delete.focus()
+    pb.keyboard.press("Enter")
+    expect(by_id(pa, last_id).locator(".text")).to_have_text("このメッセージは削除されました")
+    expect(by_id(pb, last_id).locator(".text")).to_have_text("This message was deleted")
 
     # Every control has an accessible name, in both languages.
     for page in (pa, pb, pc):
