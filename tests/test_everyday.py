@@ -268,8 +268,9 @@ def test_rate_limit_refuses_the_excess_and_keeps_everything_accepted(make_app):
     elapsed = time.monotonic() - started
     accepted = [a["id"] for a in acks if a["ok"]]
     refused = [a for a in acks if not a["ok"]]
-    # The burst, plus what the bucket refilled (10/s) while the 60 were being handled.
-    assert 20 <= len(accepted) <= 20 + 10 * elapsed + 1, (len(accepted), elapsed)
+    # The burst, less the token the join took, plus what the bucket refilled (10/s) while the 60
+    # were being handled.
+    assert 19 <= len(accepted) <= 19 + 10 * elapsed + 1, (len(accepted), elapsed)
     assert refused
     assert {a["error"]["code"] for a in refused} == {"rate_limited"}
     calm_acks = [calm.call("room_message", {"room": "flood", "message": f"c{i}"}) for i in range(5)]

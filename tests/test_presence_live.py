@@ -74,7 +74,8 @@ def test_a_flooding_client_is_limited_while_others_keep_flowing(live_database):
         errors = [p for n, p in flooder.received if n == "error"]
         assert {e["code"] for e in errors} == {"rate_limited"}
         accepted = 100 - len(errors)
-        assert 20 <= accepted <= 30
+        # The burst of 20, less the join's token, plus what refilled (10/s) during the flood.
+        assert 19 <= accepted <= 30
         reader.wait_for(lambda got: sum(1 for _, p in got if p.get("text", "").startswith(("f", "c"))) >= accepted + 5)
         texts = [p["text"] for _, p in reader.received if p.get("text", "").startswith(("f", "c"))]
         assert [t for t in texts if t.startswith("c")] == [f"c{i}" for i in range(5)]
