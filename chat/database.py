@@ -1,8 +1,8 @@
 """Database engine settings per backend."""
+import os
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-
-import os
 
 from .config import INSTANCE_DIR, ConfigError, env_int
 

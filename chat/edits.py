@@ -18,17 +18,16 @@ from . import uploads
 from .cluster import emit_stored
 from .errors import ChatError
 from .extensions import db, socketio
-from .history import _write_lock, http_error, mentioned_users, stored_payloads
+from .history import _write_lock, http_error, largest_id, mentioned_users, stored_payloads
 from .models import Mention, Message, Reaction, Room, Upload, User, utc_now
 from .ratelimit import rate_limited, user_may_write
 from .rooms import can_read, identity, ref_for
-from .validation import MAX_ID, message_text, optional_id, payload_object
+from .validation import message_text, optional_id, payload_object
 
 log = logging.getLogger("chat.edits")
 bp = Blueprint("edits", __name__)
 
 UPDATED_EVENT = "message_updated"
-PG_MAX_ID = 2**31 - 1
 EMOJI_MAX_LENGTH = 64  # Reaction.emoji's column; the longest ZWJ sequences are far shorter
 
 
@@ -86,16 +85,10 @@ def not_found(message_id_value):
     return ChatError("not_found", f"No message {message_id_value} that you can read.")
 
 
-def max_stored_id():
-    """The largest id the messages table can hold: its `id` is a 32-bit SERIAL on PostgreSQL
-    (a larger bound parameter is an error there, not a miss), SQLite's rowid has 64 bits."""
-    return PG_MAX_ID if db.session.get_bind().dialect.name == "postgresql" else MAX_ID
-
-
 def readable_message(message_id_value, user_id):
     """(message, room) for a message the user can read, locked for the write (room None: the
     global channel, readable by every connection); not_found otherwise."""
-    if not 0 < message_id_value <= max_stored_id():  # an HTTP path can hold any number of digits
+    if not 0 < message_id_value <= largest_id():  # an HTTP path can hold any number of digits
         raise not_found(message_id_value)
     # FOR UPDATE (PostgreSQL; SQLite writes one at a time anyway): writes to one message, from
     # any node, take turns, so a toggle or an edit never works from a stale state.

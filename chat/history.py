@@ -187,7 +187,8 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
 
 
 def largest_id():
-    """The largest id the messages table can hold on this database."""
+    """The largest id the messages table can hold: `id` is a 32-bit SERIAL on PostgreSQL (a larger
+    bound parameter is an error there, not a miss); SQLite's rowid has 64 bits."""
     return 2**31 - 1 if db.session.get_bind().dialect.name == "postgresql" else MAX_ID
 
 

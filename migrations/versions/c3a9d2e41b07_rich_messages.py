@@ -51,7 +51,8 @@ def upgrade():
         batch_op.add_column(sa.Column('edited_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('upload_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key('fk_messages_upload_id_uploads', 'uploads', ['upload_id'], ['id'], ondelete='SET NULL')
+        batch_op.create_foreign_key(
+            'fk_messages_upload_id_uploads', 'uploads', ['upload_id'], ['id'], ondelete='SET NULL')
 
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('is_admin', sa.Boolean(), server_default=sa.false(), nullable=False))
