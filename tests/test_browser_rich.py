@@ -206,6 +206,7 @@ def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
     picker = pb.get_by_role("dialog", name="Add reaction")
     expect(picker).to_be_visible()
     expect(picker.get_by_role("button", name="👍", exact=True)).to_be_focused()
+    pb.screenshot(path=str(ARTIFACTS / "rich-picker.png"))
     pb.keyboard.press("Escape")  # Escape closes it, the focus goes back
     expect(picker).to_be_hidden()
     expect(react).to_be_focused()
@@ -251,6 +252,7 @@ def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
     pa.keyboard.press("Enter")
     expect(editor).to_be_focused()
     editor.fill(fixed)
+    pa.screenshot(path=str(ARTIFACTS / "rich-editing.png"))
     # An Enter that belongs to an IME composition does not save.
     assert editor.evaluate("""el => !el.dispatchEvent(new KeyboardEvent('keydown',
         {key: 'Enter', isComposing: true, bubbles: true, cancelable: true}))""")
