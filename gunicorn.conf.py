@@ -47,12 +47,15 @@ def tune_gc(worker):
     """Tune the garbage collector once the app is loaded (CHAT_GC_THRESHOLDS="" keeps Python's).
 
     A full collection over a heap of thousands of connections stalled one broadcast for
-    85-91 ms in the benchmarks: freezing what start-up allocated and collecting the young
-    generation less often keeps those pauses off the delivery path.
+    85-91 ms in the benchmarks: freezing what start-up allocated keeps it out of every
+    collection, and the older generations are collected less often. The young generation is
+    collected every 5,000 allocations: each pause is ~3 ms (at 50,000 each took ~30 ms, which
+    set s1's p99 at 5,000 deliveries/s to 23-49 ms against 11-12 ms, and held more memory
+    per connection; see BENCHMARKS.md and the chat_gc_gen*_pause_seconds metrics).
     """
     import gc
 
-    raw = os.environ.get("CHAT_GC_THRESHOLDS", "50000,50,100").strip()
+    raw = os.environ.get("CHAT_GC_THRESHOLDS", "5000,50,100").strip()
     if not raw:
         return
     thresholds = tuple(int(part) for part in raw.split(","))

@@ -87,9 +87,33 @@ QUEUE_LAG = Histogram(
 QUEUE_ERRORS = Counter("chat_queue_errors_total", "Message queue failures, by operation.", "operation")
 QUEUE_RECONNECTS = Counter("chat_queue_reconnects_total", "Times this node subscribed to the queue again.")
 
+# A collection stops every client of the process: its pauses decide a fan-out's p99.
+GC_PAUSE = tuple(
+    Histogram(f"chat_gc_gen{generation}_pause_seconds", f"Python garbage collections of generation {generation}.")
+    for generation in range(3)
+)
+
 COLLECTED = (CONNECTS, DISCONNECTS, MESSAGES_IN, MESSAGES_OUT, ERRORS, DB_WRITE, QUEUE_PUBLISH, QUEUE_LAG,
-             QUEUE_ERRORS, QUEUE_RECONNECTS)
+             QUEUE_ERRORS, QUEUE_RECONNECTS, *GC_PAUSE)
 STARTED = time.time()
+
+
+_gc_started = [0.0]
+
+
+def _gc_callback(phase, info):
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        GC_PAUSE[info["generation"]].observe(time.perf_counter() - _gc_started[0])
+
+
+def watch_gc():
+    """Time every garbage collection (gc.callbacks; idempotent)."""
+    import gc
+
+    if _gc_callback not in gc.callbacks:
+        gc.callbacks.append(_gc_callback)
 
 
 def gauge(name, help_text, value):
@@ -133,6 +157,7 @@ def metrics_view():
 
 
 def init_app(app):
+    watch_gc()
     path = app.config.get("CHAT_METRICS_PATH")
     if path:
         app.add_url_rule(path, "metrics", metrics_view, methods=["GET"])

@@ -16,7 +16,7 @@ from tests.conftest import skip_or_fail
 from tests.live_client import LiveClient
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
-SAMPLE = re.compile(r'^([a-z_]+)(\{[a-z_]+="[^"]*"\})? (-?[0-9.e+]+|\+Inf)$')
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"]*"\})? (-?[0-9.e+]+|\+Inf)$')
 
 
 def parse_metrics(text):
@@ -81,6 +81,18 @@ def test_metrics_count_connections_messages_and_errors(app):
     assert grew("chat_connects_total") >= 0
     assert grew("chat_db_write_seconds_count") == 2
     assert after['chat_db_write_seconds_bucket{le="+Inf"}'] == after["chat_db_write_seconds_count"]
+
+
+def test_metrics_time_garbage_collections(app):
+    import gc
+
+    before = parse_metrics(app.test_client().get("/metrics").get_data(as_text=True))
+    gc.collect(0)
+    gc.collect()
+    after = parse_metrics(app.test_client().get("/metrics").get_data(as_text=True))
+    assert after["chat_gc_gen0_pause_seconds_count"] - before["chat_gc_gen0_pause_seconds_count"] >= 1
+    assert after["chat_gc_gen2_pause_seconds_count"] - before["chat_gc_gen2_pause_seconds_count"] >= 1
+    assert after["chat_gc_gen2_pause_seconds_sum"] > before["chat_gc_gen2_pause_seconds_sum"]
 
 
 def test_metrics_path_and_token_are_configurable(make_app):
