@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request, session
 from flask_login import current_user
 from flask_socketio import emit
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from .extensions import db, socketio
 from .models import Connection, Node, User, utc_now
@@ -29,18 +30,19 @@ def cutoff():
     return utc_now() - timedelta(seconds=current_app.config["CHAT_PRESENCE_TIMEOUT"])
 
 
-def beat():
+def beat(session=None):
     """Mark this node alive; forget nodes (and their connections) that stopped beating."""
+    session = session if session is not None else db.session
     now = utc_now()
-    node = db.session.get(Node, NODE_ID)
+    node = session.get(Node, NODE_ID)
     if node is None:
-        db.session.add(Node(id=NODE_ID, heartbeat_at=now))
+        session.add(Node(id=NODE_ID, heartbeat_at=now))
     else:
         node.heartbeat_at = now
     stale = select(Node.id).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID)
-    db.session.execute(delete(Connection).where(Connection.node_id.in_(stale)))
-    db.session.execute(delete(Node).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID))
-    db.session.commit()
+    session.execute(delete(Connection).where(Connection.node_id.in_(stale)))
+    session.execute(delete(Node).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID))
+    session.commit()
 
 
 def start_heartbeat(app):
@@ -48,22 +50,25 @@ def start_heartbeat(app):
     if app.testing or app in _heartbeats:
         return
     _heartbeats.add(app)
-    if os.environ.get("CHAT_NODE_ID"):
-        with app.app_context():  # a restarted pinned node: its old sockets are gone
-            db.session.execute(delete(Connection).where(Connection.node_id == NODE_ID))
-            db.session.commit()
+    # The first beat is committed before any connection of this node is counted (in a session of
+    # its own: the caller's transaction is left alone). In the loop it could be overtaken: with
+    # PostgreSQL a query yields to other green threads, which would find no live node yet.
+    with Session(db.engine) as own:
+        if os.environ.get("CHAT_NODE_ID"):  # a restarted pinned node: its old sockets are gone
+            own.execute(delete(Connection).where(Connection.node_id == NODE_ID))
+        beat(own)
     socketio.start_background_task(heartbeat_loop, app)
 
 
 def heartbeat_loop(app):
     interval = app.config["CHAT_PRESENCE_TIMEOUT"] / 3
     while True:
+        socketio.sleep(interval)
         try:
             with app.app_context():
                 beat()
         except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
             log.exception("presence heartbeat failed")
-        socketio.sleep(interval)
 
 
 def live_connections():
