@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 
 from . import uploads
 from .cluster import emit_stored
-from .errors import ChatError
+from .errors import ChatError, http_error
 from .extensions import db, socketio
-from .history import _write_lock, http_error, largest_id, mentioned_users, stored_payloads
+from .history import _write_lock, largest_id, mentioned_users, stored_payloads
 from .models import Mention, Message, Reaction, Room, Upload, User, utc_now
-from .ratelimit import rate_limited, user_may_write
+from .ratelimit import check_user_rate, rate_limited
 from .rooms import can_read, identity, ref_for
 from .validation import message_text, optional_id, payload_object
 
@@ -283,11 +283,8 @@ def http_user_id():
     """The signed-in (or guest) user of this request; anonymous requests may change nothing."""
     if not current_user.is_authenticated:
         raise ChatError("forbidden", "Sign in (or pick a guest name) first.")
-    cfg = current_app.config
     # The user's write budget, shared with their sockets (the per-connection one is socket-only).
-    if cfg["CHAT_USER_RATE_LIMIT"] > 0 and not user_may_write(
-            current_user.id, cfg["CHAT_USER_RATE_LIMIT"], cfg["CHAT_USER_RATE_BURST"]):
-        raise ChatError("rate_limited", "Too many changes from this account; slow down.")
+    check_user_rate(current_user.id)
     return current_user.id
 
 

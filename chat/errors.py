@@ -1,7 +1,7 @@
 """The one place that decides what a bad socket payload gets back."""
 import logging
 
-from flask import request
+from flask import jsonify, request
 from flask_socketio import emit
 
 from . import metrics
@@ -40,6 +40,11 @@ def error_reply(exc):
     payload = {"event": event, "code": code, "message": message}
     emit("error", payload, to=request.sid)
     return {"ok": False, "error": payload}
+
+
+def http_error(status, code, message):
+    """The JSON body and status of a refused HTTP request."""
+    return jsonify(error={"code": code, "message": message}), status
 
 
 def register_error_handler(socketio):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import metrics
 from .cluster import channel_order, emit_stored
-from .errors import ChatError
+from .errors import ChatError, http_error
 from .extensions import db, socketio
 from .formatting import render_markdown
 from .models import Message, utc_now
@@ -134,6 +134,29 @@ def mentioned_users(text, room_id):
     ).scalars().all()
 
 
+def dedupe_key_of(user_id, client_id):
+    """A retried send with the same client_id (by the same user) is stored once."""
+    return f"{user_id or 'anon'}:{client_id}" if client_id is not None else None
+
+
+def sent_before(user_id, client_id, room_name=None):
+    """The payload of the message this user already stored with this client_id, or None.
+
+    room_name: the channel's name when the caller knows it (else it is looked up).
+    """
+    from .models import Room
+
+    key = dedupe_key_of(user_id, client_id)
+    if key is None:
+        return None
+    message = db.session.execute(select(Message).filter_by(dedupe_key=key)).scalar_one_or_none()
+    if message is None:
+        return None
+    if room_name is None and message.room_id is not None:
+        room_name = db.session.get(Room, message.room_id).name
+    return stored_payloads([message], room_name)[0] | {"client_id": client_id}
+
+
 INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
 
 
@@ -145,7 +168,7 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
     """
     from .models import Mention
 
-    dedupe_key = f"{identity['id'] or 'anon'}:{client_id}" if client_id is not None else None
+    dedupe_key = dedupe_key_of(identity["id"], client_id)
     room_id, room_name = (ref.id, ref.name) if ref is not None else (None, None)
     mentions = mentioned_users(text, room_id) if room_id is not None and "@" in text else []
     started = perf_counter()
@@ -172,10 +195,10 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
-            existing = db.session.execute(select(Message).filter_by(dedupe_key=dedupe_key)).scalar_one_or_none()
+            existing = sent_before(identity["id"], client_id, room_name)
             if existing is None:
                 raise
-            return stored_payloads([existing], room_name)[0] | ({"client_id": client_id} if client_id else {}), False
+            return existing, False
         metrics.DB_WRITE.observe(perf_counter() - started)
         payload = payload_of(message_id, sid, text, identity["id"], identity["name"], created_at, room_name,
                              client_id, upload=upload)
@@ -262,10 +285,6 @@ def get_history_event(data=None, *_):
         room_id = readable_room(name, identity()["id"]).id
     reply = history_reply(name, room_id, since, before, optional_limit(data, max_limit))
     return {"ok": True, **reply}
-
-
-def http_error(status, code, message):
-    return jsonify(error={"code": code, "message": message}), status
 
 
 def query_int(name, minimum, maximum):

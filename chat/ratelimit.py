@@ -58,9 +58,15 @@ def check_rate():
         raise ChatError("rate_limited", "Too many messages; slow down.")
     who = session.get("identity")
     if who and who["id"] is not None:
-        user_rate, user_burst = cfg["CHAT_USER_RATE_LIMIT"], cfg["CHAT_USER_RATE_BURST"]
-        if user_rate > 0 and not user_may_write(who["id"], user_rate, user_burst):
-            raise ChatError("rate_limited", "Too many messages from this account; slow down.")
+        check_user_rate(who["id"])
+
+
+def check_user_rate(user_id):
+    """Raise rate_limited when the user (all their sockets and HTTP writes) writes too fast."""
+    cfg = current_app.config
+    rate, burst = cfg["CHAT_USER_RATE_LIMIT"], cfg["CHAT_USER_RATE_BURST"]
+    if rate > 0 and not user_may_write(user_id, rate, burst):
+        raise ChatError("rate_limited", "Too many messages from this account; slow down.")
 
 
 def user_may_write(user_id, rate, burst):

@@ -18,8 +18,9 @@ from PIL import ExifTags, Image, ImageOps
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
-from .errors import ChatError
+from .errors import ChatError, http_error
 from .extensions import csrf, db, socketio
+from .ratelimit import check_user_rate
 
 log = logging.getLogger("chat.uploads")
 bp = Blueprint("uploads", __name__)
@@ -335,22 +336,6 @@ def send_upload(form, room):
     return payload, created
 
 
-def sent_before(client_id):
-    """The payload of this user's message with this client_id, if one is stored (a retry)."""
-    from .history import stored_payloads
-    from .models import Message, Room
-
-    if client_id is None:
-        return None
-    message = db.session.execute(
-        select(Message).filter_by(dedupe_key=f"{current_user.id}:{client_id}")
-    ).scalar_one_or_none()
-    if message is None:
-        return None
-    room_name = db.session.get(Room, message.room_id).name if message.room_id is not None else None
-    return stored_payloads([message], room_name)[0] | {"client_id": client_id}
-
-
 def writable_room(name, user_id):
     """The room an upload goes to (None: everyone): public, or private and the user is a member."""
     from .rooms import can_read, find_room
@@ -375,30 +360,22 @@ def check_csrf():
         raise UploadError(400, "invalid_csrf", exc.description) from None
 
 
-def check_user_rate(user_id):
-    from .ratelimit import user_may_write
-
-    cfg = current_app.config
-    rate, burst = cfg["CHAT_USER_RATE_LIMIT"], cfg["CHAT_USER_RATE_BURST"]
-    if rate > 0 and not user_may_write(user_id, rate, burst):
-        raise UploadError(429, "rate_limited", "Too many messages from this account; slow down.")
-
-
-def http_error(status, code, message):
-    return jsonify(error={"code": code, "message": message}), status
-
-
 @bp.post("/api/uploads")
 @csrf.exempt  # checked in the view, after authentication, so that every refusal is JSON
 def upload_api():
     if not current_user.is_authenticated:
         return http_error(401, "unauthorized", "Sign in (or pick a guest name) first.")
     try:
-        check_user_rate(current_user.id)
+        try:
+            check_user_rate(current_user.id)
+        except ChatError as exc:
+            raise UploadError(429, exc.code, exc.message) from None
         check_csrf()
         form = UploadForm.parse(request.form, request.files)
         room = writable_room(form.room, current_user.id)
-        payload = sent_before(form.client_id)
+        from .history import sent_before
+
+        payload = sent_before(current_user.id, form.client_id)
         created = payload is None
         if created:
             payload, created = send_upload(form, room)

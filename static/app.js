@@ -109,12 +109,17 @@
     return b;
   }
 
+  function group(className, label) {
+    const box = document.createElement("div");
+    box.className = className;
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", label);
+    return box;
+  }
+
   // Chips under the message: "👍 2", pressed when this user is among those who reacted.
   function reactionChips(msg) {
-    const box = document.createElement("div");
-    box.className = "reactions";
-    box.setAttribute("role", "group");
-    box.setAttribute("aria-label", t.reactions);
+    const box = group("reactions", t.reactions);
     msg.reactions.forEach((r) => {
       const chip = button("chip", "toggle", fill(t.reaction_chip, { emoji: r.emoji, count: r.count }), r.emoji + " " + r.count);
       chip.dataset.emoji = r.emoji;
@@ -127,10 +132,7 @@
 
   // Edit and Delete on one's own messages (Delete also for admins), React for identified users.
   function actionButtons(msg) {
-    const box = document.createElement("div");
-    box.className = "actions";
-    box.setAttribute("role", "group");
-    box.setAttribute("aria-label", t.message_actions);
+    const box = group("actions", t.message_actions);
     if (me.id !== null) box.append(button("act", "react", t.react_label, "☺"));
     if (isMine(msg)) box.append(button("act", "edit", t.edit_label, "✎"));
     if (isMine(msg) || settings.user.admin) box.append(button("act", "delete", t.delete_label, "🗑"));

@@ -143,3 +143,20 @@ def chromium_path():
     if not path:
         skip_or_fail("Debian's chromium is not installed (apt-get install -y chromium fonts-noto-cjk)")
     return path
+
+
+@pytest.fixture
+def people(app):
+    """Signed-in people with a socket each (tests.test_everyday.Person), closed at the end."""
+    from tests.test_everyday import Person
+
+    made = []
+
+    def make(name):
+        person = Person(app, name)
+        made.append(person)
+        return person
+
+    yield make
+    for person in made:
+        person.close()

@@ -44,20 +44,6 @@ def received(sock, event):
     return [r["args"][0] for r in sock.get_received() if r["name"] == event]
 
 
-@pytest.fixture
-def people(app):
-    made = []
-
-    def make(name):
-        person = Person(app, name)
-        made.append(person)
-        return person
-
-    yield make
-    for person in made:
-        person.close()
-
-
 def test_rooms_are_records_listed_with_member_and_online_counts(people):
     alice, bob = people("alice"), people("bob")
     created = alice.call("create_room", {"room": "general", "topic": "雑談"})

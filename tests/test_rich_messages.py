@@ -14,20 +14,6 @@ from tests.test_everyday import Person, received
 CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 
-@pytest.fixture
-def people(app):
-    made = []
-
-    def make(name):
-        person = Person(app, name)
-        made.append(person)
-        return person
-
-    yield make
-    for person in made:
-        person.close()
-
-
 def user_id(app, name):
     with app.app_context():
         return db.session.execute(select(User.id).filter_by(name_key=name)).scalar_one()
