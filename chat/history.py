@@ -5,7 +5,7 @@ from time import perf_counter
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import metrics
@@ -215,6 +215,23 @@ def largest_id():
     return 2**31 - 1 if db.session.get_bind().dialect.name == "postgresql" else MAX_ID
 
 
+def _page_statement(global_channel, kind):
+    """One of the six page queries, built once (every join runs one: building and keying a
+    statement per call cost more than running it)."""
+    c = Message.__table__.c
+    query = select(Message).where(c.room_id.is_(None) if global_channel else c.room_id == bindparam("room_id"))
+    if kind == "since":
+        query = query.where(c.id > bindparam("bound")).order_by(c.id)
+    elif kind == "before":
+        query = query.where(c.id < bindparam("bound")).order_by(c.id.desc())
+    else:
+        query = query.order_by(c.id.desc())
+    return query.limit(bindparam("limit"))
+
+
+PAGE_QUERIES = {(g, k): _page_statement(g, k) for g in (False, True) for k in ("latest", "since", "before")}
+
+
 def messages_page(room_id, room_name, since=None, before=None, limit=50):
     """Messages of one channel, oldest first: after `since`, or the newest before `before`.
 
@@ -228,19 +245,17 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
         return [], False
     if before is not None and before > largest:
         before = None
-    query = select(Message).where(Message.room_id.is_(None) if room_id is None else Message.room_id == room_id)
-    if since is not None:
-        rows = db.session.execute(
-            query.where(Message.id > since).order_by(Message.id).limit(limit + 1)
-        ).scalars().all()
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-    else:
-        if before is not None:
-            query = query.where(Message.id < before)
-        rows = db.session.execute(query.order_by(Message.id.desc()).limit(limit + 1)).scalars().all()
-        has_more = len(rows) > limit
-        rows = list(reversed(rows[:limit]))
+    kind = "since" if since is not None else "before" if before is not None else "latest"
+    params = {"limit": limit + 1}
+    if kind != "latest":
+        params["bound"] = since if since is not None else before
+    if room_id is not None:
+        params["room_id"] = room_id
+    rows = db.session.execute(PAGE_QUERIES[room_id is None, kind], params).scalars().all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if kind != "since":
+        rows.reverse()
     payloads = stored_payloads(rows, room_name)
     if room_id is not None and payloads:
         from .models import Mention

@@ -65,6 +65,32 @@ def ref_for(room):
     return RoomRef(room.id, room.name, room.kind, room.is_private or room.kind == "dm", targets)
 
 
+# A room's id, name, kind and privacy never change once it exists (only its topic and members
+# do), so each process keeps them after the first lookup: a join then costs no room query.
+# Per app (tests build many apps over reused ids); rooms that do not exist are not remembered.
+ROOM_CACHE_SIZE = 10_000
+
+
+def lookup_ref(name):
+    """The RoomRef of the room called `name`, or None when there is none (yet)."""
+    cache = current_app.extensions.setdefault("chat_room_refs", {})
+    ref = cache.get(name)
+    if ref is None:
+        room = find_room(name)
+        if room is None:
+            return None
+        ref = remember_ref(room)
+    return ref
+
+
+def remember_ref(room):
+    cache = current_app.extensions.setdefault("chat_room_refs", {})
+    if len(cache) >= ROOM_CACHE_SIZE:
+        cache.clear()
+    ref = cache[room.name] = ref_for(room)
+    return ref
+
+
 def member_rooms():
     """This connection's rooms, name -> RoomRef, in join order (in the connection's session)."""
     return session.setdefault("rooms", {})
@@ -97,7 +123,9 @@ def add_member(room_id, user_id):
 
 
 def can_read(room, user_id):
-    return not (room.is_private or room.kind == "dm") or is_member(room.id, user_id)
+    """room: a Room record or a RoomRef."""
+    private = room.private if isinstance(room, RoomRef) else room.is_private or room.kind == "dm"
+    return not private or is_member(room.id, user_id)
 
 
 def require_member(room):
@@ -113,8 +141,8 @@ def require_member(room):
 
 
 def readable_room(name, user_id):
-    """The room record for reading its history, or a ChatError (unknown or not allowed)."""
-    room = find_room(name)
+    """The room (its RoomRef) for reading its history, or a ChatError (unknown or not allowed)."""
+    room = lookup_ref(name)
     if room is None or not can_read(room, user_id):
         raise ChatError("unknown_room", f"No room called '{name}' that you can read.")
     return room
@@ -163,18 +191,17 @@ def join(sid, name, since=None):
     ref = member_rooms().get(name)
     already = ref is not None
     if not already:
-        room = find_room(name)
-        if room is None:
+        ref = lookup_ref(name)
+        if ref is None:
             if name.startswith(DM_PREFIX):
                 raise ChatError("invalid_room", "Room names cannot start with 'dm:'.")
-            room = create_room_record(name, who["id"])
-        if not can_read(room, who["id"]):
-            if room.kind == "dm":  # say nothing about who talks to whom
+            ref = remember_ref(create_room_record(name, who["id"]))
+        if not can_read(ref, who["id"]):
+            if ref.kind == "dm":  # say nothing about who talks to whom
                 raise ChatError("unknown_room", f"No room called '{name}' that you can read.")
             raise ChatError("forbidden", "This room is private: ask a member for an invitation.")
-        ref = ref_for(room)
         subscribe(ref)
-        if who["id"] is not None and add_member(room.id, who["id"]):
+        if who["id"] is not None and add_member(ref.id, who["id"]):
             # The user's other tabs and devices follow the new room too.
             emit("rooms_changed", {"room": name, "reason": "joined"}, to=user_channel(who["id"]), skip_sid=sid)
         log.info("join sid=%s room=%s", sid, name)
