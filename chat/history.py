@@ -217,9 +217,10 @@ def largest_id():
 
 def _page_statement(global_channel, kind):
     """One of the six page queries, built once (every join runs one: building and keying a
-    statement per call cost more than running it)."""
+    statement per call cost more than running it). Core rows, not ORM objects: a page is only
+    read, and its rows have the attributes message_payload reads."""
     c = Message.__table__.c
-    query = select(Message).where(c.room_id.is_(None) if global_channel else c.room_id == bindparam("room_id"))
+    query = select(Message.__table__).where(c.room_id.is_(None) if global_channel else c.room_id == bindparam("room_id"))
     if kind == "since":
         query = query.where(c.id > bindparam("bound")).order_by(c.id)
     elif kind == "before":
@@ -251,7 +252,7 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
         params["bound"] = since if since is not None else before
     if room_id is not None:
         params["room_id"] = room_id
-    rows = db.session.execute(PAGE_QUERIES[room_id is None, kind], params).scalars().all()
+    rows = db.session.connection().execute(PAGE_QUERIES[room_id is None, kind], params).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
     if kind != "since":
