@@ -27,6 +27,10 @@
 #                      so edits and commits made during a long run do not change what is measured.
 #                      Repeatable: `--rev 3642ea3=foundation --rev HEAD=project` measures both,
 #                      interleaved with the anchors (default label: project-<short sha>)
+#   --variant "LABEL K=V ..."  one more server: the (first) project build with this extra
+#                      environment, e.g. --variant "project-gevent GUNICORN_WORKER_CLASS=gevent"
+#                      --variant "project-pg DATABASE_URL=postgresql://postgres@127.0.0.1:5432/chat_bench"
+#                      (a PostgreSQL URL gets a fresh database per run, see bench/fresh_pg.py); repeatable
 #   --compare-opt "OPTS"  any other compare.py options (e.g. "--idle-threshold 5 --retry-noisy 3")
 #
 # The bench is the read-only folder ../shared/bench next to this repo (BENCH_SRC to change it);
@@ -43,7 +47,7 @@ BENCH="$ROOT/.bench"
 BENCH_SRC="${BENCH_SRC:-$ROOT/../shared/bench}"
 
 repeats=3 sat_repeats="" loadgen="" lg="" log_level="${LOG_LEVEL:-INFO}" wc4000=1 quiet=0 project_env=""
-revs=()
+revs=() variants=()
 extras=() compare_opts=() scenarios=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -57,6 +61,7 @@ while [[ $# -gt 0 ]]; do
     --quiet) quiet=1; shift ;;
     --rev) revs+=("${2:?}"); shift 2 ;;
     --project-env) project_env=${2?}; shift 2 ;;
+    --variant) variants+=("${2:?}"); shift 2 ;;
     --compare-opt) read -r -a _o <<< "${2?}"; compare_opts+=("${_o[@]}"); shift 2 ;;
     -h|--help) sed -n '2,45p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -132,9 +137,25 @@ done
 
 q_servers=$(printf %q "$BENCH/servers")
 PROJECTS=()
+# the Procfile's command; a variant may pick the worker class with GUNICORN_WORKER_CLASS
+serve="exec .venv/bin/gunicorn -k \${GUNICORN_WORKER_CLASS:-eventlet} -w 1 -c gunicorn.conf.py -b 127.0.0.1:{port} wsgi:app"
 for a in "${apps[@]}"; do
   q_app=$(printf %q "${a#*=}")
-  PROJECTS+=("${a%%=*}=cmd:cd $q_app && export LOG_LEVEL=$(printf %q "$log_level")$db_env && exec .venv/bin/gunicorn -k eventlet -w 1 -c gunicorn.conf.py -b 127.0.0.1:{port} wsgi:app")
+  PROJECTS+=("${a%%=*}=cmd:cd $q_app && export LOG_LEVEL=$(printf %q "$log_level")$db_env && $serve")
+done
+q_fresh_pg=$(printf %q "$ROOT/bench/fresh_pg.py")
+for v in "${variants[@]}"; do
+  read -r -a words <<< "$v"
+  label=${words[0]} v_env="" pg=""
+  [[ $label =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "compare.sh: bad variant label $label" >&2; exit 2; }
+  for kv in "${words[@]:1}"; do
+    [[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*=[^\ \'\"\;\&\|\$\`]*$ ]] || { echo "compare.sh: --variant wants LABEL K=V..., got $kv" >&2; exit 2; }
+    if [[ $kv == DATABASE_URL=postgres* ]]; then pg=${kv#DATABASE_URL=}; else v_env+=" $kv"; fi
+  done
+  q_app=$(printf %q "${apps[0]#*=}")
+  fresh=""
+  [[ -n $pg ]] && fresh=" && export DATABASE_URL=\$(.venv/bin/python $q_fresh_pg $(printf %q "$pg"))"
+  PROJECTS+=("$label=cmd:cd $q_app && export LOG_LEVEL=$(printf %q "$log_level")$db_env$v_env$fresh && $serve")
 done
 WC4000="baseline-wc4000=cmd:cd $q_servers && exec ../.venv-flask/bin/gunicorn -k eventlet -w 1 --worker-connections 4000 --graceful-timeout 3 -b 127.0.0.1:{port} flask_baseline:app"
 
