@@ -19,7 +19,8 @@ def main(url):
     fresh = f"{name}_{os.getppid()}"
     engine = create_engine(database_url(base + "/postgres"), isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        old = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": name + "\\_%"}).scalars()
+        query = text("SELECT datname FROM pg_database WHERE datname LIKE :p")
+        old = conn.execute(query, {"p": name + "\\_%"}).scalars()
         for db in list(old):
             conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{fresh}"'))

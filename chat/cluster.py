@@ -325,33 +325,38 @@ def disconnect_room(room):
 
 
 class ChannelOrder:
-    """What `channel_order` found: the channel's newest id before this message."""
+    """What `channel_order` found: each channel's newest id before this transaction's messages."""
 
-    __slots__ = ("prev", "tracked")
+    __slots__ = ("prev",)
 
-    def __init__(self, tracked, prev=None):
-        self.tracked, self.prev = tracked, prev
+    def __init__(self, prev=None):
+        self.prev = prev  # {room id: newest id or None}; None when not tracked (no queue)
 
-    def stamp(self, payload):
-        if self.tracked:
-            payload["prev"] = self.prev
+    def stamp(self, payload, room_id):
+        """Give the payload its `prev`; call in id order (the next message of the channel follows it)."""
+        if self.prev is not None:
+            payload["prev"] = self.prev[room_id]
+            self.prev[room_id] = payload["id"]
 
 
 @contextmanager
-def channel_order(room_id):
-    """Store one channel's messages one at a time across nodes (inside the open transaction).
+def channel_order(room_ids):
+    """Store each channel's messages one at a time across nodes (inside the open transaction).
 
-    Only with a message queue (one node's process lock is enough otherwise, and then this costs
-    nothing). On PostgreSQL a transaction-level advisory lock on (namespace, room id), released
-    by the commit, makes ids grow in commit order within a channel, so `prev` is exact and a
-    client asking `since` its last id can miss nothing. (SQLite cannot be shared by nodes.)
+    room_ids: the channels this transaction writes to (None: the global channel). Only with a
+    message queue (one node's process lock is enough otherwise, and then this costs nothing).
+    On PostgreSQL a transaction-level advisory lock on (namespace, room id) per channel, taken in
+    one order by every node and released by the commit, makes ids grow in commit order within a
+    channel, so `prev` is exact and a client asking `since` its last id can miss nothing.
+    (SQLite cannot be shared by nodes.)
     """
     if not current_app.config.get("CHAT_MESSAGE_QUEUE"):
-        yield ChannelOrder(False)
+        yield ChannelOrder()
         return
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": room_id or 0})
-    yield ChannelOrder(True, previous_id(room_id))
+        for key in sorted(room_id or 0 for room_id in room_ids):
+            db.session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": key})
+    yield ChannelOrder({room_id: previous_id(room_id) for room_id in room_ids})
 
 
 def previous_id(room_id):

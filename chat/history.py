@@ -1,6 +1,7 @@
 """Stored messages: writing one, reading pages of them, over the socket and over HTTP."""
 import re
 import threading
+from collections import deque
 from time import perf_counter
 
 from flask import Blueprint, current_app, jsonify, request
@@ -158,55 +159,159 @@ def sent_before(user_id, client_id, room_name=None):
 
 
 INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+# Several rows in one statement; ids come back in the rows' order.
+INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id, sort_by_parameter_order=True)
+
+
+class Write:
+    """One message waiting to be stored and sent (see store_and_send)."""
+
+    __slots__ = ("identity", "sid", "ref", "text", "client_id", "event", "upload", "mentions", "started",
+                 "row", "payload", "created", "error", "done")
+
+    def __init__(self, identity, sid, ref, text, client_id, event, upload, mentions):
+        self.identity, self.sid, self.ref, self.text = identity, sid, ref, text
+        self.client_id, self.event, self.upload, self.mentions = client_id, event, upload, mentions
+        self.started = perf_counter()
+        self.row = {
+            "room_id": ref.id if ref is not None else None, "user_id": identity["id"],
+            "author_name": identity["name"], "sender_sid": sid, "text": text,
+            "dedupe_key": dedupe_key_of(identity["id"], client_id), "created_at": utc_now(), "upload_id": None,
+        }
+        self.payload = self.created = self.error = None
+        self.done = False
+
+    @property
+    def room_name(self):
+        return self.ref.name if self.ref is not None else None
+
+    def stored(self, message_id, order):
+        """Build the payload of the stored message (its id known), in id order per channel."""
+        row = self.row
+        self.payload = payload_of(message_id, self.sid, self.text, row["user_id"], row["author_name"],
+                                  row["created_at"], self.room_name, self.client_id, upload=self.upload)
+        order.stamp(self.payload, row["room_id"])  # with a message queue: `prev`, the channel's message before this one
+        if self.mentions:
+            self.payload["mentions"] = self.mentions
+        self.created = True
+        metrics.DB_WRITE.observe(perf_counter() - self.started)
+
+    def send(self):
+        emit_stored(self.event, self.payload, list(self.ref.targets) if self.ref is not None else None)
+        self.done = True
+
+    def fail(self, exc):
+        self.error, self.done = exc, True
+
+
+# Messages waiting for the write lock. Whoever takes the lock stores every message waiting
+# then, in one transaction ("group commit"): under load a commit (and, on PostgreSQL, its round
+# trips) serves many messages, while a lone message is stored at once as before.
+_waiting = deque()
 
 
 def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
     """Store the message, then emit it to the room's targets (everyone when ref is None).
 
-    `upload` (an Upload added to the session, not yet committed) is committed with the message.
-    Returns (payload, created); a retried client_id is stored and sent once.
+    Returns (payload, created) once the message is stored (and sent); a retried client_id is
+    stored and sent once. `upload` (an Upload added to the caller's session, not yet committed)
+    is committed with the message, in a transaction of its own.
+    """
+    room_id = ref.id if ref is not None else None
+    mentions = mentioned_users(text, room_id) if room_id is not None and "@" in text else []
+    write = Write(identity, sid, ref, text, client_id, event, upload, mentions)
+    if upload is None:
+        _waiting.append(write)
+    with _write_lock:
+        if not write.done:
+            batch = [write] if upload is not None else _take_waiting(write)
+            _store_batch(batch)
+    if write.error is not None:
+        raise write.error
+    return write.payload, write.created
+
+
+def _take_waiting(own):
+    batch = list(_waiting)
+    _waiting.clear()
+    if own not in batch:  # taken by a holder that stopped before storing it
+        batch.insert(0, own)
+    return batch
+
+
+def _store_batch(batch):
+    """Store the batch in one transaction, then send each message in id order (under the lock)."""
+    try:
+        if len(batch) == 1:
+            _store_one(batch[0])
+            return
+        try:
+            _insert(batch)
+        except IntegrityError:  # a retried client_id among them: one at a time, as usual
+            db.session.rollback()
+            for write in batch:
+                _store_one(write)
+            return
+        for write in batch:
+            write.send()
+    except Exception as exc:  # noqa: BLE001 - every writer in the batch hears of it
+        db.session.rollback()
+        for write in batch:
+            if not write.done:
+                write.fail(exc)
+    finally:
+        for write in batch:
+            if not write.done:  # stopped by something that is no Exception (the greenlet killed)
+                write.fail(ChatError("internal_error", "The message could not be stored."))
+
+
+def _store_one(write):
+    try:
+        _insert([write])
+    except IntegrityError as exc:
+        db.session.rollback()
+        existing = sent_before(write.identity["id"], write.client_id, write.room_name)
+        if existing is None:
+            write.fail(exc)
+        else:
+            write.payload, write.created, write.done = existing, False, True
+        return
+    except Exception as exc:  # noqa: BLE001
+        db.session.rollback()
+        write.fail(exc)
+        return
+    write.send()
+
+
+def _insert(batch):
+    """INSERT the batch's messages (and mentions) and commit: one transaction, ids in batch order.
+
+    Prebuilt Core statements on the session's connection: no ORM unit of work, no reload after
+    commit, and no statement to build and key for the compiled cache per message (they cost more
+    than the write itself on this path, which every message takes).
     """
     from .models import Mention
 
-    dedupe_key = dedupe_key_of(identity["id"], client_id)
-    room_id, room_name = (ref.id, ref.name) if ref is not None else (None, None)
-    mentions = mentioned_users(text, room_id) if room_id is not None and "@" in text else []
-    started = perf_counter()
-    created_at = utc_now()
-    with _write_lock, channel_order(room_id) as order:
-        try:
-            if upload is not None:
+    with channel_order({w.row["room_id"] for w in batch}) as order:
+        connection = db.session.connection()
+        for write in batch:
+            if write.upload is not None:
                 db.session.flush()  # the upload's id
-            # One prebuilt Core statement on the session's connection: no ORM unit of work, no
-            # reload after commit, and no statement to build and key for the compiled cache each
-            # time (they cost more than the write itself on this path, which every message takes).
-            message_id = db.session.connection().execute(
-                INSERT_MESSAGE,
-                {
-                    "room_id": room_id, "user_id": identity["id"], "author_name": identity["name"],
-                    "sender_sid": sid, "text": text, "dedupe_key": dedupe_key, "created_at": created_at,
-                    "upload_id": upload.id if upload is not None else None,
-                },
-            ).scalar_one()
-            if mentions:
-                db.session.execute(
-                    insert(Mention), [{"message_id": message_id, "user_id": u, "room_id": room_id} for u in mentions]
-                )
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            existing = sent_before(identity["id"], client_id, room_name)
-            if existing is None:
-                raise
-            return existing, False
-        metrics.DB_WRITE.observe(perf_counter() - started)
-        payload = payload_of(message_id, sid, text, identity["id"], identity["name"], created_at, room_name,
-                             client_id, upload=upload)
-        order.stamp(payload)  # with a message queue: `prev`, the channel's message before this one
+                write.row["upload_id"] = write.upload.id
+        if len(batch) == 1:
+            ids = [connection.execute(INSERT_MESSAGE, batch[0].row).scalar_one()]
+        else:
+            ids = connection.execute(INSERT_MESSAGES, [w.row for w in batch]).scalars().all()
+        mentions = [
+            {"message_id": message_id, "user_id": u, "room_id": w.row["room_id"]}
+            for w, message_id in zip(batch, ids, strict=True) for u in w.mentions
+        ]
         if mentions:
-            payload["mentions"] = mentions
-        emit_stored(event, payload, list(ref.targets) if ref is not None else None)
-    return payload, True
+            db.session.execute(insert(Mention), mentions)
+        db.session.commit()
+    for write, message_id in sorted(zip(batch, ids, strict=True), key=lambda pair: pair[1]):
+        write.stored(message_id, order)
+    batch.sort(key=lambda w: w.payload["id"])
 
 
 def largest_id():
@@ -220,7 +325,8 @@ def _page_statement(global_channel, kind):
     statement per call cost more than running it). Core rows, not ORM objects: a page is only
     read, and its rows have the attributes message_payload reads."""
     c = Message.__table__.c
-    query = select(Message.__table__).where(c.room_id.is_(None) if global_channel else c.room_id == bindparam("room_id"))
+    channel = c.room_id.is_(None) if global_channel else c.room_id == bindparam("room_id")
+    query = select(Message.__table__).where(channel)
     if kind == "since":
         query = query.where(c.id > bindparam("bound")).order_by(c.id)
     elif kind == "before":

@@ -211,3 +211,98 @@ def test_history_says_who_a_message_mentions(app):
     bob_id = next(u["id"] for u in bob.call("who_is_online")["users"] if u["name"] == "bob")
     assert [(m["text"], m.get("mentions")) for m in page["messages"]] == [("@bob see this", [bob_id])]
     alice.close(), bob.close()
+
+
+def waiting_write(app, room, text, client_id=None, event="room_message"):
+    """A message that waits for the write lock (as another connection's would under load)."""
+    from chat import history, rooms
+
+    with app.test_request_context():
+        ref = rooms.lookup_ref(room) if room is not None else None
+    write = history.Write({"id": None, "name": "guest-w"}, "waitingsid", ref, text, client_id, event, None, [])
+    history._waiting.append(write)
+    return write
+
+
+def count_commits(app):
+    from sqlalchemy import event
+
+    commits = []
+    with app.app_context():
+        event.listen(db.engine, "commit", lambda conn: commits.append(1))
+    return commits
+
+
+def test_messages_waiting_for_the_lock_are_stored_in_one_commit_and_sent_in_id_order(app, client_factory):
+    a, b = client_factory(), client_factory()
+    a.emit("join_room", {"room": "batch"})
+    a.emit("join_room", {"room": "other"})
+    b.emit("join_room", {"room": "batch"})
+    b.get_received()
+    waiting = [waiting_write(app, "batch", "w1"), waiting_write(app, "other", "w2"),
+               waiting_write(app, None, "w3", event="message"), waiting_write(app, "batch", "w4")]
+    commits = count_commits(app)
+    ack = send(a, "batch", "mine")
+    assert ack["ok"] is True
+    assert len(commits) == 1  # five messages, one transaction
+    assert all(w.done and w.error is None and w.created for w in waiting)
+    ids = [w.payload["id"] for w in waiting] + [ack["id"]]
+    assert ids == sorted(ids) and len(set(ids)) == 5  # ids in arrival order
+    got = [(n, p["text"], p["id"]) for n, p in events(b) if n in ("room_message", "message")]
+    assert got == [("room_message", "w1", ids[0]), ("message", "w3", ids[2]),
+                   ("room_message", "w4", ids[3]), ("room_message", "mine", ids[4])]
+    with app.app_context():
+        stored = db.session.execute(db.select(Message.id, Message.text).order_by(Message.id)).all()
+    assert [tuple(r) for r in stored] == list(zip(ids, ["w1", "w2", "w3", "w4", "mine"], strict=True))
+    history_page = b.emit("get_history", {"room": "batch"}, callback=True)
+    assert [m["text"] for m in history_page["messages"]] == ["w1", "w4", "mine"]
+
+
+def test_a_retry_inside_a_batch_is_stored_once(app, client_factory):
+    a = client_factory()
+    a.emit("join_room", {"room": "dups"})
+    first = waiting_write(app, "dups", "same", client_id="c-1")
+    again = waiting_write(app, "dups", "same", client_id="c-1")
+    ack = send(a, "dups", "after")
+    assert ack["ok"] is True
+    assert first.created is True and again.created is False
+    assert again.payload["id"] == first.payload["id"] and again.payload["client_id"] == "c-1"
+    with app.app_context():
+        texts = db.session.execute(db.select(Message.text).order_by(Message.id)).scalars().all()
+    assert texts == ["same", "after"]
+
+
+def test_when_a_batch_cannot_be_stored_every_writer_hears_and_nothing_is_sent(app, client_factory, monkeypatch):
+    a, b = client_factory(), client_factory()
+    for c in (a, b):
+        c.emit("join_room", {"room": "down"})
+    b.get_received()
+    waiting = [waiting_write(app, "down", "w1"), waiting_write(app, "down", "w2")]
+
+    def broken_commit(*_a, **_k):
+        raise RuntimeError("disk full")
+
+    with app.app_context():
+        monkeypatch.setattr(db.session, "commit", broken_commit)
+        ack = send(a, "down", "mine")
+    monkeypatch.undo()
+    assert ack["ok"] is False and ack["error"]["code"] == "internal_error"
+    assert all(w.done and isinstance(w.error, RuntimeError) and w.payload is None for w in waiting)
+    assert events(b) == []
+    assert send(a, "down", "works again")["ok"] is True
+    with app.app_context():
+        assert db.session.execute(db.select(Message.text)).scalars().all() == ["works again"]
+
+
+def test_prev_chains_through_the_messages_of_one_batch():
+    """With a message queue each payload names its channel's previous message, batch or not."""
+    from chat.cluster import ChannelOrder
+
+    order = ChannelOrder({1: 5, None: None})
+    payloads = [{"id": 7}, {"id": 8}, {"id": 9}]
+    for payload, room_id in zip(payloads, (1, None, 1), strict=True):
+        order.stamp(payload, room_id)
+    assert [p["prev"] for p in payloads] == [5, None, 7]
+    untracked = {"id": 10}
+    ChannelOrder().stamp(untracked, 1)
+    assert "prev" not in untracked
