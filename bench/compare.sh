@@ -27,7 +27,8 @@
 #                      so edits and commits made during a long run do not change what is measured.
 #                      Repeatable: `--rev 3642ea3=foundation --rev HEAD=project` measures both,
 #                      interleaved with the anchors (default label: project-<short sha>)
-#   --variant "LABEL K=V ..."  one more server: the (first) project build with this extra
+#   --variant "LABEL[:BASE] K=V ..."  one more server: the project build labelled BASE (default:
+#                      the first) with this extra
 #                      environment, e.g. --variant "project-gevent GUNICORN_WORKER_CLASS=gevent"
 #                      --variant "project-pg DATABASE_URL=postgresql://postgres@127.0.0.1:5432/chat_bench"
 #                      (a PostgreSQL URL gets a fresh database per run, see bench/fresh_pg.py); repeatable
@@ -146,13 +147,20 @@ done
 q_fresh_pg=$(printf %q "$ROOT/bench/fresh_pg.py")
 for v in "${variants[@]}"; do
   read -r -a words <<< "$v"
-  label=${words[0]} v_env="" pg=""
+  label=${words[0]%%:*} base="" v_env="" pg=""
+  [[ ${words[0]} == *:* ]] && base=${words[0]#*:}
   [[ $label =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "compare.sh: bad variant label $label" >&2; exit 2; }
   for kv in "${words[@]:1}"; do
     [[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*=[^\ \'\"\;\&\|\$\`]*$ ]] || { echo "compare.sh: --variant wants LABEL K=V..., got $kv" >&2; exit 2; }
     if [[ $kv == DATABASE_URL=postgres* ]]; then pg=${kv#DATABASE_URL=}; else v_env+=" $kv"; fi
   done
-  q_app=$(printf %q "${apps[0]#*=}")
+  app_dir=${apps[0]#*=}
+  if [[ -n $base ]]; then
+    app_dir=""
+    for a in "${apps[@]}"; do [[ ${a%%=*} == "$base" ]] && app_dir=${a#*=}; done
+    [[ -n $app_dir ]] || { echo "compare.sh: --variant $label:$base: no --rev labelled $base" >&2; exit 2; }
+  fi
+  q_app=$(printf %q "$app_dir")
   fresh=""
   [[ -n $pg ]] && fresh=" && export DATABASE_URL=\$(.venv/bin/python $q_fresh_pg $(printf %q "$pg"))"
   PROJECTS+=("$label=cmd:cd $q_app && export LOG_LEVEL=$(printf %q "$log_level")$db_env$v_env$fresh && $serve")
