@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup setup-dev run serve test lint clean
+.PHONY: setup setup-dev run serve test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,19 @@ serve: setup
 test: setup-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	CHAT_TEST_DB=postgresql $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The load comparison of BENCHMARKS.md (issue 8): the project as users run it (eventlet, SQLite),
+# the same on gevent and on PostgreSQL, against the bare Flask-SocketIO app, Node's socket.io and
+# the seed's FastAPI server; 3 interleaved runs per scenario (about 90 minutes for all five).
+# Needs a quiet 2-core machine. SCENARIOS="s1 s3" for some; BENCH_ARGS="--loadgen node" etc.
+SCENARIOS ?= s1 s2 s3 sat-s1 sat-s2
+BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432/chat_bench
+bench: setup
+	bash bench/compare.sh --quiet --rev HEAD=project \
+	  --variant "project-gevent GUNICORN_WORKER_CLASS=gevent" \
+	  --variant "project-pg DATABASE_URL=$(BENCH_PG_URL)" \
+	  --extra node-socketio,seed-fastapi \
+	  --project-env "CHAT_RATE_LIMIT=0 CHAT_USER_RATE_LIMIT=0" $(BENCH_ARGS) $(SCENARIOS)
 
 lint: setup-dev
 	$(BIN)/ruff check .
