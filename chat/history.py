@@ -232,8 +232,9 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
 
 
 def _take_waiting(own):
-    batch = list(_waiting)
-    _waiting.clear()
+    batch = []
+    while _waiting:  # popleft is atomic: a message appended meanwhile (threads) stays for the next
+        batch.append(_waiting.popleft())
     if own not in batch:  # taken by a holder that stopped before storing it
         batch.insert(0, own)
     return batch
