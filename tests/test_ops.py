@@ -143,18 +143,20 @@ def test_prev_names_the_channels_previous_message(make_app):
     from chat.cluster import channel_order
 
     with app.app_context():
-        orders = []
+        orders, payloads = [], []
         for room_id in (None, None):
-            with channel_order(room_id) as order:
+            with channel_order({room_id}) as order:
                 orders.append(order)
-                db.session.execute(insert(Message).values(room_id=room_id, author_name="x", sender_sid="s",
-                                                          text="t", created_at=utc_now()))
+                new_id = db.session.execute(
+                    insert(Message).values(room_id=room_id, author_name="x", sender_sid="s", text="t",
+                                           created_at=utc_now()).returning(Message.id)
+                ).scalar_one()
                 db.session.commit()
-        payloads = [{}, {}]
+                payloads.append({"id": new_id})
         for order, payload in zip(orders, payloads, strict=True):
-            order.stamp(payload)
+            order.stamp(payload, None)
         first = db.session.execute(select(func.min(Message.id))).scalar()
-        assert payloads == [{"prev": None}, {"prev": first}]
+        assert [p["prev"] for p in payloads] == [None, first]
 
 
 def test_a_users_write_limit_is_shared_through_redis(make_app):
