@@ -131,8 +131,12 @@ if [[ -z ${DATABASE_URL:-} ]]; then
   db_env=" DATABASE_URL=sqlite:///$(printf %q "$DBDIR")/chat-\$\$.db"
 fi
 
+# K=V words go into a `bash -c` command line: nothing that the shell would read as syntax
+check_kv() {
+  [[ $2 =~ ^[A-Za-z_][A-Za-z0-9_]*=[^\ \'\"\;\&\|\$\`]*$ ]] || { echo "compare.sh: $1 wants K=V words, got $2" >&2; exit 2; }
+}
 for kv in $project_env; do
-  [[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*=[^\ \'\"\;\&\|\$\`]*$ ]] || { echo "compare.sh: --project-env wants K=V words, got $kv" >&2; exit 2; }
+  check_kv --project-env "$kv"
   db_env+=" $kv"
 done
 
@@ -151,7 +155,7 @@ for v in "${variants[@]}"; do
   [[ ${words[0]} == *:* ]] && base=${words[0]#*:}
   [[ $label =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "compare.sh: bad variant label $label" >&2; exit 2; }
   for kv in "${words[@]:1}"; do
-    [[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*=[^\ \'\"\;\&\|\$\`]*$ ]] || { echo "compare.sh: --variant wants LABEL K=V..., got $kv" >&2; exit 2; }
+    check_kv --variant "$kv"
     if [[ $kv == DATABASE_URL=postgres* ]]; then pg=${kv#DATABASE_URL=}; else v_env+=" $kv"; fi
   done
   app_dir=${apps[0]#*=}

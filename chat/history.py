@@ -247,13 +247,13 @@ def _store_batch(batch):
             _store_one(batch[0])
             return
         try:
-            _insert(batch)
+            stored = _insert(batch)
         except IntegrityError:  # a retried client_id among them: one at a time, as usual
             db.session.rollback()
             for write in batch:
                 _store_one(write)
             return
-        for write in batch:
+        for write in stored:
             write.send()
     except Exception as exc:  # noqa: BLE001 - every writer in the batch hears of it
         db.session.rollback()
@@ -286,6 +286,7 @@ def _store_one(write):
 
 def _insert(batch):
     """INSERT the batch's messages (and mentions) and commit: one transaction, ids in batch order.
+    Returns the writes in id order, their payloads built.
 
     Prebuilt Core statements on the session's connection: no ORM unit of work, no reload after
     commit, and no statement to build and key for the compiled cache per message (they cost more
@@ -310,9 +311,10 @@ def _insert(batch):
         if mentions:
             db.session.execute(insert(Mention), mentions)
         db.session.commit()
-    for write, message_id in sorted(zip(batch, ids, strict=True), key=lambda pair: pair[1]):
+    stored = sorted(zip(batch, ids, strict=True), key=lambda pair: pair[1])
+    for write, message_id in stored:
         write.stored(message_id, order)
-    batch.sort(key=lambda w: w.payload["id"])
+    return [write for write, _ in stored]
 
 
 def largest_id():

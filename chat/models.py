@@ -60,6 +60,11 @@ class Room(db.Model):
     is_private: Mapped[bool] = mapped_column(default=False, server_default=false())
     kind: Mapped[str] = mapped_column(String(8), default="room", server_default="room")
 
+    @property
+    def private(self):
+        """Readable by members only (as RoomRef.private): a private room, or a direct conversation."""
+        return self.is_private or self.kind == "dm"
+
 
 class RoomMember(db.Model):
     """A user's membership of a room, with how far they have read."""

@@ -62,7 +62,7 @@ def ref_for(room):
         targets = tuple(user_channel(uid) for uid in dm_users(room.name))
     else:
         targets = (channel(room.name),)
-    return RoomRef(room.id, room.name, room.kind, room.is_private or room.kind == "dm", targets)
+    return RoomRef(room.id, room.name, room.kind, room.private, targets)
 
 
 # A room's id, name, kind and privacy never change once it exists (only its topic and members
@@ -71,20 +71,21 @@ def ref_for(room):
 ROOM_CACHE_SIZE = 10_000
 
 
+def room_refs():
+    return current_app.extensions.setdefault("chat_room_refs", {})
+
+
 def lookup_ref(name):
     """The RoomRef of the room called `name`, or None when there is none (yet)."""
-    cache = current_app.extensions.setdefault("chat_room_refs", {})
-    ref = cache.get(name)
+    ref = room_refs().get(name)
     if ref is None:
         room = find_room(name)
-        if room is None:
-            return None
-        ref = remember_ref(room)
+        ref = remember_ref(room) if room is not None else None
     return ref
 
 
 def remember_ref(room):
-    cache = current_app.extensions.setdefault("chat_room_refs", {})
+    cache = room_refs()
     if len(cache) >= ROOM_CACHE_SIZE:
         cache.clear()
     ref = cache[room.name] = ref_for(room)
@@ -124,8 +125,7 @@ def add_member(room_id, user_id):
 
 def can_read(room, user_id):
     """room: a Room record or a RoomRef."""
-    private = room.private if isinstance(room, RoomRef) else room.is_private or room.kind == "dm"
-    return not private or is_member(room.id, user_id)
+    return not room.private or is_member(room.id, user_id)
 
 
 def require_member(room):

@@ -126,19 +126,25 @@ def test_bad_client_ids_are_refused(client_factory, client_id):
     assert send(c, "r", "x", client_id=client_id)["error"]["code"] == "invalid_type"
 
 
-def test_nothing_is_sent_when_storing_fails(app, client_factory, monkeypatch):
-    a, b = client_factory(), client_factory()
-    for c in (a, b):
-        c.emit("join_room", {"room": "fail"})
-    b.get_received()
+def send_while_commits_fail(app, monkeypatch, client, room, text):
+    """Send one message while every commit raises (a full disk); commits work again after."""
 
     def broken_commit(*_a, **_k):
         raise RuntimeError("disk full")
 
     with app.app_context():
         monkeypatch.setattr(db.session, "commit", broken_commit)
-        ack = send(a, "fail", "lost?")
+        ack = send(client, room, text)
     monkeypatch.undo()
+    return ack
+
+
+def test_nothing_is_sent_when_storing_fails(app, client_factory, monkeypatch):
+    a, b = client_factory(), client_factory()
+    for c in (a, b):
+        c.emit("join_room", {"room": "fail"})
+    b.get_received()
+    ack = send_while_commits_fail(app, monkeypatch, a, "fail", "lost?")
     assert ack["ok"] is False and ack["error"]["code"] == "internal_error"
     assert events(b) == []
     assert send(a, "fail", "works again")["ok"] is True
@@ -278,14 +284,7 @@ def test_when_a_batch_cannot_be_stored_every_writer_hears_and_nothing_is_sent(ap
         c.emit("join_room", {"room": "down"})
     b.get_received()
     waiting = [waiting_write(app, "down", "w1"), waiting_write(app, "down", "w2")]
-
-    def broken_commit(*_a, **_k):
-        raise RuntimeError("disk full")
-
-    with app.app_context():
-        monkeypatch.setattr(db.session, "commit", broken_commit)
-        ack = send(a, "down", "mine")
-    monkeypatch.undo()
+    ack = send_while_commits_fail(app, monkeypatch, a, "down", "mine")
     assert ack["ok"] is False and ack["error"]["code"] == "internal_error"
     assert all(w.done and isinstance(w.error, RuntimeError) and w.payload is None for w in waiting)
     assert events(b) == []
