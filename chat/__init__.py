@@ -36,10 +36,11 @@ def create_app(config=None):
     from .health import bp as health_bp
     from .metrics import init_app as init_metrics
     from .pages import bp as pages_bp
-    from .security import add_security_headers
+    from .security import SocketSessionInterface, add_security_headers
     from .uploads import init_app as init_uploads
     from .users import bp as users_bp
 
+    app.session_interface = SocketSessionInterface()
     configure_database(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

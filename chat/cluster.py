@@ -29,7 +29,7 @@ from flask import current_app
 from sqlalchemy import func, select, text
 
 from . import metrics
-from .extensions import db, socketio
+from .extensions import socketio
 
 log = logging.getLogger("chat.cluster")
 
@@ -340,11 +340,12 @@ class ChannelOrder:
 
 
 @contextmanager
-def channel_order(room_ids):
+def channel_order(room_ids, connection):
     """Store each channel's messages one at a time across nodes (inside the open transaction).
 
-    room_ids: the channels this transaction writes to (None: the global channel). Only with a
-    message queue (one node's process lock is enough otherwise, and then this costs nothing).
+    room_ids: the channels this transaction writes to (None: the global channel); connection:
+    the transaction's. Only with a message queue (one node's process lock is enough otherwise,
+    and then this costs nothing).
     On PostgreSQL a transaction-level advisory lock on (namespace, room id) per channel, taken in
     one order by every node and released by the commit, makes ids grow in commit order within a
     channel, so `prev` is exact and a client asking `since` its last id can miss nothing.
@@ -353,19 +354,19 @@ def channel_order(room_ids):
     if not current_app.config.get("CHAT_MESSAGE_QUEUE"):
         yield ChannelOrder()
         return
-    if db.session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         for key in sorted(room_id or 0 for room_id in room_ids):
-            db.session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": key})
-    yield ChannelOrder({room_id: previous_id(room_id) for room_id in room_ids})
+            connection.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": key})
+    yield ChannelOrder({room_id: previous_id(room_id, connection) for room_id in room_ids})
 
 
-def previous_id(room_id):
+def previous_id(room_id, connection):
     """The id of the channel's newest stored message (None: the channel is empty)."""
     from .models import Message
 
     query = select(func.max(Message.id))
     query = query.where(Message.room_id.is_(None) if room_id is None else Message.room_id == room_id)
-    return db.session.execute(query).scalar()
+    return connection.execute(query).scalar()
 
 
 def redis_status():

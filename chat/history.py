@@ -14,9 +14,10 @@ from .cluster import channel_order, emit_stored
 from .errors import ChatError, http_error
 from .extensions import db, socketio
 from .formatting import render_markdown
-from .models import Message, utc_now
+from .models import Mention, Message, utc_now
 from .uploads import file_info
 from .validation import optional_id, optional_limit, optional_room, payload_object
+from .writer import message_transaction
 
 bp = Blueprint("history", __name__)
 
@@ -161,6 +162,7 @@ def sent_before(user_id, client_id, room_name=None):
 INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
 # Several rows in one statement; ids come back in the rows' order.
 INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id, sort_by_parameter_order=True)
+INSERT_MENTIONS = insert(Mention.__table__)
 
 
 class Write:
@@ -249,14 +251,12 @@ def _store_batch(batch):
         try:
             stored = _insert(batch)
         except IntegrityError:  # a retried client_id among them: one at a time, as usual
-            db.session.rollback()
             for write in batch:
                 _store_one(write)
             return
         for write in stored:
             write.send()
     except Exception as exc:  # noqa: BLE001 - every writer in the batch hears of it
-        db.session.rollback()
         for write in batch:
             if not write.done:
                 write.fail(exc)
@@ -270,7 +270,6 @@ def _store_one(write):
     try:
         _insert([write])
     except IntegrityError as exc:
-        db.session.rollback()
         existing = sent_before(write.identity["id"], write.client_id, write.room_name)
         if existing is None:
             write.fail(exc)
@@ -278,7 +277,6 @@ def _store_one(write):
             write.payload, write.created, write.done = existing, False, True
         return
     except Exception as exc:  # noqa: BLE001
-        db.session.rollback()
         write.fail(exc)
         return
     write.send()
@@ -288,18 +286,18 @@ def _insert(batch):
     """INSERT the batch's messages (and mentions) and commit: one transaction, ids in batch order.
     Returns the writes in id order, their payloads built.
 
-    Prebuilt Core statements on the session's connection: no ORM unit of work, no reload after
-    commit, and no statement to build and key for the compiled cache per message (they cost more
-    than the write itself on this path, which every message takes).
+    Prebuilt Core statements on the process's writer connection (chat/writer.py): no ORM unit of
+    work, no pool checkout, no reload after commit, and no statement to build and key for the
+    compiled cache per message (they cost more than the write itself on this path, which every
+    message takes). A message with an upload (always stored alone) goes through the request's
+    session, which holds the Upload.
     """
-    from .models import Mention
-
-    with channel_order({w.row["room_id"] for w in batch}) as order:
-        connection = db.session.connection()
-        for write in batch:
-            if write.upload is not None:
-                db.session.flush()  # the upload's id
-                write.row["upload_id"] = write.upload.id
+    upload = batch[0].upload if len(batch) == 1 else None
+    with message_transaction(session=upload is not None) as connection, \
+            channel_order({w.row["room_id"] for w in batch}, connection) as order:
+        if upload is not None:
+            db.session.flush()  # the upload's id
+            batch[0].row["upload_id"] = upload.id
         if len(batch) == 1:
             ids = [connection.execute(INSERT_MESSAGE, batch[0].row).scalar_one()]
         else:
@@ -309,8 +307,7 @@ def _insert(batch):
             for w, message_id in zip(batch, ids, strict=True) for u in w.mentions
         ]
         if mentions:
-            db.session.execute(insert(Mention), mentions)
-        db.session.commit()
+            connection.execute(INSERT_MENTIONS, mentions)
     stored = sorted(zip(batch, ids, strict=True), key=lambda pair: pair[1])
     for write, message_id in stored:
         write.stored(message_id, order)
@@ -368,8 +365,6 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
         rows.reverse()
     payloads = stored_payloads(rows, room_name)
     if room_id is not None and payloads:
-        from .models import Mention
-
         mentioned = {}
         for message_id, user_id in db.session.execute(
             select(Mention.message_id, Mention.user_id).where(Mention.message_id.in_([p["id"] for p in payloads]))

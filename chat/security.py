@@ -1,4 +1,5 @@
-"""Response headers that keep the page safe."""
+"""Response headers that keep the page safe; the session cookie, read once per connection."""
+from flask.sessions import SecureCookieSessionInterface
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -21,3 +22,19 @@ def add_security_headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     return response
+
+
+class SocketSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, read once per Socket.IO connection instead of per event.
+
+    Flask opens the session (parses the cookie and checks its signature) whenever a request
+    context is pushed, and Flask-SocketIO pushes one for every event, then swaps in its own copy
+    of the session taken at connect (kept in the connection's environ as 'saved_session'). From
+    then on the cookie's session is thrown away unread: an empty one stands in for it (3 % of
+    the server's CPU at S1, BENCHMARKS.md). HTTP requests always get the cookie's session.
+    """
+
+    def open_session(self, app, request):
+        if "saved_session" in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)

@@ -116,6 +116,29 @@ def test_socket_uses_the_page_session(app):
     sock.disconnect()
 
 
+def test_the_session_cookie_is_read_once_per_connection(app, monkeypatch):
+    """Every event pushes a request context; only the first (connect) reads the cookie."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    flask_client = app.test_client()
+    register(flask_client, "Gus")
+    opened = []
+    cookie_session = SecureCookieSessionInterface.open_session
+    monkeypatch.setattr(SecureCookieSessionInterface, "open_session",
+                        lambda self, app_, request: opened.append(1) or cookie_session(self, app_, request))
+    sock = socketio.test_client(app, flask_test_client=flask_client)
+    sock.emit("join_room", {"room": "once"}, callback=True)
+    acks = [sock.emit("room_message", {"room": "once", "message": f"m{i}"}, callback=True) for i in range(5)]
+    assert all(ack["ok"] for ack in acks)
+    assert len(opened) == 1
+    names = {r["args"][0]["user"]["name"] for r in sock.get_received()
+             if r["name"] == "room_message" and r["args"][0].get("id")}
+    assert names == {"Gus"}  # the events still know who is talking
+    assert "Gus" in flask_client.get("/").get_data(as_text=True)  # HTTP still reads the cookie
+    assert len(opened) == 2
+    sock.disconnect()
+
+
 def test_socket_without_session_is_refused_when_guests_are_off(make_app):
     app = make_app(CHAT_ALLOW_GUESTS=False)
     anonymous = socketio.test_client(app)

@@ -145,7 +145,7 @@ def test_prev_names_the_channels_previous_message(make_app):
     with app.app_context():
         orders, payloads = [], []
         for room_id in (None, None):
-            with channel_order({room_id}) as order:
+            with channel_order({room_id}, db.session.connection()) as order:
                 orders.append(order)
                 new_id = db.session.execute(
                     insert(Message).values(room_id=room_id, author_name="x", sender_sid="s", text="t",

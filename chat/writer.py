@@ -1,0 +1,98 @@
+"""The transaction messages are stored in.
+
+Storing a message is the one write every chat message makes, always under history's write lock,
+so the process keeps one connection per database for it: no pool checkout, no ORM session and
+no pool reset per message (together they cost more than the INSERT and the commit, ~12 % of the
+server's CPU at S1 in BENCHMARKS.md). The connection is opened at the first message, closed when
+the engine is disposed, rolled back after an error the database reports (a retried client_id,
+a full disk) and replaced after any other (a network error, a restarted database): one failed
+write, never a stuck connection.
+"""
+import logging
+from contextlib import contextmanager
+
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.exc import DatabaseError
+
+from .extensions import db
+
+log = logging.getLogger("chat.writer")
+
+
+class _Writer:
+    """One app's message-writing connection (held in app.extensions)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.connection = None
+        event.listen(engine, "engine_disposed", self.close)
+
+    def connect(self):
+        if self.connection is None:
+            self.connection = self.engine.connect()
+        return self.connection
+
+    def close(self, *_):
+        """Drop the connection without returning it to the pool (engine disposed, or broken)."""
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            try:
+                connection.invalidate()
+            except Exception:  # noqa: BLE001 - it is being dropped anyway
+                log.debug("closing the writer connection failed", exc_info=True)
+
+    def abandon(self, exc):
+        """After an error: undo the transaction, and drop the connection unless the database
+        itself reported the error (a constraint, a full disk) on a connection known to be sound.
+
+        After a failed commit SQLAlchemy's transaction is over but the driver's may still hold
+        the rows: both are rolled back, or the next message's commit would store them after all.
+        """
+        connection = self.connection
+        try:
+            connection.rollback()
+            if not connection.invalidated:
+                connection.connection.rollback()
+        except Exception:  # noqa: BLE001 - broken: the next message opens a new connection
+            log.warning("the message connection is broken; opening a new one", exc_info=True)
+            self.close()
+            return
+        if connection.invalidated or not isinstance(exc, DatabaseError):
+            # A network error, a timeout, a killed green thread: the connection's state is unknown.
+            self.close()
+
+
+def _writer():
+    writers = current_app.extensions.setdefault("chat_writer", {})
+    engine = db.engine
+    writer = writers.get(engine)
+    if writer is None:
+        writer = writers[engine] = _Writer(engine)
+    return writer
+
+
+@contextmanager
+def message_transaction(session=False):
+    """Yield a Connection in a new transaction; commit it on leaving, roll it back on an error.
+
+    session=True: the request's ORM session instead (an upload stored with its message is an
+    ORM object added to that session, and must be committed in the same transaction).
+    Callers hold history's write lock: the process's connection is never shared.
+    """
+    if session:
+        try:
+            yield db.session.connection()
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        return
+    writer = _writer()
+    connection = writer.connect()
+    try:
+        yield connection
+        connection.commit()
+    except BaseException as exc:
+        writer.abandon(exc)
+        raise
