@@ -80,26 +80,50 @@ def create_app(config=None):
         engineio_logger=False,
     )
     register_error_handler(socketio)
-    if not app.config["CHAT_WEBSOCKET_COMPRESSION"]:
-        app.wsgi_app = WithoutWebSocketCompression(app.wsgi_app)
+    drop_compression = not app.config["CHAT_WEBSOCKET_COMPRESSION"]
+    if drop_compression or async_mode == "eventlet":
+        app.wsgi_app = WebSocketEnviron(app.wsgi_app, drop_compression, eventlet_input=async_mode == "eventlet")
     init_cli(app)
     log.info("chat app ready (async_mode=%s, env=%s)", async_mode, app.config["CHAT_ENV"])
     return app
 
 
-class WithoutWebSocketCompression:
-    """WSGI middleware: drop the client's permessage-deflate offer before the WebSocket handshake.
+class EventletInput:
+    """gunicorn's socket in the shape eventlet's websocket reads it from (environ['eventlet.input'])."""
 
-    Browsers offer it and eventlet (like simple-websocket) accepts whatever is offered; a
-    compressor per connection costs about 2.5 times the memory and more CPU per message, for
-    chat frames too small to gain from it (Node's socket.io leaves it off by default too).
+    __slots__ = ("socket",)
+
+    def __init__(self, socket):
+        self.socket = socket
+
+    def get_socket(self):
+        return self.socket
+
+
+class WebSocketEnviron:
+    """WSGI middleware: prepare the environ of a request before engine.io sees it.
+
+    drop_compression: remove the client's permessage-deflate offer before the WebSocket
+    handshake. Browsers offer it and eventlet (like simple-websocket) accepts whatever is
+    offered; a compressor per connection costs about 2.5 times the memory and more CPU per
+    message, for chat frames too small to gain from it (Node's socket.io leaves it off too).
+
+    eventlet_input (gunicorn's eventlet worker): hand gunicorn's socket to eventlet's websocket
+    as `eventlet.input`. python-engineio's middleware does it for every request that carries
+    `gunicorn.socket`, with a class it defines anew per request, which each websocket then holds
+    for its lifetime (2.7 MB per 1,000 connections, BENCHMARKS.md "Where the memory goes").
     """
 
-    def __init__(self, wsgi_app):
+    def __init__(self, wsgi_app, drop_compression=True, eventlet_input=False):
         self.wsgi_app = wsgi_app
+        self.drop_compression = drop_compression
+        self.eventlet_input = eventlet_input
 
     def __call__(self, environ, start_response):
-        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        if self.drop_compression:
+            environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        if self.eventlet_input and "gunicorn.socket" in environ and "eventlet.input" not in environ:
+            environ["eventlet.input"] = EventletInput(environ.pop("gunicorn.socket"))
         return self.wsgi_app(environ, start_response)
 
 

@@ -152,3 +152,25 @@ def test_the_worker_tunes_the_garbage_collector(live_database):
         assert "gc thresholds (40000, 30, 90)" in server.log()
     finally:
         server.stop()
+
+
+def test_gunicorns_socket_reaches_eventlet_without_engineio_wrapping_it():
+    """Under gunicorn's eventlet worker the app hands gunicorn's socket to eventlet's websocket
+    itself (engine.io would define a new wrapper class per request, held by every websocket)."""
+    from chat import WebSocketEnviron
+
+    seen = {}
+
+    def downstream(environ, start_response):
+        seen.update(environ)
+        return []
+
+    sock = object()
+    WebSocketEnviron(downstream, drop_compression=True, eventlet_input=True)(
+        {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}, None)
+    assert seen["eventlet.input"].get_socket() is sock
+    assert "gunicorn.socket" not in seen and "HTTP_SEC_WEBSOCKET_EXTENSIONS" not in seen
+    seen.clear()
+    WebSocketEnviron(downstream, drop_compression=False, eventlet_input=False)(
+        {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}, None)
+    assert seen == {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}
