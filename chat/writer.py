@@ -21,7 +21,7 @@ log = logging.getLogger("chat.writer")
 
 
 class _Writer:
-    """One app's message-writing connection (held in app.extensions)."""
+    """The app's message-writing connection (held in app.extensions; the app has one engine)."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -51,6 +51,9 @@ class _Writer:
         """
         connection = self.connection
         try:
+            # SQLAlchemy's transaction (also when the error left it inactive, pending rollback),
+            # then the driver's: a failed commit ends only SQLAlchemy's. On the rare error path
+            # the second rollback may repeat the first; it costs nothing when idle.
             connection.rollback()
             if not connection.invalidated:
                 connection.connection.rollback()
@@ -64,11 +67,9 @@ class _Writer:
 
 
 def _writer():
-    writers = current_app.extensions.setdefault("chat_writer", {})
-    engine = db.engine
-    writer = writers.get(engine)
+    writer = current_app.extensions.get("chat_writer")
     if writer is None:
-        writer = writers[engine] = _Writer(engine)
+        writer = current_app.extensions["chat_writer"] = _Writer(db.engine)
     return writer
 
 
