@@ -61,7 +61,7 @@ bench: setup
 	  --variant "project-gevent GUNICORN_WORKER_CLASS=gevent" \
 	  --variant "project-pg DATABASE_URL=$(BENCH_PG_URL)" \
 	  --extra node-socketio,seed-fastapi \
-	  --project-env "CHAT_RATE_LIMIT=0 CHAT_USER_RATE_LIMIT=0" $(BENCH_ARGS) $(SCENARIOS)
+	  $(BENCH_ARGS) $(SCENARIOS)
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -21,7 +21,11 @@
 #                      --worker-connections 4000; the plain anchor caps at 1000 connections)
 #   --quiet            no per-step loadgen log lines
 #   --project-env "K=V ..."  extra environment for the project's server only (e.g.
-#                      "CHAT_RATE_LIMIT=0" or CHAT_GC_THRESHOLDS=); default: none, what users run
+#                      CHAT_GC_THRESHOLDS=); default: none, what users run, except the rate limits
+#   --keep-rate-limits do not lift the per-connection and per-user rate limits. By default the
+#                      project runs with CHAT_RATE_LIMIT=0 CHAT_USER_RATE_LIMIT=0: the default of
+#                      10 messages/s per connection (burst 20) refuses sat-s1's senders above
+#                      ~200 msgs/s, so a load test that keeps them measures the limiter
 #   --rev REV[=LABEL]  measure commit REV (e.g. HEAD) instead of the working tree: it is exported
 #                      once (git archive) to .bench/snapshots/<sha>/ and run with this repo's .venv,
 #                      so edits and commits made during a long run do not change what is measured.
@@ -48,6 +52,7 @@ BENCH="$ROOT/.bench"
 BENCH_SRC="${BENCH_SRC:-$ROOT/../shared/bench}"
 
 repeats=3 sat_repeats="" loadgen="" lg="" log_level="${LOG_LEVEL:-INFO}" wc4000=1 quiet=0 project_env=""
+lift_limits=1
 revs=() variants=()
 extras=() compare_opts=() scenarios=()
 while [[ $# -gt 0 ]]; do
@@ -62,6 +67,7 @@ while [[ $# -gt 0 ]]; do
     --quiet) quiet=1; shift ;;
     --rev) revs+=("${2:?}"); shift 2 ;;
     --project-env) project_env=${2?}; shift 2 ;;
+    --keep-rate-limits) lift_limits=0; shift ;;
     --variant) variants+=("${2:?}"); shift 2 ;;
     --compare-opt) read -r -a _o <<< "${2?}"; compare_opts+=("${_o[@]}"); shift 2 ;;
     -h|--help) sed -n '2,45p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -135,6 +141,9 @@ fi
 check_kv() {
   [[ $2 =~ ^[A-Za-z_][A-Za-z0-9_]*=[^\ \'\"\;\&\|\$\`]*$ ]] || { echo "compare.sh: $1 wants K=V words, got $2" >&2; exit 2; }
 }
+if ((lift_limits)); then
+  project_env="CHAT_RATE_LIMIT=0 CHAT_USER_RATE_LIMIT=0 $project_env"
+fi
 for kv in $project_env; do
   check_kv --project-env "$kv"
   db_env+=" $kv"

@@ -73,6 +73,14 @@ class Config:
         # No pre-ping: it would cost a round trip on every socket event; connections are
         # recycled instead, and a dropped one fails one request, not the process.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
+        # A server database's pool (joins, history, pages; messages are stored through one
+        # more connection per process, chat/writer.py). SQLite ignores these.
+        self.CHAT_DB_POOL_SIZE = env_int("CHAT_DB_POOL_SIZE", 5, 1)
+        self.CHAT_DB_MAX_OVERFLOW = env_int("CHAT_DB_MAX_OVERFLOW", 10, 0)
+        self.CHAT_DB_POOL_TIMEOUT = env_int("CHAT_DB_POOL_TIMEOUT", 30, 1)
+        # The message connection is checked with a round trip before its first use after this
+        # many idle seconds (a restarted database then costs no message; 0: before every use).
+        self.CHAT_DB_PING_AFTER = env_float("CHAT_DB_PING_AFTER", 10.0, 0.0)
         # Identity
         self.CHAT_ALLOW_GUESTS = env_bool("CHAT_ALLOW_GUESTS", True)
         self.SESSION_COOKIE_HTTPONLY = True

@@ -16,6 +16,11 @@ def configure_database(app):
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////:memory:"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    if not uri.startswith("sqlite"):
+        options = app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("pool_size", app.config["CHAT_DB_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["CHAT_DB_MAX_OVERFLOW"])
+        options.setdefault("pool_timeout", app.config["CHAT_DB_POOL_TIMEOUT"])
 
 
 @event.listens_for(Engine, "connect")

@@ -9,6 +9,7 @@ a full disk) and replaced after any other (a network error, a restarted database
 write, never a stuck connection.
 """
 import logging
+import time
 from contextlib import contextmanager
 
 from flask import current_app
@@ -23,14 +24,27 @@ log = logging.getLogger("chat.writer")
 class _Writer:
     """The app's message-writing connection (held in app.extensions; the app has one engine)."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, ping_after):
         self.engine = engine
+        self.ping_after = ping_after
         self.connection = None
+        self.used = 0.0
         event.listen(engine, "engine_disposed", self.close)
 
     def connect(self):
+        """The connection, opened if needed; after ping_after idle seconds, checked first with a
+        round trip, so that a database restarted meanwhile costs no message."""
+        now = time.monotonic()
+        if self.connection is not None and now - self.used >= self.ping_after:
+            try:
+                self.connection.exec_driver_sql("SELECT 1")
+                self.connection.rollback()
+            except Exception:  # noqa: BLE001 - any failure: replace it
+                log.info("the message connection went away while idle; opening a new one")
+                self.close()
         if self.connection is None:
             self.connection = self.engine.connect()
+        self.used = now
         return self.connection
 
     def close(self, *_):
@@ -69,7 +83,7 @@ class _Writer:
 def _writer():
     writer = current_app.extensions.get("chat_writer")
     if writer is None:
-        writer = current_app.extensions["chat_writer"] = _Writer(db.engine)
+        writer = current_app.extensions["chat_writer"] = _Writer(db.engine, current_app.config["CHAT_DB_PING_AFTER"])
     return writer
 
 

@@ -63,6 +63,26 @@ def test_limits_are_read_from_the_environment(monkeypatch):
     assert socketio.server.eio.max_http_buffer_size == 65536
 
 
+def test_the_postgresql_pool_is_sized_from_the_environment(monkeypatch):
+    from chat.extensions import db
+
+    monkeypatch.setenv("CHAT_DB_POOL_SIZE", "12")
+    monkeypatch.setenv("CHAT_DB_MAX_OVERFLOW", "3")
+    monkeypatch.setenv("CHAT_DB_POOL_TIMEOUT", "7")
+    # No connection is opened: the engine and its pool are built, not used.
+    app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI="postgresql+pg8000://postgres@127.0.0.1:9/none"))
+    with app.app_context():
+        pool = db.engine.pool
+        assert (pool.size(), pool._max_overflow, pool._timeout) == (12, 3, 7)
+    with app.app_context():  # SQLite (its own pools) takes none of it
+        sqlite = create_app(TestConfig())
+    with sqlite.app_context():
+        assert "pool_size" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    monkeypatch.setenv("CHAT_DB_POOL_SIZE", "0")
+    with pytest.raises(ConfigError, match="CHAT_DB_POOL_SIZE must be at least 1"):
+        Config()
+
+
 def test_pages_send_security_headers(app):
     response = app.test_client().get("/login")
     csp = response.headers["Content-Security-Policy"]

@@ -310,9 +310,11 @@ def test_prev_chains_through_the_messages_of_one_batch():
     assert "prev" not in untracked
 
 
-def test_messages_are_stored_again_after_the_database_drops_the_connection(app, client_factory):
+@pytest.mark.parametrize("ping_after", [3600.0, 0.0], ids=["busy", "after-idle"])
+def test_messages_are_stored_again_after_the_database_drops_the_connection(app, client_factory, ping_after):
     """The process's message connection, cut by the server (a restart), is replaced: at most the
-    message in flight fails (its sender hears so and resends); nothing acked is lost."""
+    message in flight fails (its sender hears so and resends); nothing acked is lost. A
+    connection idle for CHAT_DB_PING_AFTER seconds is checked first: then no message fails."""
     from sqlalchemy import text
 
     from chat.writer import _writer
@@ -320,6 +322,7 @@ def test_messages_are_stored_again_after_the_database_drops_the_connection(app, 
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("cutting one server connection needs PostgreSQL (the suite's PostgreSQL pass runs this)")
+    app.config["CHAT_DB_PING_AFTER"] = ping_after
     c = client_factory()
     c.emit("join_room", {"room": "cut"})
     acks = [send(c, "cut", "before")]
@@ -331,6 +334,8 @@ def test_messages_are_stored_again_after_the_database_drops_the_connection(app, 
         db.session.commit()
     acks += [send(c, "cut", f"after {i}") for i in range(3)]
     assert acks[0]["ok"] and all(ack["ok"] for ack in acks[2:])
+    if ping_after == 0:
+        assert acks[1]["ok"], acks[1]
     with app.app_context():
         stored = db.session.execute(db.select(Message.id)).scalars().all()
     assert sorted(stored) == sorted(ack["id"] for ack in acks if ack["ok"])
