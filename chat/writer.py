@@ -6,7 +6,8 @@ no pool reset per message (together they cost more than the INSERT and the commi
 server's CPU at S1 in BENCHMARKS.md). The connection is opened at the first message, closed when
 the engine is disposed, rolled back after an error the database reports (a retried client_id,
 a full disk) and replaced after any other (a network error, a restarted database): one failed
-write, never a stuck connection.
+write, never a stuck connection. After CHAT_DB_PING_AFTER idle seconds it is checked with a
+round trip before use, so a database restarted while the chat was quiet costs no message.
 """
 import logging
 import time
