@@ -133,6 +133,8 @@ class WebSocketEnviron:
     as `eventlet.input`. python-engineio's middleware does it for every request that carries
     `gunicorn.socket`, with a class it defines anew per request, which each websocket then holds
     for its lifetime (2.7 MB per 1,000 connections, BENCHMARKS.md "Where the memory goes").
+    A WebSocket request's `wsgi.errors` also becomes the `chat.websocket` logger (see
+    WebSocketErrors).
     """
 
     def __init__(self, wsgi_app, drop_compression=True, eventlet_input=False):
@@ -143,9 +145,42 @@ class WebSocketEnviron:
     def __call__(self, environ, start_response):
         if self.drop_compression:
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-        if self.eventlet_input and "gunicorn.socket" in environ and "eventlet.input" not in environ:
-            environ["eventlet.input"] = EventletInput(environ.pop("gunicorn.socket"))
+        if self.eventlet_input:
+            if "gunicorn.socket" in environ and "eventlet.input" not in environ:
+                environ["eventlet.input"] = EventletInput(environ.pop("gunicorn.socket"))
+            if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+                environ["wsgi.errors"] = WEBSOCKET_ERRORS
         return self.wsgi_app(environ, start_response)
+
+
+class WebSocketErrors:
+    """`wsgi.errors` for eventlet's WebSocket requests: each write becomes a log record.
+
+    eventlet's websocket writes one message there when shutting its socket down fails. Every
+    client that ends with a close frame causes one: eventlet closes the socket on the frame, then
+    engine.io's writer closes the websocket again and the shutdown finds the descriptor gone
+    (EBADF). Written raw to gunicorn's error stream, that was a line without a newline per
+    disconnect. A failed shutdown of a connection that is ending anyway is routine: DEBUG on
+    the `chat.websocket` logger; anything else eventlet writes there is a WARNING.
+    """
+
+    logger = logging.getLogger("chat.websocket")
+
+    def write(self, text):
+        text = str(text).strip()
+        if text:
+            routine = "socket shutdown error" in text
+            self.logger.log(logging.DEBUG if routine else logging.WARNING, "%s", text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+
+WEBSOCKET_ERRORS = WebSocketErrors()
 
 
 def ensure_secret_key(app):

@@ -1,5 +1,6 @@
 """The ways users serve the app: gunicorn eventlet (Procfile), gunicorn gevent, flask run."""
 import json
+import logging
 import shutil
 import subprocess
 import time
@@ -174,3 +175,63 @@ def test_gunicorns_socket_reaches_eventlet_without_engineio_wrapping_it():
     WebSocketEnviron(downstream, drop_compression=False, eventlet_input=False)(
         {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}, None)
     assert seen == {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}
+
+
+def close_with_a_close_frame(url, count):
+    """Socket.IO clients over a raw WebSocket that leave as a browser tab does: a close frame."""
+    import websocket
+
+    for _ in range(count):
+        ws = websocket.create_connection(url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
+                                         timeout=5)
+        assert ws.recv().startswith("0{")  # Engine.IO open
+        ws.send("40")
+        assert ws.recv().startswith("40{")  # Socket.IO connect
+        ws.close()
+
+
+@pytest.mark.parametrize("log_level, shown", [("INFO", False), ("DEBUG", True)])
+def test_a_client_closing_its_websocket_leaves_no_stray_line_in_the_log(live_database, log_level, shown):
+    """eventlet closes the socket on the client's close frame, engine.io closes it again, and the
+    failed shutdown (EBADF) was written raw to gunicorn's error stream: a line with no newline per
+    disconnect. It is now a DEBUG record of the chat.websocket logger."""
+    server = servers.gunicorn("eventlet", env={"DATABASE_URL": live_database(), "LOG_LEVEL": log_level}).start()
+    before = len(server.log())
+    try:
+        close_with_a_close_frame(server.url, 5)
+        time.sleep(1)
+        assert requests.get(server.url + "/health").status_code == 200
+    finally:
+        server.stop()
+    log = server.log()[before:]
+    shutdown_lines = [line for line in log.splitlines() if "socket shutdown error" in line]
+    if shown:
+        assert shutdown_lines and all(" DEBUG chat.websocket: " in line for line in shutdown_lines)
+        assert all(line.count("socket shutdown error") == 1 for line in shutdown_lines)
+    else:
+        assert shutdown_lines == [], log
+
+
+def test_websocket_errors_become_log_records(caplog):
+    from chat import WEBSOCKET_ERRORS, WebSocketEnviron
+
+    with caplog.at_level(logging.DEBUG, logger="chat.websocket"):
+        WEBSOCKET_ERRORS.write("server=x client=y socket shutdown error: [Errno 9] Bad file descriptor")
+        WEBSOCKET_ERRORS.write("something else\n")
+        WEBSOCKET_ERRORS.write("   ")
+        WEBSOCKET_ERRORS.flush()
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.DEBUG, "server=x client=y socket shutdown error: [Errno 9] Bad file descriptor"),
+        (logging.WARNING, "something else"),
+    ]
+    seen = {}
+
+    def downstream(environ, start_response):
+        seen[environ["PATH_INFO"]] = environ["wsgi.errors"]
+        return []
+
+    middleware = WebSocketEnviron(downstream, drop_compression=True, eventlet_input=True)
+    stderr = object()
+    middleware({"PATH_INFO": "/socket.io/", "HTTP_UPGRADE": "WebSocket", "wsgi.errors": stderr}, None)
+    middleware({"PATH_INFO": "/", "wsgi.errors": stderr}, None)
+    assert seen == {"/socket.io/": WEBSOCKET_ERRORS, "/": stderr}
