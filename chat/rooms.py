@@ -1,5 +1,7 @@
 """Rooms: records with a topic, creator and privacy; joining, leaving, the directory, invitations."""
 import logging
+import threading
+from contextlib import contextmanager
 from typing import NamedTuple
 
 from flask import Blueprint, current_app, jsonify, request, session
@@ -82,6 +84,34 @@ def lookup_ref(name):
         room = find_room(name)
         ref = remember_ref(room) if room is not None else None
     return ref
+
+
+_first_lookups = {}  # room name -> [lock, holders]: one lookup (or creation) per name at a time
+_first_lookups_guard = threading.Lock()
+
+
+@contextmanager
+def first_lookup(name):
+    """Let one connection at a time look a room up (and create it) when it is not remembered yet.
+
+    When a room's members arrive together (a connect storm, everyone back after a restart),
+    they all miss the cache before the first lookup has answered: each would query the room
+    (and try to create it) on its own, which made joins on PostgreSQL pool-bound (~2 ms of CPU
+    per query). Waiting here, the others then find it remembered.
+    """
+    with _first_lookups_guard:
+        entry = _first_lookups.get(name)
+        if entry is None:
+            entry = _first_lookups[name] = [threading.Lock(), 0]
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with _first_lookups_guard:
+            entry[1] -= 1
+            if not entry[1]:
+                del _first_lookups[name]
 
 
 def remember_ref(room):
@@ -191,11 +221,14 @@ def join(sid, name, since=None):
     ref = member_rooms().get(name)
     already = ref is not None
     if not already:
-        ref = lookup_ref(name)
+        ref = room_refs().get(name)
         if ref is None:
-            if name.startswith(DM_PREFIX):
-                raise ChatError("invalid_room", "Room names cannot start with 'dm:'.")
-            ref = remember_ref(create_room_record(name, who["id"]))
+            with first_lookup(name):
+                ref = lookup_ref(name)
+                if ref is None:
+                    if name.startswith(DM_PREFIX):
+                        raise ChatError("invalid_room", "Room names cannot start with 'dm:'.")
+                    ref = remember_ref(create_room_record(name, who["id"]))
         if not can_read(ref, who["id"]):
             if ref.kind == "dm":  # say nothing about who talks to whom
                 raise ChatError("unknown_room", f"No room called '{name}' that you can read.")

@@ -3,6 +3,7 @@ import json
 import logging
 import re
 import shlex
+import ssl
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,63 @@ def test_login_page_offers_both_languages_and_keeps_next(app):
     assert {lang for _, lang in links} == {"ja", "en"}
     for href, lang in links:
         assert "next=/rooms" in href.replace("%2F", "/") and f"lang={lang}" in href
+
+
+@pytest.mark.parametrize("query, ssl_context, verify, hostname", [
+    ("", None, None, None),
+    ("?sslmode=prefer", None, None, None),
+    ("?sslmode=disable", False, None, None),
+    ("?sslmode=require", "context", ssl.CERT_NONE, False),
+    ("?sslmode=verify-ca", "context", ssl.CERT_REQUIRED, False),
+    ("?sslmode=verify-full&application_name=chat", "context", ssl.CERT_REQUIRED, True),
+])
+def test_libpq_sslmode_in_database_url_becomes_pg8000s_ssl_context(query, ssl_context, verify, hostname):
+    from sqlalchemy.engine import make_url
+
+    from chat.database import pg8000_ssl
+
+    url, context = pg8000_ssl(make_url("postgresql+pg8000://u:p%40ss@db.example:5432/chat" + query))
+    rest = "?application_name=chat" if "application_name" in query else ""
+    assert url.render_as_string(hide_password=False) == "postgresql+pg8000://u:p%40ss@db.example:5432/chat" + rest
+    if ssl_context == "context":
+        assert (context.verify_mode, context.check_hostname) == (verify, hostname)
+    else:
+        assert context is ssl_context
+
+
+def test_an_unknown_sslmode_is_refused_clearly():
+    with pytest.raises(ConfigError, match="sslmode must be one of"):
+        create_app(TestConfig(SQLALCHEMY_DATABASE_URI="postgresql+pg8000://postgres@127.0.0.1:9/none?sslmode=on"))
+
+
+@pytest.mark.parametrize("sslmode", [None, "disable", "require"])
+def test_the_app_connects_with_the_sslmode_it_was_given(pg_available, sslmode):
+    """No sslmode (pg8000 tries TLS, then plain) and disable always connect; require connects
+    over TLS or not at all (the machine's PostgreSQL has TLS off): the context reached the driver."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from chat.config import database_url
+    from chat.extensions import db
+    from tests.conftest import PG_ADMIN_URL, skip_or_fail
+
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    url = database_url(PG_ADMIN_URL) + (f"?sslmode={sslmode}" if sslmode else "")
+    app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI=url))
+    with app.app_context():
+        assert "sslmode" not in str(db.engine.url)
+        try:
+            with db.engine.connect() as connection:
+                server_tls = connection.execute(text("SHOW ssl")).scalar() == "on"
+        except DBAPIError as exc:
+            assert sslmode == "require" and "SSL" in str(exc), exc
+            return
+        finally:
+            db.engine.dispose()
+        assert sslmode != "require" or server_tls
+        if sslmode == "disable":
+            with db.engine.connect() as connection:
+                mine = text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                assert connection.execute(mine).scalar() is False
+            db.engine.dispose()

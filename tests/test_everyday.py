@@ -280,3 +280,49 @@ def test_connections_per_user_are_capped(make_app):
     assert fourth.is_connected()
     fourth.disconnect()
     alice.close()
+
+
+
+def test_members_arriving_together_look_a_new_room_up_once(make_app, tmp_path, monkeypatch):
+    """A connect storm: the first to join a room nobody has made yet looks it up and creates
+    it; the others wait for that and find it remembered, instead of each querying the room
+    (and trying to create it) while the first lookup is still out."""
+    import threading
+
+    from chat import rooms
+    from chat.models import Room
+    from tests.conftest import TEST_DB
+
+    # Threads need a database of their own connections: a file, not the in-memory SQLite.
+    app = make_app(**({} if TEST_DB == "postgresql" else {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/s.db"}))
+    lookups = []
+    real_find_room = rooms.find_room
+
+    def slow_find_room(name):
+        lookups.append(name)
+        time.sleep(0.05)  # a database round trip under load
+        return real_find_room(name)
+
+    monkeypatch.setattr(rooms, "find_room", slow_find_room)
+    clients = [socketio.test_client(app) for _ in range(6)]
+    replies = []
+    start = threading.Barrier(len(clients))
+
+    def join(client):
+        start.wait()
+        replies.append(client.emit("join_room", {"room": "storm"}, callback=True))
+
+    threads = [threading.Thread(target=join, args=(client,)) for client in clients]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert replies == [{"ok": True, "room": "storm"}] * len(clients)
+        assert lookups == ["storm"]
+        assert rooms._first_lookups == {}
+        with app.app_context():
+            assert db.session.query(Room).filter_by(name="storm").count() == 1
+    finally:
+        for client in clients:
+            client.disconnect()
