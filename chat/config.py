@@ -78,6 +78,9 @@ class Config:
         self.CHAT_DB_POOL_SIZE = env_int("CHAT_DB_POOL_SIZE", 5, 1)
         self.CHAT_DB_MAX_OVERFLOW = env_int("CHAT_DB_MAX_OVERFLOW", 10, 0)
         self.CHAT_DB_POOL_TIMEOUT = env_int("CHAT_DB_POOL_TIMEOUT", 30, 1)
+        # PostgreSQL: pages of history are read outside a transaction, through a pool of their
+        # own (chat/database.py, read_connection).
+        self.CHAT_DB_READ_POOL_SIZE = env_int("CHAT_DB_READ_POOL_SIZE", 5, 1)
         # The message connection is checked with a round trip before its first use after this
         # many idle seconds (a restarted database then costs no message; 0: before every use).
         self.CHAT_DB_PING_AFTER = env_float("CHAT_DB_PING_AFTER", 10.0, 0.0)

@@ -1,11 +1,15 @@
 """Database engine settings per backend."""
 import os
 import ssl
+import threading
+from contextlib import contextmanager
 
-from sqlalchemy import event
+from flask import current_app
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 from .config import INSTANCE_DIR, ConfigError, env_int
+from .extensions import db
 
 SQLITE_SYNCHRONOUS = os.environ.get("CHAT_SQLITE_SYNCHRONOUS", "NORMAL").strip().upper() or "NORMAL"
 if SQLITE_SYNCHRONOUS not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -27,6 +31,50 @@ def configure_database(app):
         app.config["SQLALCHEMY_DATABASE_URI"] = url.render_as_string(hide_password=False)
         if ssl_context is not None:
             options["connect_args"] = {**options.get("connect_args", {}), "ssl_context": ssl_context}
+
+
+@contextmanager
+def read_connection():
+    """A connection for reads that need no transaction of their own: a page of history (its
+    messages, then their uploads, reactions and mentions; each query sees what is committed).
+
+    PostgreSQL: an autocommit connection from a pool of its own (CHAT_DB_READ_POOL_SIZE), so
+    pg8000 sends each SELECT alone, one round trip, where a transaction costs three (BEGIN, the
+    SELECT, ROLLBACK): most of what a join costs there (BENCHMARKS.md). It is a pool of its own
+    because autocommit set on a pooled connection is undone on its return, with two more round
+    trips. Elsewhere (SQLite, whose driver begins no transaction for a SELECT): the request's
+    session connection.
+    """
+    engine = _read_engine()
+    if engine is None:
+        yield db.session.connection()
+        return
+    with engine.connect() as connection:
+        yield connection
+
+
+_read_engine_lock = threading.Lock()
+
+
+def _read_engine():
+    engine = current_app.extensions.get("chat_read_engine", False)
+    if engine is not False:
+        return engine
+    with _read_engine_lock:
+        engine = current_app.extensions.get("chat_read_engine", False)
+        if engine is not False:
+            return engine
+        main = db.engine
+        engine = None
+        if main.dialect.name == "postgresql":
+            config = current_app.config
+            options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+            options.update(pool_size=config["CHAT_DB_READ_POOL_SIZE"], max_overflow=0, isolation_level="AUTOCOMMIT")
+            engine = create_engine(main.url, **options)
+            # Tests and forks dispose of the app's engine: this one goes with it.
+            event.listen(main, "engine_disposed", lambda *_: engine.dispose())
+        current_app.extensions["chat_read_engine"] = engine
+        return engine
 
 
 SSL_PARAMETERS = ("sslmode", "sslrootcert", "sslcert", "sslkey")

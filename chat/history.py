@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import metrics
 from .cluster import channel_order, emit_stored
+from .database import read_connection
 from .errors import ChatError, http_error
 from .extensions import db, socketio
 from .formatting import render_markdown
@@ -80,14 +81,15 @@ def payload_of(message_id, sid, text, user_id, author_name, created_at, room_nam
     return payload
 
 
-def reactions_of(message_ids):
-    """{message id: [{"emoji", "count", "users"}]} for the given messages, emoji in first-use order."""
+def reactions_of(message_ids, connection=None):
+    """{message id: [{"emoji", "count", "users"}]} for the given messages, emoji in first-use order.
+    connection: where to read (default: the request's session)."""
     from .models import Reaction
 
     if not message_ids:
         return {}
     found = {}
-    for message_id, emoji, user_id in db.session.execute(
+    for message_id, emoji, user_id in (connection or db.session).execute(
         select(Reaction.message_id, Reaction.emoji, Reaction.user_id)
         .where(Reaction.message_id.in_(message_ids))
         .order_by(Reaction.message_id, Reaction.created_at, Reaction.user_id)
@@ -100,20 +102,22 @@ def reactions_of(message_ids):
     }
 
 
-def uploads_of(upload_ids):
-    """{upload id: Upload} for the given ids."""
+def uploads_of(upload_ids, connection=None):
+    """{upload id: the upload's row} for the given ids (from `connection`, else the session)."""
     from .models import Upload
 
     ids = [i for i in upload_ids if i is not None]
     if not ids:
         return {}
-    return {u.id: u for u in db.session.execute(select(Upload).where(Upload.id.in_(ids))).scalars()}
+    table = Upload.__table__
+    return {u.id: u for u in (connection or db.session).execute(select(table).where(table.c.id.in_(ids)))}
 
 
-def stored_payloads(rows, room_name):
-    """Payloads of stored Message rows, with their uploads and reactions (two queries at most)."""
-    uploads = uploads_of({m.upload_id for m in rows})
-    reactions = reactions_of([m.id for m in rows if m.deleted_at is None])
+def stored_payloads(rows, room_name, connection=None):
+    """Payloads of stored Message rows, with their uploads and reactions (two queries at most,
+    through `connection`, else the request's session)."""
+    uploads = uploads_of({m.upload_id for m in rows}, connection)
+    reactions = reactions_of([m.id for m in rows if m.deleted_at is None], connection)
     return [
         message_payload(m, room_name, upload=uploads.get(m.upload_id), reactions=reactions.get(m.id))
         for m in rows
@@ -358,21 +362,22 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
         params["bound"] = since if since is not None else before
     if room_id is not None:
         params["room_id"] = room_id
-    rows = db.session.connection().execute(PAGE_QUERIES[room_id is None, kind], params).all()
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if kind != "since":
-        rows.reverse()
-    payloads = stored_payloads(rows, room_name)
-    if room_id is not None and payloads:
-        mentioned = {}
-        for message_id, user_id in db.session.execute(
-            select(Mention.message_id, Mention.user_id).where(Mention.message_id.in_([p["id"] for p in payloads]))
-        ):
-            mentioned.setdefault(message_id, []).append(user_id)
-        for payload in payloads:
-            if payload["id"] in mentioned:
-                payload["mentions"] = sorted(mentioned[payload["id"]])
+    with read_connection() as connection:
+        rows = connection.execute(PAGE_QUERIES[room_id is None, kind], params).all()
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        if kind != "since":
+            rows.reverse()
+        payloads = stored_payloads(rows, room_name, connection)
+        if room_id is not None and payloads:
+            mentioned = {}
+            for message_id, user_id in connection.execute(
+                select(Mention.message_id, Mention.user_id).where(Mention.message_id.in_([p["id"] for p in payloads]))
+            ):
+                mentioned.setdefault(message_id, []).append(user_id)
+            for payload in payloads:
+                if payload["id"] in mentioned:
+                    payload["mentions"] = sorted(mentioned[payload["id"]])
     return payloads, has_more
 
 

@@ -84,6 +84,34 @@ def test_the_postgresql_pool_is_sized_from_the_environment(monkeypatch):
         Config()
 
 
+def test_the_postgresql_read_pool_is_its_own_sized_from_the_environment(monkeypatch):
+    """Pages of history are read through autocommit connections of a pool of their own, which
+    goes when the app's engine is disposed; SQLite reads through the request's session."""
+    from sqlalchemy import event
+
+    from chat.database import _read_engine
+    from chat.extensions import db
+
+    monkeypatch.setenv("CHAT_DB_READ_POOL_SIZE", "4")
+    monkeypatch.setenv("CHAT_DB_POOL_TIMEOUT", "7")
+    app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI="postgresql+pg8000://postgres@127.0.0.1:9/none"))
+    with app.app_context():
+        reads = _read_engine()
+        assert reads is not db.engine and _read_engine() is reads
+        assert reads.url == db.engine.url
+        assert (reads.pool.size(), reads.pool._max_overflow, reads.pool._timeout) == (4, 0, 7)
+        disposed = []
+        event.listen(reads, "engine_disposed", lambda *_: disposed.append(True))
+        db.engine.dispose()
+        assert disposed == [True]
+    sqlite = create_app(TestConfig())
+    with sqlite.app_context():
+        assert _read_engine() is None
+    monkeypatch.setenv("CHAT_DB_READ_POOL_SIZE", "0")
+    with pytest.raises(ConfigError, match="CHAT_DB_READ_POOL_SIZE must be at least 1"):
+        Config()
+
+
 def test_pages_send_security_headers(app):
     response = app.test_client().get("/login")
     csp = response.headers["Content-Security-Policy"]

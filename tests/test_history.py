@@ -339,3 +339,52 @@ def test_messages_are_stored_again_after_the_database_drops_the_connection(app, 
     with app.app_context():
         stored = db.session.execute(db.select(Message.id)).scalars().all()
     assert sorted(stored) == sorted(ack["id"] for ack in acks if ack["ok"])
+
+
+def test_on_postgresql_a_page_of_history_is_read_without_a_transaction(pg_available, monkeypatch):
+    """pg8000 sends a page's reads alone: no BEGIN before them, no ROLLBACK after (a transaction
+    triples the round trips: most of what a join cost on PostgreSQL, BENCHMARKS.md). The page
+    still carries the message's mentions and reactions."""
+    import os
+
+    import pg8000.core
+
+    from chat import create_app
+    from chat.config import TestConfig, database_url
+    from tests.conftest import PG_ADMIN_URL, drop_pg_database, pg_database, reset_schema, skip_or_fail
+    from tests.test_everyday import Person
+
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    name = f"chat_test_reads_{os.getpid()}"
+    app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI=database_url(pg_database(name))))
+    try:
+        reset_schema(app)
+        alice, bob = Person(app, "alice"), Person(app, "bob")
+        alice.call("create_room", {"room": "m"})
+        bob.call("join_room", {"room": "m"})
+        sent = alice.call("room_message", {"room": "m", "message": "@bob hello"})
+        assert alice.call("react", {"id": sent["id"], "emoji": "👍"})["ok"]
+        bob_id = next(u["id"] for u in bob.call("who_is_online")["users"] if u["name"] == "bob")
+
+        statements = []
+        for method in ("execute_simple", "execute_unnamed"):
+            real = getattr(pg8000.core.CoreConnection, method)
+
+            def recording(self, statement, *args, _real=real, **kwargs):
+                statements.append(statement.split(None, 1)[0].upper())
+                return _real(self, statement, *args, **kwargs)
+
+            monkeypatch.setattr(pg8000.core.CoreConnection, method, recording)
+        page = bob.call("get_history", {"room": "m"})
+        monkeypatch.undo()
+
+        assert [(m["text"], m.get("mentions"), [r["emoji"] for r in m.get("reactions", [])])
+                for m in page["messages"]] == [("@bob hello", [bob_id], ["👍"])]
+        # The page, its reactions, its mentions: one SELECT each, nothing around them.
+        assert statements == ["SELECT"] * 3
+        alice.close(), bob.close()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        drop_pg_database(name)
