@@ -1,0 +1,99 @@
+"""Deploying without npm: the browser's Socket.IO client is committed, and it is the locked npm package.
+
+The page's client (static/vendor/socket.io.min.js and its source map) is in the repository, so
+the Procfile's command serves a page that connects on a Python-only platform. The test here
+checks that the committed bytes are exactly those of socket.io-client's tarball as
+package-lock.json pins it (version and integrity): an upgrade of package.json or the lockfile
+that is not copied into static/vendor fails it (`make vendor` copies it).
+"""
+import base64
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+from tests.conftest import skip_or_fail
+from tests.servers import ROOT
+
+VENDOR = ROOT / "static" / "vendor"
+CLIENT_FILES = ("socket.io.min.js", "socket.io.min.js.map")
+
+
+def locked_client():
+    """socket.io-client's entry in package-lock.json: {version, integrity, ...}."""
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    return lock["packages"]["node_modules/socket.io-client"]
+
+
+def npm_cache_dir():
+    """npm's cache folder: $npm_config_cache, else what npm says, else ~/.npm."""
+    if os.environ.get("npm_config_cache"):
+        return Path(os.environ["npm_config_cache"])
+    try:
+        out = subprocess.run(["npm", "config", "get", "cache"], capture_output=True, text=True, timeout=30)
+        if out.returncode == 0 and out.stdout.strip():
+            return Path(out.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return Path.home() / ".npm"
+
+
+def cached_tarball(integrity):
+    """The package tarball npm ci fetched, from npm's content-addressed cache (cacache), or None."""
+    algorithm, digest = integrity.split("-", 1)
+    hexdigest = base64.b64decode(digest).hex()
+    path = npm_cache_dir() / "_cacache" / "content-v2" / algorithm / hexdigest[:2] / hexdigest[2:4] / hexdigest[4:]
+    return path.read_bytes() if path.is_file() else None
+
+
+def files_from_tarball(tarball, integrity):
+    """{name: bytes} of the client's dist files, after checking the tarball against the lockfile."""
+    algorithm, digest = integrity.split("-", 1)
+    assert base64.b64encode(hashlib.new(algorithm, tarball).digest()).decode() == digest, "tarball integrity"
+    with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
+        version = json.load(archive.extractfile("package/package.json"))["version"]
+        files = {name: archive.extractfile(f"package/dist/{name}").read() for name in CLIENT_FILES}
+    return version, files
+
+
+def files_from_node_modules(locked):
+    """{name: bytes} from node_modules, when npm ci installed exactly the locked package (it checked
+    the tarball's integrity then, and recorded it in node_modules/.package-lock.json)."""
+    hidden = ROOT / "node_modules" / ".package-lock.json"
+    if not hidden.is_file():
+        return None, None
+    installed = json.loads(hidden.read_text())["packages"].get("node_modules/socket.io-client", {})
+    if installed.get("integrity") != locked["integrity"]:
+        return None, None
+    dist = ROOT / "node_modules" / "socket.io-client" / "dist"
+    version = json.loads((dist.parent / "package.json").read_text())["version"]
+    return version, {name: (dist / name).read_bytes() for name in CLIENT_FILES}
+
+
+def test_the_committed_client_is_exactly_the_locked_npm_package():
+    locked = locked_client()
+    tarball = cached_tarball(locked["integrity"])
+    if tarball is not None:
+        version, files = files_from_tarball(tarball, locked["integrity"])
+    else:
+        version, files = files_from_node_modules(locked)
+    if files is None:
+        skip_or_fail(f"socket.io-client {locked['version']} is neither in npm's cache nor in node_modules: "
+                     "run `npm ci` (make setup-dev)")
+    assert version == locked["version"]
+    for name in CLIENT_FILES:
+        committed = (VENDOR / name).read_bytes()
+        assert committed == files[name], f"static/vendor/{name} is not socket.io-client {version}'s: run make vendor"
+    assert f"Socket.IO v{version}" in (VENDOR / "socket.io.min.js").read_text()[:200]
+
+
+def test_the_client_is_committed_not_ignored():
+    """Tracked by git (a Python-only deploy has it), and neither git nor Docker leaves it out."""
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", *(f"static/vendor/{n}" for n in CLIENT_FILES)],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert tracked.returncode == 0, tracked.stderr
+    for ignore in (".gitignore", ".dockerignore"):
+        assert "static/vendor" not in (ROOT / ignore).read_text(), ignore
