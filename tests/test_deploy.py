@@ -11,12 +11,21 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import tarfile
+import uuid
 from pathlib import Path
 
+import pytest
+import requests
+
+from chat.i18n import STRINGS
+from tests import servers
 from tests.conftest import skip_or_fail
 from tests.servers import ROOT
+from tests.test_browser import JA, Pages, browser, expect, expect_message, register  # noqa: F401 (fixture)
+from tests.test_config import procfile_command
 
 VENDOR = ROOT / "static" / "vendor"
 CLIENT_FILES = ("socket.io.min.js", "socket.io.min.js.map")
@@ -97,3 +106,75 @@ def test_the_client_is_committed_not_ignored():
     assert tracked.returncode == 0, tracked.stderr
     for ignore in (".gitignore", ".dockerignore"):
         assert "static/vendor" not in (ROOT / ignore).read_text(), ignore
+
+
+# ---- the Procfile's command on a checkout where npm never ran, in a real browser ----
+
+@pytest.fixture(scope="module")
+def npm_free_checkout(tmp_path_factory):
+    """The repository's tracked files, copied: what a Python-only platform builds from."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    target = tmp_path_factory.mktemp("checkout")
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():  # a file deleted but not yet committed is not there
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def procfile_server(npm_free_checkout, live_database):
+    """`web:` of the Procfile, as a platform runs it (PORT from the environment), in that copy."""
+    assert not (npm_free_checkout / "node_modules").exists()
+    port = servers.free_port()
+    argv = procfile_command()
+    argv[0] = str(servers.BIN / argv[0])  # the platform's gunicorn is the venv's here
+    env = servers.server_env(PORT=port, DATABASE_URL=live_database())
+    server = servers.ServerProcess(argv, port, env, cwd=npm_free_checkout).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pages(browser, procfile_server):  # noqa: F811 (browser: the fixture)
+    opened = Pages(browser, procfile_server.url)
+    yield opened
+    opened.close()
+
+
+def test_the_procfile_serves_a_page_that_connects_without_npm(pages, procfile_server):
+    script = requests.get(procfile_server.url + "/static/vendor/socket.io.min.js", timeout=10)
+    assert script.status_code == 200 and script.text == (VENDOR / "socket.io.min.js").read_text()
+    name = "deploy-" + uuid.uuid4().hex[:6]
+    page = pages.open(name)
+    expect(page.locator("#status")).to_have_text(JA["connected"])
+    expect(page.locator("#client-missing")).to_be_hidden()
+    page.locator("#message-input").fill("動いています")
+    page.locator("#message-input").press("Enter")
+    expect_message(page, name, "動いています", room_prefix=None)
+    pages.assert_no_problems()
+
+
+@pytest.mark.parametrize("locale, alert, status", [
+    ("ja-JP", STRINGS["ja"]["client_missing"], STRINGS["ja"]["cannot_connect"]),
+    ("en-US", STRINGS["en"]["client_missing"], STRINGS["en"]["cannot_connect"]),
+])
+def test_the_page_says_when_its_client_did_not_load(pages, locale, alert, status):
+    """A proxy that blocks the script, a broken copy: an alert says so, and nothing pretends to wait."""
+    blocked = []
+    context = pages.browser.new_context(locale=locale)
+    pages.contexts.append(context)
+    page = context.new_page()
+    page.route("**/static/vendor/socket.io.min.js", lambda route: (blocked.append(route.request.url), route.abort()))
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(pages.base_url + "/")
+    register(page, "nojs-" + uuid.uuid4().hex[:6])
+    expect(page.locator("#me")).to_be_visible()
+    shown = page.get_by_role("alert").filter(has_text=alert)
+    expect(shown).to_be_visible()
+    expect(shown).to_have_text(alert)
+    expect(page.locator("#status")).to_have_text(status)
+    expect(page.locator("#connect")).to_be_disabled()
+    assert blocked and errors == []  # the page handled it: no uncaught exception
