@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup setup-dev vendor run serve test bench lint clean
+.PHONY: setup setup-dev setup-gevent vendor run serve serve-gevent test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,19 @@ run: setup
 serve: setup
 	PORT=$(PORT) $(BIN)/gunicorn -k eventlet -w 1 -c gunicorn.conf.py wsgi:app
 
+# The same app on gunicorn 26+ with the gevent worker, in a venv of its own (README: eventlet or gevent).
+GEVENT_VENV := .venv-gevent
+
+$(GEVENT_VENV)/.req-stamp: requirements-gevent.txt
+	$(PYTHON) -m venv $(GEVENT_VENV)
+	$(GEVENT_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-gevent.txt
+	touch $@
+
+setup-gevent: $(GEVENT_VENV)/.req-stamp
+
+serve-gevent: setup-gevent
+	PORT=$(PORT) $(GEVENT_VENV)/bin/gunicorn -k gevent -w 1 -c gunicorn.conf.py wsgi:app
+
 # The whole suite twice: on SQLite (the default), then on PostgreSQL (127.0.0.1:5432, database
 # `test`, or CHAT_TEST_PG_URL). Without a reachable PostgreSQL the second run skips, with the
 # reason printed, except in CI (CI=true), where it fails.
@@ -72,4 +85,4 @@ lint: setup-dev
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache
+	rm -rf $(VENV) $(GEVENT_VENV) node_modules .pytest_cache

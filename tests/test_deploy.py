@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import uuid
 from pathlib import Path
@@ -23,6 +24,7 @@ import requests
 from chat.i18n import STRINGS
 from tests import servers
 from tests.conftest import skip_or_fail
+from tests.live_client import LiveClient
 from tests.servers import ROOT
 from tests.test_browser import JA, Pages, browser, expect, expect_message, register  # noqa: F401 (fixture)
 from tests.test_config import procfile_command
@@ -178,3 +180,99 @@ def test_the_page_says_when_its_client_did_not_load(pages, locale, alert, status
     expect(page.locator("#status")).to_have_text(status)
     expect(page.locator("#connect")).to_be_disabled()
     assert blocked and errors == []  # the page handled it: no uncaught exception
+
+
+# ---- start-up: what the eventlet warnings mean, and the open-files limit ----
+
+# Lowers the soft RLIMIT_NOFILE, then runs the server (as `ulimit -n N; exec ...` would).
+WITH_OPEN_FILES_LIMIT = (
+    "import os, resource, sys; hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), hard)); os.execv(sys.argv[2], sys.argv[2:])"
+)
+EXPLAINED = "the same app runs on gevent: see README.md, 'eventlet or gevent'"
+
+
+@pytest.mark.parametrize("worker, soft_limit, connections, warned", [
+    ("eventlet", 1024, 10000, True),
+    ("eventlet", 4096, 1000, False),
+    ("gevent", 1024, 10000, True),
+])
+def test_start_up_explains_eventlet_and_warns_below_worker_connections(tmp_path, worker, soft_limit, connections,
+                                                                        warned):
+    server = servers.gunicorn(worker, env={"GUNICORN_WORKER_CONNECTIONS": connections})
+    server.argv = [sys.executable, "-c", WITH_OPEN_FILES_LIMIT, str(soft_limit), *server.argv]
+    server.log_path = tmp_path / "gunicorn.log"
+    server.start()
+    server.stop()
+    log = server.log()
+    warning = f"open-files limit (ulimit -n) is {soft_limit}, below worker_connections {connections}"
+    assert (warning in log) == warned, log
+    assert log.count(EXPLAINED) == (1 if worker == "eventlet" else 0), log
+    assert "### eventlet or gevent" in (ROOT / "README.md").read_text()
+
+
+# ---- the gevent set: gunicorn 26+, no eventlet ----
+
+GEVENT_VENV = ROOT / ".venv-gevent"
+
+
+def pip_reaches_the_index(pip):
+    """Whether pip can see gunicorn on its index (no network: skip, or fail in CI)."""
+    probe = subprocess.run([str(pip), "index", "versions", "gunicorn"], capture_output=True, text=True, timeout=120)
+    return probe.returncode == 0
+
+
+def gevent_venv():
+    """.venv-gevent built from requirements-gevent.txt (as `make setup-gevent` does), reused while the file
+    is unchanged."""
+    wanted = hashlib.sha256((ROOT / "requirements-gevent.txt").read_bytes()).hexdigest()
+    stamp = GEVENT_VENV / ".req-sha256"
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return GEVENT_VENV / "bin"
+    subprocess.run([sys.executable, "-m", "venv", str(GEVENT_VENV)], check=True, timeout=300)
+    pip = GEVENT_VENV / "bin" / "pip"
+    if not pip_reaches_the_index(pip):
+        skip_or_fail("pip cannot reach its package index: requirements-gevent.txt cannot be installed here")
+    install = subprocess.run([str(pip), "install", "-q", "--disable-pip-version-check", "-r",
+                              str(ROOT / "requirements-gevent.txt")], capture_output=True, text=True, timeout=900)
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    stamp.write_text(wanted)
+    return GEVENT_VENV / "bin"
+
+
+def test_the_gevent_set_pins_the_same_app_packages():
+    """requirements-gevent.txt is requirements.txt with gunicorn 26+ for 25 and without eventlet."""
+    def pins(name):
+        lines = (ROOT / name).read_text().splitlines()
+        pairs = (line.split("==") for line in lines if line and not line.startswith("#"))
+        return {package.split("[")[0]: version for package, version in pairs}
+
+    main, gevent = pins("requirements.txt"), pins("requirements-gevent.txt")
+    assert int(gevent.pop("gunicorn").split(".")[0]) >= 26 and main.pop("gunicorn").startswith("25.")
+    assert "eventlet" not in gevent and main.pop("eventlet")
+    gevent.pop("packaging")  # gunicorn 26's gevent worker needs it
+    assert gevent == main
+
+
+@pytest.mark.timeout(1200)
+def test_the_gevent_set_serves_the_app_on_gunicorn_26(tmp_path, live_database):
+    bin_dir = gevent_venv()
+    version = subprocess.run([str(bin_dir / "gunicorn"), "--version"], capture_output=True, text=True, check=True)
+    assert int(version.stdout.split()[-1].strip(")").split(".")[0]) >= 26, version.stdout
+    port = servers.free_port()
+    argv = [str(bin_dir / "gunicorn"), "-k", "gevent", "-w", "1", "-c", "gunicorn.conf.py",
+            "-b", f"127.0.0.1:{port}", "wsgi:app"]
+    server = servers.ServerProcess(argv, port, servers.server_env(DATABASE_URL=live_database()),
+                                   log_path=tmp_path / "gunicorn.log")
+    server.start(timeout=60)
+    alice, bob = LiveClient(server.url).connect(), LiveClient(server.url, ["polling"]).connect()
+    try:
+        assert alice.call("send_message", {"message": "gevent で動いています"})["ok"]
+        bob.wait_for(lambda got: any(p.get("text") == "gevent で動いています" for n, p in got if n == "message"))
+        assert requests.get(server.url + "/health", timeout=10).json()["status"] == "healthy"
+    finally:
+        alice.disconnect()
+        bob.disconnect()
+        server.stop()
+    log = server.log()
+    assert "async_mode=gevent" in log and "eventlet" not in log.lower(), log
