@@ -1,11 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build stage: the browser's Socket.IO client comes from npm (never a CDN).
-FROM node:20-bookworm-slim AS client
-WORKDIR /build
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
-
-# Runtime: slim Python, one gunicorn eventlet process serving the page and the socket.
+# Slim Python, one gunicorn eventlet process serving the page and the socket. No npm: the browser's
+# Socket.IO client is committed in static/vendor (checked against package-lock.json by the tests).
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -20,7 +15,6 @@ COPY chat ./chat
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
-COPY --from=client /build/node_modules/socket.io-client/dist/socket.io.min.js /build/node_modules/socket.io-client/dist/socket.io.min.js.map ./static/vendor/
 RUN useradd --create-home --uid 10001 chat && mkdir -p /app/instance/uploads && chown -R chat:chat /app/instance
 USER chat
 # The default database is an SQLite file here, and uploads go to instance/uploads; mount a volume

@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make run    set up (venv, browser client, database) and serve on http://127.0.0.1:5000
+#   make run    set up (venv, database) and serve on http://127.0.0.1:5000
 #   make test   set up (with test tools) and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup setup-dev run serve test bench lint clean
+.PHONY: setup setup-dev setup-gevent vendor run serve serve-gevent test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +23,21 @@ $(VENV)/.dev-stamp: requirements-dev.txt requirements.txt | $(BIN)/python
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-static/vendor/socket.io.min.js: node_modules/.package-lock.json
+# The browser's Socket.IO client is committed in static/vendor (a Python-only deploy serves it as
+# is); after changing package.json: `npm install`, `make vendor`, commit. tests/test_deploy.py
+# checks that the committed copy is the locked package's.
+vendor: node_modules/.package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.min.js node_modules/socket.io-client/dist/socket.io.min.js.map static/vendor/
 
 tests/seed_client/node_modules/.package-lock.json: tests/seed_client/package.json tests/seed_client/package-lock.json
 	npm ci --prefix tests/seed_client --no-audit --no-fund --loglevel=error
 
-setup: $(VENV)/.req-stamp static/vendor/socket.io.min.js
+# No npm here: `make run` and `make serve` need Python only.
+setup: $(VENV)/.req-stamp
 
-setup-dev: $(VENV)/.dev-stamp static/vendor/socket.io.min.js tests/seed_client/node_modules/.package-lock.json
+# The test tools: npm brings the locked client (to check static/vendor against) and the seed's client.
+setup-dev: $(VENV)/.dev-stamp node_modules/.package-lock.json tests/seed_client/node_modules/.package-lock.json
 
 # Development server (threading mode, websocket included).
 run: setup
@@ -42,6 +47,19 @@ run: setup
 # Production-style server: the Procfile's command.
 serve: setup
 	PORT=$(PORT) $(BIN)/gunicorn -k eventlet -w 1 -c gunicorn.conf.py wsgi:app
+
+# The same app on gunicorn 26+ with the gevent worker, in a venv of its own (README: eventlet or gevent).
+GEVENT_VENV := .venv-gevent
+
+$(GEVENT_VENV)/.req-stamp: requirements-gevent.txt
+	$(PYTHON) -m venv $(GEVENT_VENV)
+	$(GEVENT_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-gevent.txt
+	touch $@
+
+setup-gevent: $(GEVENT_VENV)/.req-stamp
+
+serve-gevent: setup-gevent
+	PORT=$(PORT) $(GEVENT_VENV)/bin/gunicorn -k gevent -w 1 -c gunicorn.conf.py wsgi:app
 
 # The whole suite twice: on SQLite (the default), then on PostgreSQL (127.0.0.1:5432, database
 # `test`, or CHAT_TEST_PG_URL). Without a reachable PostgreSQL the second run skips, with the
@@ -67,4 +85,4 @@ lint: setup-dev
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache
+	rm -rf $(VENV) $(GEVENT_VENV) node_modules .pytest_cache

@@ -1,5 +1,6 @@
 """gunicorn settings read from the environment (gunicorn loads ./gunicorn.conf.py by default)."""
 import os
+import resource
 import subprocess
 import sys
 
@@ -20,7 +21,36 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 
 
+# The README section the eventlet line points to.
+WORKER_DOC = "README.md, 'eventlet or gevent'"
+
+
 def on_starting(server):
+    """Say what the start-up warnings mean, check the open-files limit, then migrate."""
+    explain_eventlet(server)
+    check_open_files_limit(server)
+    migrate(server)
+
+
+def explain_eventlet(server):
+    """One line of ours beside eventlet's and gunicorn's deprecation warnings."""
+    if server.cfg.worker_class_str != "eventlet":
+        return
+    server.log.info("eventlet worker: the deprecation warnings around this line are eventlet's and gunicorn's "
+                    "(gunicorn 26 drops this worker); the same app runs on gevent: see %s", WORKER_DOC)
+
+
+def check_open_files_limit(server):
+    """Warn when a worker could not open a socket per allowed connection (EMFILE past the limit)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = server.cfg.worker_connections
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        server.log.warning("open-files limit (ulimit -n) is %d, below worker_connections %d: clients past about "
+                           "%d fail to connect; raise the limit (ulimit -n, systemd LimitNOFILE=) or lower "
+                           "GUNICORN_WORKER_CONNECTIONS", soft, wanted, soft)
+
+
+def migrate(server):
     """Bring the database schema up to date before workers start (CHAT_MIGRATE_ON_START=0 skips).
 
     Runs in a subprocess: the master must not import the app, or modules would be loaded

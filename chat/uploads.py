@@ -20,6 +20,8 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from .errors import ChatError, http_error
 from .extensions import csrf, db, socketio
+from .models import Connection
+from .presence import live_connections
 from .ratelimit import check_user_rate
 
 log = logging.getLogger("chat.uploads")
@@ -33,6 +35,7 @@ SNIFF_BYTES = 8192
 CHUNK = 64 * 1024
 MAX_NAME = 255
 SAFE_SID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+NO_SID = "upload"  # the seed's data string when the upload names none of the uploader's sockets
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # Uploaded files are served with this policy: nothing they contain runs, even when opened directly.
 FILE_CSP = "default-src 'none'; sandbox"
@@ -278,7 +281,10 @@ def image_facts(path, content_type, thumb, max_side, max_pixels):
             return width, height
     except UploadError:
         raise
-    except (OSError, SyntaxError, ValueError, TypeError, EOFError, Image.DecompressionBombError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # from the header alone
+        log.info("image refused (%s): %s", content_type, exc)
+        raise UploadError(413, "too_large", f"The image has more than {max_pixels} pixels.") from None
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
         log.info("unreadable image (%s): %s", content_type, exc)
         raise UploadError(415, "invalid_image", "The image could not be read.") from None
 
@@ -305,12 +311,28 @@ def receive(form):
     return stored
 
 
+def own_sid(sid, user_id):
+    """The sid the message names: one of the uploader's own live sockets, else NO_SID.
+
+    Never refused: the page sends its socket.id, which may have just closed (a reconnect racing
+    the upload), and losing a file over the seed's data string would serve nobody.
+    """
+    if sid == NO_SID:
+        return sid
+    mine = live_connections().where(Connection.sid == sid, Connection.user_id == user_id)
+    if db.session.execute(mine.limit(1)).first() is not None:
+        return sid
+    log.info("upload user=%s named sid=%s, not one of its live sockets", user_id, sid)
+    return NO_SID
+
+
 def send_upload(form, room):
     """Store the file and its message together, then send the message; (payload, created)."""
     from .history import store_and_send
     from .models import Upload
     from .rooms import ref_for
 
+    sid = own_sid(form.sid, current_user.id)
     stored = receive(form)
     upload = Upload(
         token=stored.token, room_id=room.id if room is not None else None, uploader_id=current_user.id,
@@ -320,7 +342,7 @@ def send_upload(form, room):
     try:
         db.session.add(upload)  # store_and_send commits it with the message
         payload, created = store_and_send(
-            current_user.public(), form.sid, ref_for(room) if room is not None else None,
+            current_user.public(), sid, ref_for(room) if room is not None else None,
             form.caption or form.name, form.client_id, "room_message" if room is not None else "message",
             upload=upload,
         )

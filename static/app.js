@@ -21,6 +21,17 @@
   };
   const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
 
+  // Without its Socket.IO client (static/vendor/socket.io.min.js did not load) the page cannot
+  // connect: say so, visibly and to screen readers, rather than show 切断中 forever.
+  if (typeof window.io !== "function") {
+    const alert = $("client-missing");
+    alert.textContent = t.client_missing;
+    alert.hidden = false;
+    els.status.textContent = t.cannot_connect;
+    els.connect.disabled = true;
+    return;
+  }
+
   // Same origin as the page: no host or port is ever hard-coded.
   const socket = io({ autoConnect: false });
   let currentRoom = "";

@@ -23,8 +23,9 @@ def free_port():
 class ServerProcess:
     """A server subprocess with its URL and log; stop() sends SIGTERM like a process manager."""
 
-    def __init__(self, argv, port, env=None, log_path=None):
+    def __init__(self, argv, port, env=None, log_path=None, cwd=ROOT):
         self.argv = argv
+        self.cwd = cwd
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.env = {**os.environ, **(env or {})}
@@ -36,7 +37,7 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            self.argv, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            self.argv, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

@@ -177,12 +177,14 @@ def test_dockerfile_runs_the_procfile_command():
     assert procfile_command()[:5] == ["gunicorn", "-k", "eventlet", "-w", "1"]
 
 
-def test_dockerfile_is_slim_non_root_with_healthcheck_and_npm_client():
+def test_dockerfile_is_slim_non_root_with_healthcheck_and_the_committed_client():
     lines = dockerfile_lines()
     froms = [line for line in lines if line.startswith("FROM ")]
-    assert len(froms) == 2 and "AS client" in froms[0] and re.match(r"FROM python:3\.\d+-slim$", froms[1])
-    assert any(line.startswith("RUN npm ci") for line in lines)
-    assert any("socket.io-client/dist/socket.io.min.js" in line and "--from=client" in line for line in lines)
+    assert len(froms) == 1 and re.match(r"FROM python:3\.\d+-slim$", froms[0])
+    # The browser's client is static/vendor from the checkout (no npm stage; .dockerignore keeps it).
+    assert not any("npm" in line for line in lines)
+    assert "COPY static ./static" in lines
+    assert "static/vendor" not in (ROOT / ".dockerignore").read_text()
     users = [line for line in lines if line.startswith("USER ")]
     assert users and users[-1] != "USER root"
     health = [line for line in lines if line.startswith("HEALTHCHECK")]
@@ -194,12 +196,12 @@ def test_dockerfile_is_slim_non_root_with_healthcheck_and_npm_client():
         assert needed in copied
 
 
-def test_socket_io_client_is_a_pinned_npm_dependency_not_committed():
+def test_socket_io_client_is_a_pinned_npm_dependency_and_committed():
     package = json.loads((ROOT / "package.json").read_text())
     assert package["dependencies"]["socket.io-client"].lstrip("~^").startswith("4.8")
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/socket.io-client"]["version"].startswith("4.8")
-    assert "static/vendor/" in (ROOT / ".gitignore").read_text()
+    assert "static/vendor" not in (ROOT / ".gitignore").read_text()  # tests/test_deploy.py checks the copy
 
 
 def test_login_page_offers_both_languages_and_keeps_next(app):

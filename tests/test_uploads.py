@@ -1,7 +1,9 @@
 """Uploads: POST /api/uploads stores a file and its message; /uploads/<token>/... serves it to readers only."""
 import os
 import re
+import struct
 import unicodedata
+import zlib
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -71,6 +73,11 @@ class Person:
         return self.client.post("/api/uploads", data=body, content_type=f"multipart/form-data; boundary={boundary}",
                                 headers={"X-CSRFToken": self.token}, environ_overrides=environ)
 
+    @property
+    def sid(self):
+        """The Socket.IO id of this person's socket (the page's socket.id)."""
+        return socketio.server.manager.sid_from_eio_sid(self.socket.eio_sid, "/")
+
     def received(self, event):
         # The test client gives a "message" event's payload as is, any other event's as a list.
         return [r["args"][0] if isinstance(r["args"], list) else r["args"]
@@ -129,14 +136,15 @@ def test_png_reaches_the_room_with_its_file_and_thumbnail(app, people, folder):
     original = png(800, 600)
 
     response = alice.upload(original, "holiday.png", room="team", message="look **at** this", client_id="c-1",
-                            sid="Abc_12-x")
+                            sid=alice.sid)
 
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     message = body["message"]
     assert body["ok"] is True and body["id"] == message["id"]
     assert message["text"] == "look **at** this" and message["room"] == "team"
-    assert message["data"] == "クライアント Abc_12-x: look **at** this" and message["client_id"] == "c-1"
+    assert message["data"] == f"クライアント {alice.sid}: look **at** this" and message["client_id"] == "c-1"
+    assert message["sid"] == alice.sid
     info = message["file"]
     assert info["name"] == "holiday.png" and info["type"] == "image/png" and info["size"] == len(original)
     assert info["image"] is True and (info["width"], info["height"]) == (800, 600)
@@ -208,6 +216,25 @@ def test_text_file_is_served_as_an_attachment(people):
     assert download.headers["X-Content-Type-Options"] == "nosniff"
     assert download.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert fred.client.get(info["url"].rsplit("/", 1)[0] + "/thumb").status_code == 404
+
+
+def test_an_upload_names_only_a_socket_of_its_own_uploader(app, people):
+    """The seed's data string names a socket: another user's, or a closed one, is never claimed."""
+    gina, hugo = people("gina"), people("hugo", as_guest=True)
+    second_tab = socketio.test_client(app, flask_test_client=gina.client)
+    second_sid = socketio.server.manager.sid_from_eio_sid(second_tab.eio_sid, "/")
+    cases = [(hugo.sid, "upload"), ("notasocket123", "upload"), (second_sid, second_sid), (gina.sid, gina.sid)]
+    for given, shown in cases:
+        response = gina.upload(b"notes", "n.txt", sid=given)
+        assert response.status_code == 201, response.get_json()
+        message = response.get_json()["message"]
+        assert (message["sid"], message["data"]) == (shown, f"クライアント {shown}: n.txt"), given
+    assert hugo.upload(b"mine", "m.txt", sid=hugo.sid).get_json()["message"]["sid"] == hugo.sid  # a guest too
+    second_tab.disconnect()
+    assert gina.upload(b"late", "l.txt", sid=second_sid).get_json()["message"]["sid"] == "upload"
+    with app.app_context():
+        assert [m.sender_sid for m in db.session.scalars(select(Message).order_by(Message.id))] == [
+            "upload", "upload", second_sid, gina.sid, hugo.sid, "upload"]
 
 
 @pytest.mark.parametrize("content,filename,expected", [
@@ -313,6 +340,28 @@ def test_too_many_pixels_is_refused(make_app, tmp_path):
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
     assert lee.upload(png(100, 100), "square.png").status_code == 201
     lee.socket.disconnect()
+
+
+def png_header(width, height):
+    """A tiny PNG whose header claims width x height pixels (a decompression bomb's shape)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width, height", [(20000, 20000), (9000, 5000)])
+def test_a_decompression_bomb_is_too_large_before_its_pixels_are_decoded(app, people, folder, width, height):
+    """400 Mpx passes Pillow's own bomb limit (2 x 89 Mpx), 45 Mpx only CHAT_UPLOAD_MAX_PIXELS (40 Mpx):
+    both are 413 too_large, answered from the header of a file of a few dozen bytes."""
+    bomb = png_header(width, height)
+    assert len(bomb) < 200
+    response = people("ivan").upload(bomb, "bomb.png")
+    assert response.status_code == 413, response.get_json()
+    assert response.get_json()["error"]["code"] == "too_large"
+    assert counts(app) == (0, 0) and stored_files(folder) == []
 
 
 def test_anonymous_is_refused(app, folder):
