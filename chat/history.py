@@ -405,9 +405,9 @@ def get_history_event(data=None, *_):
     name = optional_room(data)
     room_id = None
     if name is not None:
-        from .rooms import identity, readable_room
+        from .rooms import readable_here
 
-        room_id = readable_room(name, identity()["id"]).id
+        room_id = readable_here(name).id
     reply = history_reply(name, room_id, since, before, optional_limit(data, max_limit))
     return {"ok": True, **reply}
 

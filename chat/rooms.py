@@ -7,7 +7,7 @@ from typing import NamedTuple
 from flask import Blueprint, current_app, jsonify, request, session
 from flask_login import current_user
 from flask_socketio import emit, join_room, leave_room
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from .cluster import leave_room_everywhere
@@ -136,8 +136,25 @@ def find_room(name):
     return db.session.execute(select(Room).filter_by(name=name)).scalar_one_or_none()
 
 
+# Asked of the database each time, never of the session's identity map: a removal committed
+# meanwhile (on any node) must count at once, also within one event.
+MEMBER_QUERY = select(RoomMember.user_id).where(
+    RoomMember.room_id == bindparam("room_id"), RoomMember.user_id == bindparam("user_id"))
+
+
 def is_member(room_id, user_id):
-    return user_id is not None and db.session.get(RoomMember, (room_id, user_id)) is not None
+    if user_id is None:
+        return False
+    return db.session.execute(MEMBER_QUERY, {"room_id": room_id, "user_id": user_id}).first() is not None
+
+
+def member_room_ids(user_id, room_ids):
+    """The rooms among `room_ids` the user is a member of now (one query)."""
+    if user_id is None or not room_ids:
+        return set()
+    return set(db.session.execute(
+        select(RoomMember.room_id).where(RoomMember.user_id == user_id, RoomMember.room_id.in_(list(room_ids)))
+    ).scalars())
 
 
 def add_member(room_id, user_id):
@@ -158,14 +175,46 @@ def can_read(room, user_id):
     return not room.private or is_member(room.id, user_id)
 
 
+def forget(name):
+    """This connection stops following `name`: its RoomRef, its Socket.IO room, its announced join
+    and typing throttle go. Returns the RoomRef it had (or None)."""
+    ref = member_rooms().pop(name, None)
+    if ref is not None and ref.kind != "dm":
+        leave_room(channel(ref.name))
+    session.get("announced", set()).discard(name)
+    session.get("_typing", {}).pop(name, None)
+    return ref
+
+
+def forget_in(state, name):
+    """Make another connection forget `name`, given its session (a removal, from the control
+    channel: its Socket.IO room is left by the caller)."""
+    state.get("rooms", {}).pop(name, None)
+    state.get("announced", set()).discard(name)
+    state.get("_typing", {}).pop(name, None)
+
+
+def current_ref(name):
+    """This connection's RoomRef for `name` while it still grants access, else None.
+
+    What a connection remembers never grants access to a private room by itself: the membership
+    is checked in the database each time (a removal on any node counts at once), and a ref that
+    no longer grants access is forgotten. Public rooms cost no query.
+    """
+    ref = member_rooms().get(name)
+    if ref is not None and ref.private and not is_member(ref.id, identity()["id"]):
+        log.info("forget room=%s sid=%s: no longer a member", name, request.sid)
+        forget(name)
+        return None
+    return ref
+
+
 def require_member(room):
-    """This connection's RoomRef for `room`; private rooms are checked against the database
-    each time, so a removed member stops at once."""
-    ref = member_rooms().get(room)
-    if ref is None:
+    """This connection's RoomRef for `room` (private rooms checked in the database)."""
+    if room not in member_rooms():
         raise ChatError("not_in_room", f"You are not in the room '{room}'.")
-    if ref.private and not is_member(ref.id, identity()["id"]):
-        member_rooms().pop(room, None)
+    ref = current_ref(room)
+    if ref is None:
         raise ChatError("forbidden", f"You are no longer a member of '{room}'.")
     return ref
 
@@ -176,6 +225,15 @@ def readable_room(name, user_id):
     if room is None or not can_read(room, user_id):
         raise ChatError("unknown_room", f"No room called '{name}' that you can read.")
     return room
+
+
+def readable_here(name):
+    """readable_room for this connection; a room it may no longer read is forgotten."""
+    try:
+        return readable_room(name, identity()["id"])
+    except ChatError:
+        forget(name)
+        raise
 
 
 def room_notice(sid, room, kind):
@@ -204,6 +262,17 @@ def subscribe(ref):
     return True
 
 
+def subscribe_member(ref, user_id):
+    """subscribe(), then check a private room's membership again: a removal committed between the
+    caller's check and joining the Socket.IO room took the user's sockets out before this one
+    was in, so it is taken out here."""
+    subscribed = subscribe(ref)
+    if ref.private and not is_member(ref.id, user_id):
+        forget(ref.name)
+        raise ChatError("forbidden", f"You are no longer a member of '{ref.name}'.")
+    return subscribed
+
+
 def subscribe_memberships(user_id):
     """At connect: follow every room the user is a member of, so unread counts stay live."""
     limit = current_app.config["CHAT_MAX_ROOMS_PER_CONNECTION"]
@@ -211,14 +280,21 @@ def subscribe_memberships(user_id):
         select(Room).join(RoomMember, RoomMember.room_id == Room.id)
         .where(RoomMember.user_id == user_id).order_by(RoomMember.joined_at.desc()).limit(limit)
     ).scalars().all()
-    for room in rooms:
-        subscribe(ref_for(room))
+    refs = [ref_for(room) for room in rooms]
+    for ref in refs:
+        subscribe(ref)
+    private = {ref.id for ref in refs if ref.private}
+    if private:  # removed meanwhile (see subscribe_member)
+        kept = member_room_ids(user_id, private)
+        for ref in refs:
+            if ref.private and ref.id not in kept:
+                forget(ref.name)
 
 
 def join(sid, name, since=None):
     """Join (or create, as a public room) `name` and send its history."""
     who = identity()
-    ref = member_rooms().get(name)
+    ref = current_ref(name)
     already = ref is not None
     if not already:
         ref = room_refs().get(name)
@@ -233,7 +309,7 @@ def join(sid, name, since=None):
             if ref.kind == "dm":  # say nothing about who talks to whom
                 raise ChatError("unknown_room", f"No room called '{name}' that you can read.")
             raise ChatError("forbidden", "This room is private: ask a member for an invitation.")
-        subscribe(ref)
+        subscribe_member(ref, who["id"])
         if who["id"] is not None and add_member(ref.id, who["id"]):
             # The user's other tabs and devices follow the new room too.
             emit("rooms_changed", {"room": name, "reason": "joined"}, to=user_channel(who["id"]), skip_sid=sid)
@@ -252,14 +328,12 @@ def join(sid, name, since=None):
 
 
 def leave(sid, name):
-    """Leave `name`, then tell those who stay; a signed-in user also stops being a member."""
-    ref = member_rooms().get(name)
+    """Leave `name`, then tell those who stay; a signed-in user also stops being a member.
+    A removed member is no longer in the room: nothing to leave, nobody to tell."""
+    ref = current_ref(name)
     if ref is None:
         raise ChatError("not_in_room", f"You are not in the room '{name}'.")
-    if ref.kind != "dm":
-        leave_room(channel(name))
-    del member_rooms()[name]
-    session.get("announced", set()).discard(name)
+    forget(name)
     who = identity()
     if who["id"] is not None and ref.kind != "dm":
         db.session.execute(delete(RoomMember).where(RoomMember.room_id == ref.id, RoomMember.user_id == who["id"]))
@@ -278,11 +352,14 @@ def leave_all(sid):
     their comings and goings are presence, not joins and leaves.
     """
     announced = session.get("announced", set())
-    for name in list(member_rooms()):
-        if name in announced:
+    rooms = member_rooms()
+    private = {rooms[name].id for name in announced if name in rooms and rooms[name].private}
+    still = member_room_ids(identity()["id"], private)  # a removed member's leave is nobody's news
+    for name, ref in list(rooms.items()):
+        if name in announced and (not ref.private or ref.id in still):
             log.info("leave sid=%s room=%s (disconnect)", sid, name)
             emit("room_message", room_notice(sid, name, "leave"), to=channel(name), skip_sid=sid)
-    member_rooms().clear()
+    rooms.clear()
     announced.clear()
 
 
@@ -350,8 +427,9 @@ def subscribe_event(data=None, *_):
     room = find_room(name)
     who = identity()
     if room is None or not is_member(room.id, who["id"]):
+        forget(name)
         raise ChatError("forbidden", f"You are not a member of '{name}'.")
-    subscribe(ref_for(room))
+    subscribe_member(ref_for(room), who["id"])
     return {"ok": True, "room": name}
 
 
@@ -428,9 +506,9 @@ def remove_member_event(data=None, *_):
         raise ChatError("invalid_user", "Leave the room instead of removing yourself.")
     db.session.execute(delete(RoomMember).where(RoomMember.room_id == room.id, RoomMember.user_id == user.id))
     db.session.commit()
-    # Their sockets stop receiving now, on every node; every socket is refused at its next
-    # write (require_member checks private rooms in the database).
-    leave_room_everywhere(user_channel(user.id), channel(name))
+    # Their sockets stop receiving now and forget the room, on every node; any request racing
+    # with this is refused too (every path checks private rooms in the database).
+    leave_room_everywhere(user_channel(user.id), channel(room.name), forget=room.name)
     socketio.emit("rooms_changed", {"room": name, "reason": "removed"}, to=user_channel(user.id))
     log.info("remove room=%s user=%s by user=%s", name, user.id, who["id"])
     return {"ok": True, "room": name, "user": user.public()}
@@ -475,6 +553,7 @@ def mark_read_event(data=None, *_):
     room = find_room(name)
     member = db.session.get(RoomMember, (room.id, who["id"])) if room is not None else None
     if member is None:
+        forget(name)
         raise ChatError("not_in_room", f"You are not a member of '{name}'.")
     if last > member.last_read_id:
         member.last_read_id = last
