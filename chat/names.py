@@ -39,9 +39,9 @@ class NameRefused(ValueError):
         if self.reason == "empty":
             return f"{what} must not be empty."
         label = f"U+{ord(self.char):04X} {unicodedata.name(self.char, '')}".rstrip()
-        kind = {"invisible": "an invisible character", "control": "a control character"}.get(
-            self.reason, "a character names cannot hold")
-        return f"{what} must not contain {label} ({kind})."
+        why = {"invisible": "invisible and format characters are not allowed",
+               "control": "control characters are not allowed"}.get(self.reason, "names cannot hold it")
+        return f"{what} must not contain {label}: {why}."
 
 
 @lru_cache(maxsize=4096)
