@@ -4,6 +4,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .errors import ChatError
+from .names import name_key
 
 chat_cli = AppGroup("chat", help="Chat operations (announcements to the running nodes).")
 
@@ -72,7 +73,7 @@ def admin_command(name, revoke):
     from .extensions import db
     from .models import User
 
-    user = db.session.execute(db.select(User).filter_by(name_key=name.strip().casefold())).scalar_one_or_none()
+    user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
     if user is None:
         raise click.ClickException(f"No user called '{name}'.")
     user.is_admin = not revoke

@@ -15,7 +15,8 @@ on top of it:
   subscribes again and sends `delivery {delayed: false}`: clients then catch up with
   `since`. Nothing accepted is lost: it was stored before it was sent.
 * A control channel (`<channel>:control`) carries what python-socketio has no message for:
-  closing every socket of a user on every node (logout), and "catch up" after a failed publish.
+  closing every socket of a user on every node (logout), taking a removed member's sockets out
+  of a room and making their connections forget it, and "catch up" after a failed publish.
 """
 import json
 import logging
@@ -225,7 +226,9 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         if op == "disconnect" and isinstance(message.get("room"), str):
             disconnect_local(self.server, message["room"])
         elif op == "leave" and isinstance(message.get("members_of"), str) and isinstance(message.get("room"), str):
-            leave_local(self.server, message["members_of"], message["room"])
+            forget = message.get("forget")  # absent from nodes of an older version
+            forget = forget if isinstance(forget, str) else None
+            leave_local(self.server, message["members_of"], message["room"], forget)
         elif op == "resync":
             self._tell_clients(delayed=False)
 
@@ -245,21 +248,36 @@ def connected(sid):
         socketio.emit(DELIVERY_EVENT, {"delayed": True}, to=sid)
 
 
-def leave_local(server, members_of, room):
-    """Take this node's sockets in the Socket.IO room `members_of` out of the room `room`."""
+def leave_local(server, members_of, room, forget=None):
+    """Take this node's sockets in the Socket.IO room `members_of` out of the room `room`;
+    `forget`: the chat room those connections also stop remembering."""
     for sid, _ in list(server.manager.get_participants("/", members_of)):
         server.leave_room(sid, room, namespace="/")
+        if forget is not None:
+            forget_in_connection(server, sid, forget)
 
 
-def leave_room_everywhere(members_of, room):
-    """Take every socket in `members_of` (a user's channel) out of `room`, on every node."""
+def forget_in_connection(server, sid, name):
+    """Drop the chat room `name` from what the connection `sid` remembers (its session)."""
+    from .rooms import forget_in  # rooms imports this module
+
+    environ = server.get_environ(sid, namespace="/")
+    # Flask-SocketIO keeps each connection's session in its environ from the first event on.
+    state = environ.get("saved_session") if environ else None
+    if state is not None:
+        forget_in(state, name)
+
+
+def leave_room_everywhere(members_of, room, forget=None):
+    """Take every socket in `members_of` (a user's channel) out of `room`, on every node; with
+    `forget` (a chat room's name) those connections also forget that room."""
     server = socketio.server
     if server is None:
         return
-    leave_local(server, members_of, room)
+    leave_local(server, members_of, room, forget)
     manager = queue_manager()
     if manager is not None:
-        manager.publish_control("leave", members_of=members_of, room=room)
+        manager.publish_control("leave", members_of=members_of, room=room, forget=forget)
 
 
 def init_app(app):

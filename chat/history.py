@@ -16,6 +16,7 @@ from .errors import ChatError, http_error
 from .extensions import db, socketio
 from .formatting import render_markdown
 from .models import Mention, Message, utc_now
+from .names import name_key
 from .uploads import file_info
 from .validation import optional_id, optional_limit, optional_room, payload_object
 from .writer import message_transaction
@@ -131,7 +132,7 @@ def mentioned_users(text, room_id):
     """Members of the room named as @name in the text."""
     from .models import RoomMember, User
 
-    keys = {m.casefold() for m in MENTION.findall(text)}
+    keys = {name_key(m) for m in MENTION.findall(text)}
     if not keys:
         return []
     return db.session.execute(
@@ -405,9 +406,10 @@ def get_history_event(data=None, *_):
     name = optional_room(data)
     room_id = None
     if name is not None:
-        from .rooms import identity, readable_room
+        from .rooms import readable_here
 
-        room_id = readable_room(name, identity()["id"]).id
+        ref = readable_here(name)
+        name, room_id = ref.name, ref.id
     reply = history_reply(name, room_id, since, before, optional_limit(data, max_limit))
     return {"ok": True, **reply}
 
@@ -437,9 +439,10 @@ def http_history(room_name):
         from .rooms import readable_room
 
         try:
-            room_id = readable_room(room_name, current_user.id if current_user.is_authenticated else None).id
+            ref = readable_room(room_name, current_user.id if current_user.is_authenticated else None)
         except ChatError as exc:
             return http_error(404, exc.code, exc.message)
+        room_name, room_id = ref.name, ref.id
     return jsonify(history_reply(room_name, room_id, since, before, limit or 50))
 
 

@@ -25,7 +25,7 @@ def send_to_room(sid, room, text, client_id=None):
     payload, created = store_and_send(identity(), sid, ref, text, client_id, "room_message")
     # The message ends the sender's typing hint on the other pages: the next keystroke starts a
     # new one at once (the page resets its own throttle on send too).
-    session.get("_typing", {}).pop(room, None)
+    session.get("_typing", {}).pop(ref.name, None)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("room message id=%s sid=%s room=%s chars=%d", payload["id"], sid, room, len(text))
     return ack(payload, created)

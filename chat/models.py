@@ -35,7 +35,7 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(32))
-    # Names are unique regardless of case: "Taro" and "taro" are one user.
+    # Names are unique by their key (chat/names.py): "Taro", "taro" and "Ｔａｒｏ" are one user.
     name_key: Mapped[str] = mapped_column(String(32), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_guest: Mapped[bool] = mapped_column(default=False)
@@ -54,6 +54,8 @@ class Room(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # One room per key (chat/names.py): "General", "general" and "ｇｅｎｅｒａｌ" are one room.
+    name_key: Mapped[str] = mapped_column(String(100), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     topic: Mapped[str] = mapped_column(String(500), default="", server_default="")
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

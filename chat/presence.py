@@ -168,11 +168,11 @@ def typing_event(data=None, *_):
     interval = current_app.config["CHAT_TYPING_INTERVAL"]
     sent = session.setdefault("_typing", {})
     now = time.monotonic()
-    if now - sent.get(room, -interval) < interval:
+    if now - sent.get(ref.name, -interval) < interval:
         return {"ok": True, "throttled": True}
-    sent[room] = now
+    sent[ref.name] = now
     touch()
     who = identity()
-    emit("typing", {"room": room, "user": {"id": who["id"], "name": who["name"]}}, to=ref.targets,
+    emit("typing", {"room": ref.name, "user": {"id": who["id"], "name": who["name"]}}, to=ref.targets,
          skip_sid=request.sid)
     return {"ok": True}

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from flask import Blueprint, current_app, jsonify, request, session
 from flask_login import current_user
 from flask_socketio import emit, join_room, leave_room
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from .cluster import leave_room_everywhere
@@ -15,6 +15,7 @@ from .errors import ChatError
 from .extensions import db, socketio
 from .history import history_reply
 from .models import Mention, Message, Room, RoomMember, User
+from .names import NameRefused, name_key, normalise
 from .presence import live_connections
 from .ratelimit import rate_limited
 from .timeutil import utc_now_iso
@@ -26,7 +27,8 @@ bp = Blueprint("rooms", __name__)
 # Socket.IO puts every client in a room named by its sid; user-chosen names get a
 # prefix so that no name can ever match a sid or a user's channel.
 ROOM_PREFIX = "room:"
-DM_PREFIX = "dm:"
+DM_PREFIX = "dm:"  # reserved: no room's key may start with it (see reserved())
+RESERVED = "Room names starting with 'dm:' (in any case or width) are kept for direct conversations."
 
 
 class RoomRef(NamedTuple):
@@ -54,6 +56,11 @@ def dm_name(a, b):
     return f"{DM_PREFIX}{low}:{high}"
 
 
+def reserved(name):
+    """True for names only direct conversations have ("dm:…", in any case or width)."""
+    return name_key(name).startswith(DM_PREFIX)
+
+
 def dm_users(name):
     return tuple(int(part) for part in name[len(DM_PREFIX):].split(":"))
 
@@ -69,7 +76,8 @@ def ref_for(room):
 
 # A room's id, name, kind and privacy never change once it exists (only its topic and members
 # do), so each process keeps them after the first lookup: a join then costs no room query.
-# Per app (tests build many apps over reused ids); rooms that do not exist are not remembered.
+# Per app (tests build many apps over reused ids), by the name's key (chat/names.py: "General"
+# and "ｇｅｎｅｒａｌ" are one room); rooms that do not exist are not remembered.
 ROOM_CACHE_SIZE = 10_000
 
 
@@ -78,15 +86,15 @@ def room_refs():
 
 
 def lookup_ref(name):
-    """The RoomRef of the room called `name`, or None when there is none (yet)."""
-    ref = room_refs().get(name)
+    """The RoomRef of the room called `name` (or a name with its key), or None when there is none (yet)."""
+    ref = room_refs().get(name_key(name))
     if ref is None:
         room = find_room(name)
         ref = remember_ref(room) if room is not None else None
     return ref
 
 
-_first_lookups = {}  # room name -> [lock, holders]: one lookup (or creation) per name at a time
+_first_lookups = {}  # room key -> [lock, holders]: one lookup (or creation) per name at a time
 _first_lookups_guard = threading.Lock()
 
 
@@ -118,12 +126,12 @@ def remember_ref(room):
     cache = room_refs()
     if len(cache) >= ROOM_CACHE_SIZE:
         cache.clear()
-    ref = cache[room.name] = ref_for(room)
+    ref = cache[room.name_key] = ref_for(room)
     return ref
 
 
 def member_rooms():
-    """This connection's rooms, name -> RoomRef, in join order (in the connection's session)."""
+    """This connection's rooms, key (chat/names.py) -> RoomRef, in join order (in the connection's session)."""
     return session.setdefault("rooms", {})
 
 
@@ -133,11 +141,29 @@ def identity():
 
 
 def find_room(name):
-    return db.session.execute(select(Room).filter_by(name=name)).scalar_one_or_none()
+    """The Room whose name has the key of `name`, or None."""
+    return db.session.execute(select(Room).filter_by(name_key=name_key(name))).scalar_one_or_none()
+
+
+# Asked of the database each time, never of the session's identity map: a removal committed
+# meanwhile (on any node) must count at once, also within one event.
+MEMBER_QUERY = select(RoomMember.user_id).where(
+    RoomMember.room_id == bindparam("room_id"), RoomMember.user_id == bindparam("user_id"))
 
 
 def is_member(room_id, user_id):
-    return user_id is not None and db.session.get(RoomMember, (room_id, user_id)) is not None
+    if user_id is None:
+        return False
+    return db.session.execute(MEMBER_QUERY, {"room_id": room_id, "user_id": user_id}).first() is not None
+
+
+def member_room_ids(user_id, room_ids):
+    """The rooms among `room_ids` the user is a member of now (one query)."""
+    if user_id is None or not room_ids:
+        return set()
+    return set(db.session.execute(
+        select(RoomMember.room_id).where(RoomMember.user_id == user_id, RoomMember.room_id.in_(list(room_ids)))
+    ).scalars())
 
 
 def add_member(room_id, user_id):
@@ -158,14 +184,50 @@ def can_read(room, user_id):
     return not room.private or is_member(room.id, user_id)
 
 
+def forget(name):
+    """This connection stops following `name`: its RoomRef, its Socket.IO room, its announced join
+    and typing throttle go. Returns the RoomRef it had (or None)."""
+    key = name_key(name)
+    ref = member_rooms().pop(key, None)
+    session.get("announced", set()).discard(key)
+    if ref is not None:
+        session.get("_typing", {}).pop(ref.name, None)
+        if ref.kind != "dm":
+            leave_room(channel(ref.name))
+    return ref
+
+
+def forget_in(state, name):
+    """Make another connection forget `name`, given its session (a removal, from the control
+    channel: its Socket.IO room is left by the caller)."""
+    key = name_key(name)
+    ref = state.get("rooms", {}).pop(key, None)
+    state.get("announced", set()).discard(key)
+    if ref is not None:
+        state.get("_typing", {}).pop(ref.name, None)
+
+
+def current_ref(name):
+    """This connection's RoomRef for `name` while it still grants access, else None.
+
+    What a connection remembers never grants access to a private room by itself: the membership
+    is checked in the database each time (a removal on any node counts at once), and a ref that
+    no longer grants access is forgotten. Public rooms cost no query.
+    """
+    ref = member_rooms().get(name_key(name))
+    if ref is not None and ref.private and not is_member(ref.id, identity()["id"]):
+        log.info("forget room=%s sid=%s: no longer a member", name, request.sid)
+        forget(name)
+        return None
+    return ref
+
+
 def require_member(room):
-    """This connection's RoomRef for `room`; private rooms are checked against the database
-    each time, so a removed member stops at once."""
-    ref = member_rooms().get(room)
-    if ref is None:
+    """This connection's RoomRef for `room` (private rooms checked in the database)."""
+    if name_key(room) not in member_rooms():
         raise ChatError("not_in_room", f"You are not in the room '{room}'.")
-    if ref.private and not is_member(ref.id, identity()["id"]):
-        member_rooms().pop(room, None)
+    ref = current_ref(room)
+    if ref is None:
         raise ChatError("forbidden", f"You are no longer a member of '{room}'.")
     return ref
 
@@ -176,6 +238,15 @@ def readable_room(name, user_id):
     if room is None or not can_read(room, user_id):
         raise ChatError("unknown_room", f"No room called '{name}' that you can read.")
     return room
+
+
+def readable_here(name):
+    """readable_room for this connection; a room it may no longer read is forgotten."""
+    try:
+        return readable_room(name, identity()["id"])
+    except ChatError:
+        forget(name)
+        raise
 
 
 def room_notice(sid, room, kind):
@@ -194,14 +265,26 @@ def room_notice(sid, room, kind):
 def subscribe(ref):
     """Put this connection in the room's channel (no notice)."""
     rooms = member_rooms()
-    if ref.name in rooms:
+    key = name_key(ref.name)
+    if key in rooms:
         return False
     if len(rooms) >= current_app.config["CHAT_MAX_ROOMS_PER_CONNECTION"]:
         raise ChatError("too_many_rooms", "This connection is in too many rooms; leave one first.")
     if ref.kind != "dm":
         join_room(channel(ref.name))
-    rooms[ref.name] = ref
+    rooms[key] = ref
     return True
+
+
+def subscribe_member(ref, user_id):
+    """subscribe(), then check a private room's membership again: a removal committed between the
+    caller's check and joining the Socket.IO room took the user's sockets out before this one
+    was in, so it is taken out here."""
+    subscribed = subscribe(ref)
+    if ref.private and not is_member(ref.id, user_id):
+        forget(ref.name)
+        raise ChatError("forbidden", f"You are no longer a member of '{ref.name}'.")
+    return subscribed
 
 
 def subscribe_memberships(user_id):
@@ -211,64 +294,80 @@ def subscribe_memberships(user_id):
         select(Room).join(RoomMember, RoomMember.room_id == Room.id)
         .where(RoomMember.user_id == user_id).order_by(RoomMember.joined_at.desc()).limit(limit)
     ).scalars().all()
-    for room in rooms:
-        subscribe(ref_for(room))
+    refs = [ref_for(room) for room in rooms]
+    for ref in refs:
+        subscribe(ref)
+    private = {ref.id for ref in refs if ref.private}
+    if private:  # removed meanwhile (see subscribe_member)
+        kept = member_room_ids(user_id, private)
+        for ref in refs:
+            if ref.private and ref.id not in kept:
+                forget(ref.name)
 
 
 def join(sid, name, since=None):
     """Join (or create, as a public room) `name` and send its history."""
     who = identity()
-    ref = member_rooms().get(name)
+    ref = current_ref(name)
     already = ref is not None
     if not already:
-        ref = room_refs().get(name)
-        if ref is None:
-            with first_lookup(name):
-                ref = lookup_ref(name)
-                if ref is None:
-                    if name.startswith(DM_PREFIX):
-                        raise ChatError("invalid_room", "Room names cannot start with 'dm:'.")
-                    ref = remember_ref(create_room_record(name, who["id"]))
-        if not can_read(ref, who["id"]):
-            if ref.kind == "dm":  # say nothing about who talks to whom
-                raise ChatError("unknown_room", f"No room called '{name}' that you can read.")
-            raise ChatError("forbidden", "This room is private: ask a member for an invitation.")
-        subscribe(ref)
-        if who["id"] is not None and add_member(ref.id, who["id"]):
-            # The user's other tabs and devices follow the new room too.
-            emit("rooms_changed", {"room": name, "reason": "joined"}, to=user_channel(who["id"]), skip_sid=sid)
-        log.info("join sid=%s room=%s", sid, name)
-        if ref.kind != "dm":
-            emit("room_message", room_notice(sid, name, "join"), to=channel(name))
-            session.setdefault("announced", set()).add(name)
+        ref = room_to_join(name, who["id"])
+        enter(sid, ref, who)
     # Joined first, then read: a message stored meanwhile arrives live and may also be in
     # the history; clients drop the second copy by its id.
     if since is not None or current_app.config["CHAT_HISTORY_ON_JOIN"]:
-        emit("history", history_reply(name, ref.id, since=since), to=sid)
-    reply = {"ok": True, "room": name}
+        emit("history", history_reply(ref.name, ref.id, since=since), to=sid)
+    reply = {"ok": True, "room": ref.name}
     if already:
         reply["already"] = True
     return reply
 
 
+def room_to_join(name, user_id):
+    """The RoomRef of `name` if this user may join it; a public room is created when missing."""
+    ref = room_refs().get(name_key(name))
+    if ref is None:
+        with first_lookup(name_key(name)):
+            ref = lookup_ref(name)
+            if ref is None:
+                if reserved(name):
+                    raise ChatError("invalid_room", RESERVED)
+                ref = remember_ref(create_room_record(name, user_id))
+    if not can_read(ref, user_id):
+        if ref.kind == "dm":  # say nothing about who talks to whom
+            raise ChatError("unknown_room", f"No room called '{name}' that you can read.")
+        raise ChatError("forbidden", "This room is private: ask a member for an invitation.")
+    return ref
+
+
+def enter(sid, ref, who):
+    """Put this connection in the room, make the user a member and tell the room (not in a DM)."""
+    subscribe_member(ref, who["id"])
+    if who["id"] is not None and add_member(ref.id, who["id"]):
+        # The user's other tabs and devices follow the new room too.
+        emit("rooms_changed", {"room": ref.name, "reason": "joined"}, to=user_channel(who["id"]), skip_sid=sid)
+    log.info("join sid=%s room=%s", sid, ref.name)
+    if ref.kind != "dm":
+        emit("room_message", room_notice(sid, ref.name, "join"), to=channel(ref.name))
+        session.setdefault("announced", set()).add(name_key(ref.name))
+
+
 def leave(sid, name):
-    """Leave `name`, then tell those who stay; a signed-in user also stops being a member."""
-    ref = member_rooms().get(name)
+    """Leave `name`, then tell those who stay; a signed-in user also stops being a member.
+    A removed member is no longer in the room: nothing to leave, nobody to tell."""
+    ref = current_ref(name)
     if ref is None:
         raise ChatError("not_in_room", f"You are not in the room '{name}'.")
-    if ref.kind != "dm":
-        leave_room(channel(name))
-    del member_rooms()[name]
-    session.get("announced", set()).discard(name)
+    forget(name)
     who = identity()
     if who["id"] is not None and ref.kind != "dm":
         db.session.execute(delete(RoomMember).where(RoomMember.room_id == ref.id, RoomMember.user_id == who["id"]))
         db.session.commit()
-        emit("rooms_changed", {"room": name, "reason": "left"}, to=user_channel(who["id"]))
-    log.info("leave sid=%s room=%s", sid, name)
+        emit("rooms_changed", {"room": ref.name, "reason": "left"}, to=user_channel(who["id"]))
+    log.info("leave sid=%s room=%s", sid, ref.name)
     if ref.kind != "dm":
-        emit("room_message", room_notice(sid, name, "leave"), to=channel(name))
-    return {"ok": True, "room": name}
+        emit("room_message", room_notice(sid, ref.name, "leave"), to=channel(ref.name))
+    return {"ok": True, "room": ref.name}
 
 
 def leave_all(sid):
@@ -278,16 +377,19 @@ def leave_all(sid):
     their comings and goings are presence, not joins and leaves.
     """
     announced = session.get("announced", set())
-    for name in list(member_rooms()):
-        if name in announced:
-            log.info("leave sid=%s room=%s (disconnect)", sid, name)
-            emit("room_message", room_notice(sid, name, "leave"), to=channel(name), skip_sid=sid)
-    member_rooms().clear()
+    rooms = member_rooms()
+    private = {rooms[key].id for key in announced if key in rooms and rooms[key].private}
+    still = member_room_ids(identity()["id"], private)  # a removed member's leave is nobody's news
+    for key, ref in list(rooms.items()):
+        if key in announced and (not ref.private or ref.id in still):
+            log.info("leave sid=%s room=%s (disconnect)", sid, ref.name)
+            emit("room_message", room_notice(sid, ref.name, "leave"), to=channel(ref.name), skip_sid=sid)
+    rooms.clear()
     announced.clear()
 
 
 def create_room_record(name, creator_id, topic="", private=False):
-    room = Room(name=name, creator_id=creator_id, topic=topic, is_private=private)
+    room = Room(name=name, name_key=name_key(name), creator_id=creator_id, topic=topic, is_private=private)
     db.session.add(room)
     try:
         db.session.commit()
@@ -317,8 +419,13 @@ def require_user():
 
 
 def target_user(data):
+    """The user named in `user` (by the rule for names: any case or width)."""
     name = text_field(data, "user", current_app.config["CHAT_MAX_NAME_LENGTH"])
-    user = db.session.execute(select(User).filter_by(name_key=name.strip().casefold())).scalar_one_or_none()
+    try:
+        name = normalise(name)
+    except NameRefused as exc:
+        raise ChatError("invalid_user", exc.describe("'user'")) from None
+    user = db.session.execute(select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
     if user is None:
         raise ChatError("unknown_user", f"No user called '{name}'.")
     return user
@@ -350,9 +457,10 @@ def subscribe_event(data=None, *_):
     room = find_room(name)
     who = identity()
     if room is None or not is_member(room.id, who["id"]):
+        forget(name)
         raise ChatError("forbidden", f"You are not a member of '{name}'.")
-    subscribe(ref_for(room))
-    return {"ok": True, "room": name}
+    subscribe_member(ref_for(room), who["id"])
+    return {"ok": True, "room": room.name}
 
 
 @socketio.on("create_room")
@@ -365,8 +473,8 @@ def create_room_event(data=None, *_):
     if not isinstance(private, bool):
         raise ChatError("invalid_type", "'private' must be true or false.")
     who = require_user()
-    if name.startswith(DM_PREFIX):
-        raise ChatError("invalid_room", "Room names cannot start with 'dm:'.")
+    if reserved(name):
+        raise ChatError("invalid_room", RESERVED)
     if find_room(name) is not None:
         raise ChatError("room_exists", f"A room called '{name}' exists already.")
     room = create_room_record(name, who["id"], topic, private)
@@ -376,7 +484,7 @@ def create_room_event(data=None, *_):
     subscribe(ref_for(room))
     log.info("create room=%s private=%s by user=%s", name, private, who["id"])
     if not private:
-        socketio.emit("rooms_changed", {"room": name, "reason": "created"})
+        socketio.emit("rooms_changed", {"room": room.name, "reason": "created"})
     return {"ok": True, "room": room_info(room)}
 
 
@@ -393,7 +501,7 @@ def set_topic_event(data=None, *_):
         raise ChatError("forbidden", "Only the room's creator can change its topic.")
     room.topic = topic
     db.session.commit()
-    emit("room_updated", {"room": name, "topic": topic}, to=channel(name))
+    emit("room_updated", {"room": room.name, "topic": topic}, to=channel(room.name))
     return {"ok": True, "room": room_info(room)}
 
 
@@ -409,9 +517,9 @@ def invite_event(data=None, *_):
     invitee = target_user(data)
     add_member(room.id, invitee.id)
     log.info("invite room=%s user=%s by user=%s", name, invitee.id, who["id"])
-    socketio.emit("rooms_changed", {"room": name, "reason": "invited", "by": who["name"]},
+    socketio.emit("rooms_changed", {"room": room.name, "reason": "invited", "by": who["name"]},
                   to=user_channel(invitee.id))
-    return {"ok": True, "room": name, "user": invitee.public()}
+    return {"ok": True, "room": room.name, "user": invitee.public()}
 
 
 @socketio.on("remove_member")
@@ -428,12 +536,12 @@ def remove_member_event(data=None, *_):
         raise ChatError("invalid_user", "Leave the room instead of removing yourself.")
     db.session.execute(delete(RoomMember).where(RoomMember.room_id == room.id, RoomMember.user_id == user.id))
     db.session.commit()
-    # Their sockets stop receiving now, on every node; every socket is refused at its next
-    # write (require_member checks private rooms in the database).
-    leave_room_everywhere(user_channel(user.id), channel(name))
-    socketio.emit("rooms_changed", {"room": name, "reason": "removed"}, to=user_channel(user.id))
-    log.info("remove room=%s user=%s by user=%s", name, user.id, who["id"])
-    return {"ok": True, "room": name, "user": user.public()}
+    # Their sockets stop receiving now and forget the room, on every node; any request racing
+    # with this is refused too (every path checks private rooms in the database).
+    leave_room_everywhere(user_channel(user.id), channel(room.name), forget=room.name)
+    socketio.emit("rooms_changed", {"room": room.name, "reason": "removed"}, to=user_channel(user.id))
+    log.info("remove room=%s user=%s by user=%s", room.name, user.id, who["id"])
+    return {"ok": True, "room": room.name, "user": user.public()}
 
 
 @socketio.on("open_dm")
@@ -447,7 +555,7 @@ def open_dm_event(data=None, *_):
     name = dm_name(who["id"], peer.id)
     room = find_room(name)
     if room is None:
-        room = Room(name=name, kind="dm", is_private=True, creator_id=who["id"])
+        room = Room(name=name, name_key=name, kind="dm", is_private=True, creator_id=who["id"])
         db.session.add(room)
         try:
             db.session.commit()
@@ -475,12 +583,13 @@ def mark_read_event(data=None, *_):
     room = find_room(name)
     member = db.session.get(RoomMember, (room.id, who["id"])) if room is not None else None
     if member is None:
+        forget(name)
         raise ChatError("not_in_room", f"You are not a member of '{name}'.")
     if last > member.last_read_id:
         member.last_read_id = last
         db.session.commit()
-    socketio.emit("read", {"room": name, "last_read_id": member.last_read_id}, to=user_channel(who["id"]))
-    return {"ok": True, "room": name, "last_read_id": member.last_read_id}
+    socketio.emit("read", {"room": room.name, "last_read_id": member.last_read_id}, to=user_channel(who["id"]))
+    return {"ok": True, "room": room.name, "last_read_id": member.last_read_id}
 
 
 def directory(user_id):

@@ -9,6 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from . import names
 from .extensions import db, login_manager
 from .i18n import page_language, strings
 from .models import User
@@ -27,16 +28,20 @@ def load_user(user_id):
 
 
 def name_key(name):
-    return name.strip().casefold()
+    """Two names with one key are one user (chat/names.py)."""
+    return names.name_key(name)
 
 
 def valid_name(form, field):
-    name = (field.data or "").strip()
+    """The rule for names (chat/names.py); the field keeps the normalised name."""
     limit = current_app.config["CHAT_MAX_NAME_LENGTH"]
-    if not name or len(name) > limit:
-        raise ValidationError(f"1–{limit} characters.")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise ValidationError("No control characters.")
+    try:
+        field.data = names.checked_name(field.data or "", limit)
+    except names.NameRefused as exc:
+        text = strings(page_language()[0])
+        if exc.reason in ("empty", "too_long"):
+            raise ValidationError(text["name_length"].format(limit=limit)) from None
+        raise ValidationError(text["name_characters"].format(char=f"U+{ord(exc.char):04X}")) from None
 
 
 def valid_password(form, field):

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from .errors import ChatError
+from .names import NameRefused, checked_name
 
 
 def payload_object(data):
@@ -27,10 +28,20 @@ def text_field(data, name, limit):
 
 
 def room_name(data):
-    name = text_field(data, "room", current_app.config["CHAT_MAX_ROOM_LENGTH"])
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise ChatError("invalid_room", "'room' must not contain control characters.")
-    return name
+    """The room's name, normalised by the rule for names (chat/names.py)."""
+    limit = current_app.config["CHAT_MAX_ROOM_LENGTH"]
+    return checked_room_name(text_field(data, "room", limit), limit)
+
+
+def checked_room_name(raw, limit):
+    try:
+        return checked_name(raw, limit)
+    except NameRefused as exc:
+        if exc.reason == "empty":
+            raise ChatError("empty_field", "'room' must not be empty.") from None
+        if exc.reason == "too_long":
+            raise ChatError("too_long", f"'room' must be at most {limit} characters.") from None
+        raise ChatError("invalid_room", exc.describe("'room'")) from None
 
 
 def message_text(data):
