@@ -1,5 +1,6 @@
 """Accounts: register, log in, log out, guests; and who a socket connection is."""
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -86,10 +87,21 @@ def authenticate(name, password):
 
 
 def safe_next(target):
-    """Only same-site relative paths, so a login link cannot send users elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("pages.index")
+    """Where to go after logging in: a path on this site, else the index.
+
+    The check parses what a browser would: it drops tabs and line breaks inside a URL, strips
+    leading spaces and control characters, and reads a backslash as a slash; so any of those
+    refuses the target, and so does a scheme or a host (`//evil.example`).
+    """
+    fallback = url_for("pages.index")
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
 def render_login(status=200, **forms):
