@@ -4,12 +4,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_socketio import ConnectionRefusedError
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from .errors import http_error
 from .extensions import db, login_manager
 from .i18n import page_language, strings
 from .models import User
@@ -19,12 +21,54 @@ log = logging.getLogger("chat.users")
 bp = Blueprint("users", __name__)
 
 
+# The session key holding the generation a session was issued in (see User.session_generation).
+GENERATION_KEY = "session_generation"
+
+
 @login_manager.user_loader
 def load_user(user_id):
+    """The session's user, unless the session was issued before the user's sessions were ended.
+
+    Every HTTP request and every socket connect (which reads the same cookie) comes through here.
+    A session from before session generations existed counts as generation 0.
+    """
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
+    if user is None or session.get(GENERATION_KEY, 0) != user.session_generation:
+        return None
+    return user
+
+
+def sign_in(user):
+    """Start a session for this user, in the user's current session generation."""
+    login_user(user)
+    session[GENERATION_KEY] = user.session_generation
+
+
+def end_sessions(user):
+    """End every session of this user: cookies issued before now get nothing on any node (they
+    share the database), and the user's sockets close on every node. Logout calls it; so will a
+    password change or a deactivation."""
+    user_id = user.id
+    db.session.execute(
+        db.update(User).where(User.id == user_id).values(session_generation=User.session_generation + 1)
+    )
+    db.session.commit()
+    disconnect_user(user_id)
+
+
+@bp.before_app_request
+def refuse_ended_session():
+    """A cookie whose session was ended: forget it; the HTTP API answers 401, pages carry on as
+    for a visitor without a session (the chat page sends them to the login form)."""
+    if "_user_id" not in session or current_user.is_authenticated:
+        return None
+    session.clear()
+    if request.path.startswith("/api/"):
+        return http_error(401, "unauthorized", "Your session has ended; log in again.")
+    return None
 
 
 def name_key(name):
@@ -131,7 +175,7 @@ def login():
     if user is None:
         form.password.errors.append(strings(page_language()[0])["bad_login"])
         return render_login(401, login_form=form)
-    login_user(user)
+    sign_in(user)
     log.info("login user=%s", user.id)
     return redirect(safe_next(request.form.get("next")))
 
@@ -145,7 +189,7 @@ def register():
     if user is None:
         form.name.errors.append(strings(page_language()[0])["name_taken"])
         return render_login(409, register_form=form)
-    login_user(user)
+    sign_in(user)
     log.info("register user=%s", user.id)
     return redirect(safe_next(request.form.get("next")))
 
@@ -161,7 +205,7 @@ def guest():
     if user is None:
         form.name.errors.append(strings(page_language()[0])["name_taken"])
         return render_login(409, guest_form=form)
-    login_user(user)
+    sign_in(user)
     log.info("guest user=%s", user.id)
     return redirect(safe_next(request.form.get("next")))
 
@@ -170,9 +214,9 @@ def guest():
 @login_required
 def logout():
     user_id = current_user.id
+    end_sessions(current_user)
     logout_user()
     session.clear()
-    disconnect_user(user_id)
     log.info("logout user=%s", user_id)
     flash("logged_out")
     return redirect(url_for("users.login_page"))
@@ -194,4 +238,6 @@ def connection_identity(sid):
     """Who this connection is, decided once at connect and kept in the connection's session."""
     if current_user.is_authenticated:
         return current_user.public()
+    if "_user_id" in session:  # a session that was ended (logout): not a guest either
+        raise ConnectionRefusedError("session_ended")
     return anonymous_identity(sid)

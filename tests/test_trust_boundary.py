@@ -2,7 +2,11 @@
 password guessing, and password hashing off the event loop."""
 import pytest
 
-from tests.accounts import csrf_token, register
+from chat.config import database_url
+from chat.extensions import db, socketio
+from chat.models import User
+from chat.users import end_sessions
+from tests.accounts import csrf_token, login, register
 
 
 def login_with_next(client, next_value, name="dave", password="correct horse"):
@@ -60,3 +64,93 @@ def test_paths_on_this_site_are_kept(app, target):
     register(app.test_client(), "dave")
     response = login_with_next(app.test_client(), target)
     assert response.status_code == 302 and response.headers["Location"] == target
+
+
+# --- Sessions that end ------------------------------------------------------------------------
+
+def copy_of(app, client):
+    """Another browser holding the same session cookie (copied before logout)."""
+    return with_cookie(app, client.get_cookie("session").value)
+
+
+def with_cookie(app, cookie):
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    return client
+
+
+def logout(client):
+    page = client.get("/").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    return client.post("/logout", data={"csrf_token": token})
+
+
+def assert_gets_nothing(app, client):
+    """The page sends it to the login form, the HTTP API answers 401, the socket is refused;
+    each tried with the cookie as copied (a thief ignores the server's order to forget it)."""
+    cookie = client.get_cookie("session").value
+    page = with_cookie(app, cookie).get("/")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+    api = with_cookie(app, cookie).get("/api/rooms")
+    assert api.status_code == 401 and api.get_json()["error"]["code"] == "unauthorized"
+    sock = socketio.test_client(app, flask_test_client=with_cookie(app, cookie))
+    assert not sock.is_connected()
+
+
+def test_a_cookie_copied_before_logout_gets_nothing(app):
+    owner = app.test_client()
+    register(owner, "Ivy")
+    thief = copy_of(app, owner)
+    assert thief.get("/").status_code == 200  # the copy works while the owner is signed in
+    assert logout(owner).status_code == 302
+    assert_gets_nothing(app, thief)
+    assert owner.get("/").status_code == 302
+
+
+def test_logging_in_again_after_logout_works(app):
+    client = app.test_client()
+    register(client, "Jay")
+    old = copy_of(app, client)
+    logout(client)
+    assert login(client, "Jay").status_code == 302
+    assert client.get("/").status_code == 200
+    sock = socketio.test_client(app, flask_test_client=client)
+    assert sock.is_connected()
+    sock.disconnect()
+    assert old.get("/api/rooms").status_code == 401
+
+
+def test_a_logged_out_cookie_gets_nothing_from_another_node(make_app, app_database_url, tmp_path):
+    url = app_database_url if app_database_url.startswith("postgresql") else f"sqlite:///{tmp_path / 'shared.db'}"
+    node1 = make_app(SQLALCHEMY_DATABASE_URI=database_url(url))
+    node2 = make_app(SQLALCHEMY_DATABASE_URI=database_url(url))  # one database, two processes' apps
+    owner = node1.test_client()
+    register(owner, "Kim")
+    on_node2 = copy_of(node2, owner)
+    assert on_node2.get("/").status_code == 200  # the same cookie is good on every node
+    logout(owner)
+    assert_gets_nothing(node2, on_node2)
+
+
+def test_end_sessions_ends_every_session_and_closes_sockets(app):
+    phone, laptop = app.test_client(), app.test_client()
+    register(phone, "Lee")
+    login(laptop, "Lee")
+    sock = socketio.test_client(app, flask_test_client=laptop)
+    assert sock.is_connected()
+    with app.app_context():
+        end_sessions(db.session.execute(db.select(User).filter_by(name_key="lee")).scalar_one())
+    assert not sock.is_connected()
+    for client in (phone, laptop):
+        assert_gets_nothing(app, client)
+
+
+def test_a_session_from_before_the_upgrade_still_works_until_logout(app):
+    client = app.test_client()
+    register(client, "Max")
+    with client.session_transaction() as sess:
+        sess.pop("session_generation")  # what a cookie signed before this version holds
+    assert client.get("/").status_code == 200
+    old = copy_of(app, client)
+    logout(client)
+    assert old.get("/api/rooms").status_code == 401
