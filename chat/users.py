@@ -1,5 +1,7 @@
 """Accounts: register, log in, log out, guests; and who a socket connection is."""
 import logging
+import math
+import secrets
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -11,9 +13,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from .blocking import Busy, run_blocking
 from .errors import http_error
 from .extensions import db, login_manager
 from .i18n import page_language, strings
+from .login_throttle import from_config as login_throttle_from_config
 from .models import User
 from .rooms import user_channel
 
@@ -106,14 +110,15 @@ class GuestForm(FlaskForm):
 
 
 def create_user(name, password=None):
-    """A new account (or guest when password is None); None when the name is taken."""
+    """A new account (or guest when password is None); None when the name is taken.
+
+    The password is hashed off the event loop (raises blocking.Busy when that is full)."""
     name = name.strip()
-    user = User(
-        name=name,
-        name_key=name_key(name),
-        password_hash=generate_password_hash(password) if password is not None else None,
-        is_guest=password is None,
-    )
+    password_hash = None
+    if password is not None:
+        release_connection()
+        password_hash = run_blocking(generate_password_hash, password)
+    user = User(name=name, name_key=name_key(name), password_hash=password_hash, is_guest=password is None)
     db.session.add(user)
     try:
         db.session.commit()
@@ -124,10 +129,34 @@ def create_user(name, password=None):
 
 
 def authenticate(name, password):
+    """The user with this name and password, or None.
+
+    The hash is checked off the event loop (raises blocking.Busy when that is full). A name
+    without a password (unknown, or a guest) is checked against a dummy hash, so that the answer
+    takes as long as for a real account: the timing tells no one which names exist.
+    """
     user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
-    if user is None or user.password_hash is None or not check_password_hash(user.password_hash, password):
-        return None
-    return user
+    stored = user.password_hash if user is not None else None
+    release_connection()
+    matches = run_blocking(check_password_hash, stored or dummy_hash(), password)
+    return user if matches and stored else None
+
+
+def dummy_hash():
+    """A hash made like the real ones (werkzeug's current scrypt settings), of a password no one knows."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = run_blocking(generate_password_hash, secrets.token_urlsafe(24))
+    return _dummy_hash
+
+
+_dummy_hash = None
+
+
+def release_connection():
+    """End the read transaction before a long wait, so the hash does not hold a pooled database
+    connection (many logins waiting at once would otherwise empty the pool for everyone)."""
+    db.session.rollback()
 
 
 def safe_next(target):
@@ -159,6 +188,22 @@ def render_login(status=200, **forms):
     ), status
 
 
+def refuse_form(field, status, message_key, retry_after, **forms):
+    """The login page again, with why (in the page's language) and when to retry (Retry-After)."""
+    message = strings(page_language()[0])[message_key].format(minutes=math.ceil(retry_after / 60))
+    field.errors.append(message)
+    body, status = render_login(status, **forms)
+    return body, status, {"Retry-After": str(retry_after)}
+
+
+def login_throttle():
+    app = current_app._get_current_object()
+    throttle = app.extensions.get("chat_login_throttle")
+    if throttle is None:
+        throttle = app.extensions.setdefault("chat_login_throttle", login_throttle_from_config(app.config))
+    return throttle
+
+
 @bp.get("/login")
 def login_page():
     if current_user.is_authenticated:
@@ -171,10 +216,20 @@ def login():
     form = LoginForm(prefix="login")
     if not form.validate_on_submit():
         return render_login(400, login_form=form)
-    user = authenticate(form.name.data, form.password.data)
+    throttle, account, address = login_throttle(), name_key(form.name.data), request.remote_addr
+    wait = throttle.retry_after(account, address)
+    if wait:
+        log.info("login throttled for %ss", wait)
+        return refuse_form(form.password, 429, "too_many_logins", wait, login_form=form)
+    try:
+        user = authenticate(form.name.data, form.password.data)
+    except Busy:
+        return refuse_form(form.password, 503, "login_busy", 1, login_form=form)
     if user is None:
+        throttle.failed(account, address)
         form.password.errors.append(strings(page_language()[0])["bad_login"])
         return render_login(401, login_form=form)
+    throttle.succeeded(account)
     sign_in(user)
     log.info("login user=%s", user.id)
     return redirect(safe_next(request.form.get("next")))
@@ -185,7 +240,10 @@ def register():
     form = RegisterForm(prefix="register")
     if not form.validate_on_submit():
         return render_login(400, register_form=form)
-    user = create_user(form.name.data, form.password.data)
+    try:
+        user = create_user(form.name.data, form.password.data)
+    except Busy:
+        return refuse_form(form.password, 503, "login_busy", 1, register_form=form)
     if user is None:
         form.name.errors.append(strings(page_language()[0])["name_taken"])
         return render_login(409, register_form=form)
