@@ -1,9 +1,13 @@
 """Password guessing, throttled: failed logins counted per account and per client address.
 
-Counted with the `limits` library (the storage and strategies Flask-Limiter is built on; see the
-README for why not Flask-Limiter's request hooks) in a moving window: in Redis when the nodes
-share one (CHAT_LOGIN_LIMIT_STORAGE, else CHAT_MESSAGE_QUEUE), so that every node sees every
-failure; in this process' memory otherwise, and while that Redis cannot be reached.
+Counted with the `limits` library in a moving window: in Redis when the nodes share one
+(CHAT_LOGIN_LIMIT_STORAGE, else CHAT_MESSAGE_QUEUE), so that every node sees every failure; in
+this process' memory otherwise, and while that Redis cannot be reached.
+
+`limits` is the storage and strategies Flask-Limiter is built on. Flask-Limiter itself is not
+used: its Limiter holds one app's storage and settings (the tests build many apps per process),
+and it adds a teardown to every request context, which Flask-SocketIO pushes for every socket
+event (10–40 µs more per event, measured), for one form that needs limiting.
 Only failures count: a user who types the password right is never held back by their own logins,
 and a successful login clears its account's count (never its address's: one's own account would
 otherwise reset the count of an address that guesses at others).
