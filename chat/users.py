@@ -63,6 +63,14 @@ def end_sessions(user):
     disconnect_user(user_id)
 
 
+def set_password(user, password):
+    """Give the user a new password and end every session they have (a password change, a reset)."""
+    password_hash = run_blocking(generate_password_hash, password)
+    user.password_hash = password_hash
+    user.is_guest = False
+    end_sessions(user)  # commits the new hash with the new generation's update
+
+
 @bp.before_app_request
 def refuse_ended_session():
     """A cookie whose session was ended: forget it; the HTTP API answers 401, pages carry on as

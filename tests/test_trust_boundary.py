@@ -343,3 +343,21 @@ def test_login_limits_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("CHAT_LOGIN_ADDRESS_LIMIT", "lots")
     with pytest.raises(ConfigError, match="CHAT_LOGIN_ADDRESS_LIMIT"):
         Config()
+
+
+def test_reset_password_from_the_command_line_ends_the_users_sessions(app):
+    client = app.test_client()
+    register(client, "Oda", "old password")
+    sock = socketio.test_client(app, flask_test_client=client)
+    old_cookie = client.get_cookie("session").value
+    result = app.test_cli_runner().invoke(args=["chat", "reset-password", "oda"],
+                                          input="new password\nnew password\n")
+    assert result.exit_code == 0, result.output
+    assert not sock.is_connected()
+    assert_gets_nothing(app, with_cookie(app, old_cookie))
+    assert login(app.test_client(), "Oda", "old password").status_code == 401
+    assert login(app.test_client(), "Oda", "new password").status_code == 302
+    short = app.test_cli_runner().invoke(args=["chat", "reset-password", "oda", "--password", "short"])
+    assert short.exit_code != 0 and "characters" in short.output
+    unknown = app.test_cli_runner().invoke(args=["chat", "reset-password", "nobody", "--password", "long enough"])
+    assert unknown.exit_code != 0 and "No user called" in unknown.output
