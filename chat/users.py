@@ -73,14 +73,12 @@ def set_password(user, password):
 
 @bp.before_app_request
 def refuse_ended_session():
-    """A cookie whose session was ended: forget it; the HTTP API answers 401, pages carry on as
-    for a visitor without a session (the chat page sends them to the login form)."""
-    if "_user_id" not in session or current_user.is_authenticated:
+    """The HTTP API answers 401 to a cookie whose session was ended (not the guests' public view).
+    Pages need no check here: they see no user, and the chat page sends them to the login form."""
+    if not request.path.startswith("/api/") or "_user_id" not in session or current_user.is_authenticated:
         return None
     session.clear()
-    if request.path.startswith("/api/"):
-        return http_error(401, "unauthorized", "Your session has ended; log in again.")
-    return None
+    return http_error(401, "unauthorized", "Your session has ended; log in again.")
 
 
 def name_key(name):
