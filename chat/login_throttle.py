@@ -8,9 +8,12 @@ this process' memory otherwise, and while that Redis cannot be reached.
 used: its Limiter holds one app's storage and settings (the tests build many apps per process),
 and it adds a teardown to every request context, which Flask-SocketIO pushes for every socket
 event (10–40 µs more per event, measured), for one form that needs limiting.
-Only failures count: a user who types the password right is never held back by their own logins,
-and a successful login clears its account's count (never its address's: one's own account would
-otherwise reset the count of an address that guesses at others).
+An account's attempts are counted before its password is checked (guesses sent all at once get
+no more tries than the limit), and a successful login clears its account's count: only failures
+remain, so a user who types the password right is never held back by their own logins. An
+address counts its failures only (users behind one NAT log in often), after each check; it is
+never cleared by a success (one's own account would otherwise reset the count of an address that
+guesses at others).
 """
 import hashlib
 import logging
@@ -30,9 +33,9 @@ class LoginThrottle:
     """How long an account or an address must wait before its next login attempt."""
 
     def __init__(self, account_limit, address_limit, storage_uri=None, prefix="chat"):
-        self.rules = [
+        self.rules = [  # addresses first: an address refused uses up none of the account's tries
             (kind, item)
-            for kind, text in (("account", account_limit), ("address", address_limit)) if text
+            for kind, text in (("address", address_limit), ("account", account_limit)) if text
             for item in parse_many(text)
         ]
         self.prefix = f"{prefix}:login"
@@ -45,16 +48,22 @@ class LoginThrottle:
             self.shared = MovingWindowRateLimiter(storage)
         self.shared_down_until = 0.0
 
-    def retry_after(self, account, address):
-        """Seconds until this account (its name_key) and address may try a password again; 0 if now."""
-        keys = self._keys(account, address)
-        return max((self._use(self._wait, item, kind, keys[kind]) for kind, item in self.rules), default=0)
-
-    def failed(self, account, address):
-        """Count a wrong password (or an unknown name) against both."""
+    def admit(self, account, address):
+        """Count an attempt at this account (its name_key) from this address: 0 when it may go on,
+        else the seconds until it may try again (then nothing was counted for the address)."""
         keys = self._keys(account, address)
         for kind, item in self.rules:
-            self._use(self._hit, item, kind, keys[kind])
+            admitted = self._use(self._test if kind == "address" else self._hit, item, kind, keys[kind])
+            if not admitted:
+                return self._use(self._wait, item, kind, keys[kind])
+        return 0
+
+    def failed(self, account, address):
+        """A wrong password (or an unknown name): count it against the address too."""
+        key = self._keys(account, address)["address"]
+        for kind, item in self.rules:
+            if kind == "address":
+                self._use(self._hit, item, kind, key)
 
     def succeeded(self, account):
         """The account's owner got in: its failures are forgotten."""
@@ -63,13 +72,14 @@ class LoginThrottle:
                 self._use(self._clear, item, kind, account_key(account))
 
     def _wait(self, limiter, item, kind, key):
-        if limiter.test(item, self.prefix, kind, key):
-            return 0
         reset_at = limiter.get_window_stats(item, self.prefix, kind, key).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
+    def _test(self, limiter, item, kind, key):
+        return limiter.test(item, self.prefix, kind, key)
+
     def _hit(self, limiter, item, kind, key):
-        limiter.hit(item, self.prefix, kind, key)
+        return limiter.hit(item, self.prefix, kind, key)
 
     def _clear(self, limiter, item, kind, key):
         limiter.clear(item, self.prefix, kind, key)

@@ -223,7 +223,7 @@ def login():
     if not form.validate_on_submit():
         return render_login(400, login_form=form)
     throttle, account, address = login_throttle(), name_key(form.name.data), request.remote_addr
-    wait = throttle.retry_after(account, address)
+    wait = throttle.admit(account, address)
     if wait:
         log.info("login throttled for %ss", wait)
         return refuse_form(form.password, 429, "too_many_logins", wait, login_form=form)

@@ -261,6 +261,22 @@ def test_thirty_wrong_passwords_then_the_right_one_does_not_sign_in(make_app):
     assert 'class="field-error"' in english.get_data(as_text=True)
 
 
+def test_guesses_sent_all_at_once_get_no_more_tries_than_the_limit(make_app):
+    app = throttled_app(make_app, account="5 per 10 minutes", address=None)
+    start, statuses = threading.Barrier(20), []
+
+    def guess(i):
+        start.wait(10)
+        statuses.append(attempt(app, "victim", f"guess {i}", address=f"198.51.100.{i}").status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(statuses) == [401] * 5 + [429] * 15  # each attempt is counted before its password is checked
+
+
 def test_one_address_guessing_at_many_accounts_is_throttled(make_app):
     app = throttled_app(make_app, account=None, address="5 per 10 minutes")
     assert [attempt(app, f"user{i}", "guess", address="192.0.2.7").status_code for i in range(5)] == [401] * 5
