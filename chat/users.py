@@ -144,7 +144,8 @@ def authenticate(name, password):
     user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
     stored = user.password_hash if user is not None else None
     release_connection()
-    matches = run_blocking(check_password_hash, stored or dummy_hash(), password)
+    dummy = dummy_hash()  # made at the first login of the process, whichever name it is for
+    matches = run_blocking(check_password_hash, stored or dummy, password)
     return user if matches and stored else None
 
 
