@@ -36,7 +36,7 @@ def create_app(config=None):
     from .health import bp as health_bp
     from .metrics import init_app as init_metrics
     from .pages import bp as pages_bp
-    from .security import SocketSessionInterface, add_security_headers
+    from .security import SocketSessionInterface, add_security_headers, trust_proxies
     from .uploads import init_app as init_uploads
     from .users import bp as users_bp
 
@@ -61,6 +61,7 @@ def create_app(config=None):
     init_uploads(app)  # its routes, and MAX_CONTENT_LENGTH (Engine.IO's polling POSTs never reach Flask)
     init_metrics(app)
     app.after_request(add_security_headers)
+    trust_proxies(app)  # X-Forwarded-For only from CHAT_TRUSTED_PROXIES proxies
 
     # The maintainers' documented knob for batched long-polling POSTs (python-engineio#142).
     Payload.max_decode_packets = app.config["CHAT_MAX_POLLING_PACKETS"]

@@ -81,5 +81,35 @@ def admin_command(name, revoke):
     click.echo(f"{user.name} is {'no longer' if revoke else 'now'} an admin")
 
 
+@chat_cli.command("reset-password")
+@click.argument("name")
+@click.password_option(help="The new password (asked for when not given).")
+def reset_password_command(name, password):
+    """Give the user NAME a new password, and end every session they have on every node.
+
+    With CHAT_MESSAGE_QUEUE set (the nodes' Redis) their open sockets close at once; without it
+    the sockets of a running server stay open until they reconnect (then they are refused).
+    """
+    from .cluster import external_emitter
+    from .extensions import db
+    from .models import User
+    from .users import name_key, set_password
+
+    config = current_app.config
+    low, high = config["CHAT_MIN_PASSWORD_LENGTH"], config["CHAT_MAX_PASSWORD_LENGTH"]
+    if not low <= len(password) <= high:
+        raise click.ClickException(f"The password must have {low}–{high} characters.")
+    user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"No user called '{name}'.")
+    url = config.get("CHAT_MESSAGE_QUEUE")
+    if url:
+        with external_emitter(url, config["CHAT_QUEUE_CHANNEL"]):
+            set_password(user, password)
+    else:
+        set_password(user, password)
+    click.echo(f"{user.name} has a new password; their sessions have ended")
+
+
 def init_app(app):
     app.cli.add_command(chat_cli)

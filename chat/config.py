@@ -3,6 +3,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from limits import parse_many
+
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 
 
@@ -55,6 +57,18 @@ def env_list(name):
     if not raw:
         return None
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_rate_limit(name, default):
+    """A rate such as "10 per 10 minutes" (the `limits` library's notation), or None for "off"/"0"."""
+    raw = (os.environ.get(name) or "").strip() or default
+    if raw.lower() in ("off", "0", "none"):
+        return None
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '10 per 10 minutes' or 'off', got {raw!r}") from None
+    return raw
 
 
 class Config:
@@ -140,6 +154,15 @@ class Config:
         self.CHAT_UPLOAD_THUMBNAIL_SIZE = env_int("CHAT_UPLOAD_THUMBNAIL_SIZE", 320, 16)
         # Pixels in one image (width × height): a small file can decode into gigabytes.
         self.CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 40_000_000, 1)
+        # The trust boundary (issue 18): blocking work off the event loop (chat/blocking.py),
+        # password guessing throttled (chat/login_throttle.py), the proxies whose
+        # X-Forwarded-For is believed.
+        self.CHAT_BLOCKING_THREADS = env_int("CHAT_BLOCKING_THREADS", 2, 1)
+        self.CHAT_BLOCKING_QUEUE = env_int("CHAT_BLOCKING_QUEUE", 32, 0)
+        self.CHAT_LOGIN_ACCOUNT_LIMIT = env_rate_limit("CHAT_LOGIN_ACCOUNT_LIMIT", "10 per 10 minutes")
+        self.CHAT_LOGIN_ADDRESS_LIMIT = env_rate_limit("CHAT_LOGIN_ADDRESS_LIMIT", "30 per 10 minutes")
+        self.CHAT_LOGIN_LIMIT_STORAGE = os.environ.get("CHAT_LOGIN_LIMIT_STORAGE", "").strip() or None
+        self.CHAT_TRUSTED_PROXIES = env_int("CHAT_TRUSTED_PROXIES", 0, 0)
 
 
 class TestConfig(Config):
@@ -159,5 +182,8 @@ class TestConfig(Config):
         self.CHAT_USER_RATE_LIMIT = 0.0
         # Never the developer's instance/uploads (created only when a test uploads).
         self.CHAT_UPLOAD_FOLDER = str(Path(tempfile.gettempdir()) / f"chat-test-uploads-{os.getpid()}")
+        # Tests log in often; the login throttle's tests turn it back on.
+        self.CHAT_LOGIN_ACCOUNT_LIMIT = None
+        self.CHAT_LOGIN_ADDRESS_LIMIT = None
         for key, value in overrides.items():
             setattr(self, key, value)

@@ -42,6 +42,9 @@ class User(UserMixin, db.Model):
     # An admin may delete anyone's message (`flask --app wsgi chat admin NAME`).
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # Sessions carry the generation they were issued in; logout (users.end_sessions) counts it
+    # up, so every cookie issued before stops working, on every node.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def public(self):
         return {"id": self.id, "name": self.name, "guest": self.is_guest}

@@ -1,5 +1,6 @@
 """Response headers that keep the page safe; the session cookie, read once per connection."""
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -38,3 +39,12 @@ class SocketSessionInterface(SecureCookieSessionInterface):
         if "saved_session" in request.environ:
             return self.session_class()
         return super().open_session(app, request)
+
+
+def trust_proxies(app):
+    """Behind CHAT_TRUSTED_PROXIES reverse proxies (nginx: 1), the client's address and scheme are
+    the ones the nearest proxy put in X-Forwarded-For/-Proto; otherwise those headers are ignored,
+    so a client cannot claim another address (the login throttle counts per address)."""
+    count = app.config["CHAT_TRUSTED_PROXIES"]
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)

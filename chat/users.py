@@ -1,8 +1,12 @@
 """Accounts: register, log in, log out, guests; and who a socket connection is."""
 import logging
+import math
+import secrets
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_socketio import ConnectionRefusedError
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -10,8 +14,11 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from . import names
+from .blocking import Busy, run_blocking
+from .errors import http_error
 from .extensions import db, login_manager
 from .i18n import page_language, strings
+from .login_throttle import from_config as login_throttle_from_config
 from .models import User
 from .rooms import user_channel
 
@@ -19,12 +26,60 @@ log = logging.getLogger("chat.users")
 bp = Blueprint("users", __name__)
 
 
+# The session key holding the generation a session was issued in (see User.session_generation).
+GENERATION_KEY = "session_generation"
+
+
 @login_manager.user_loader
 def load_user(user_id):
+    """The session's user, unless the session was issued before the user's sessions were ended.
+
+    Every HTTP request and every socket connect (which reads the same cookie) comes through here.
+    A session from before session generations existed counts as generation 0.
+    """
     try:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
+    if user is None or session.get(GENERATION_KEY, 0) != user.session_generation:
+        return None
+    return user
+
+
+def sign_in(user):
+    """Start a session for this user, in the user's current session generation."""
+    login_user(user)
+    session[GENERATION_KEY] = user.session_generation
+
+
+def end_sessions(user):
+    """End every session of this user: cookies issued before now get nothing on any node (they
+    share the database), and the user's sockets close on every node. Logout calls it; so will a
+    password change or a deactivation."""
+    user_id = user.id
+    db.session.execute(
+        db.update(User).where(User.id == user_id).values(session_generation=User.session_generation + 1)
+    )
+    db.session.commit()
+    disconnect_user(user_id)
+
+
+def set_password(user, password):
+    """Give the user a new password and end every session they have (a password change, a reset)."""
+    password_hash = run_blocking(generate_password_hash, password)
+    user.password_hash = password_hash
+    user.is_guest = False
+    end_sessions(user)  # commits the new hash with the new generation's update
+
+
+@bp.before_app_request
+def refuse_ended_session():
+    """The HTTP API answers 401 to a cookie whose session was ended (not the guests' public view).
+    Pages need no check here: they see no user, and the chat page sends them to the login form."""
+    if not request.path.startswith("/api/") or "_user_id" not in session or current_user.is_authenticated:
+        return None
+    session.clear()
+    return http_error(401, "unauthorized", "Your session has ended; log in again.")
 
 
 def name_key(name):
@@ -66,14 +121,15 @@ class GuestForm(FlaskForm):
 
 
 def create_user(name, password=None):
-    """A new account (or guest when password is None); None when the name is taken."""
+    """A new account (or guest when password is None); None when the name is taken.
+
+    The password is hashed off the event loop (raises blocking.Busy when that is full)."""
     name = name.strip()
-    user = User(
-        name=name,
-        name_key=name_key(name),
-        password_hash=generate_password_hash(password) if password is not None else None,
-        is_guest=password is None,
-    )
+    password_hash = None
+    if password is not None:
+        release_connection()
+        password_hash = run_blocking(generate_password_hash, password)
+    user = User(name=name, name_key=name_key(name), password_hash=password_hash, is_guest=password is None)
     db.session.add(user)
     try:
         db.session.commit()
@@ -84,17 +140,53 @@ def create_user(name, password=None):
 
 
 def authenticate(name, password):
+    """The user with this name and password, or None.
+
+    The hash is checked off the event loop (raises blocking.Busy when that is full). A name
+    without a password (unknown, or a guest) is checked against a dummy hash, so that the answer
+    takes as long as for a real account: the timing tells no one which names exist.
+    """
     user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
-    if user is None or user.password_hash is None or not check_password_hash(user.password_hash, password):
-        return None
-    return user
+    stored = user.password_hash if user is not None else None
+    release_connection()
+    dummy = dummy_hash()  # made at the first login of the process, whichever name it is for
+    matches = run_blocking(check_password_hash, stored or dummy, password)
+    return user if matches and stored else None
+
+
+def dummy_hash():
+    """A hash made like the real ones (werkzeug's current scrypt settings), of a password no one knows."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = run_blocking(generate_password_hash, secrets.token_urlsafe(24))
+    return _dummy_hash
+
+
+_dummy_hash = None
+
+
+def release_connection():
+    """End the read transaction before a long wait, so the hash does not hold a pooled database
+    connection (many logins waiting at once would otherwise empty the pool for everyone)."""
+    db.session.rollback()
 
 
 def safe_next(target):
-    """Only same-site relative paths, so a login link cannot send users elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("pages.index")
+    """Where to go after logging in: a path on this site, else the index.
+
+    The check parses what a browser would: it drops tabs and line breaks inside a URL, strips
+    leading spaces and control characters, and reads a backslash as a slash; so any of those
+    refuses the target, and so does a scheme or a host (`//evil.example`).
+    """
+    fallback = url_for("pages.index")
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
 
 
 def render_login(status=200, **forms):
@@ -106,6 +198,22 @@ def render_login(status=200, **forms):
         "login.html", lang=lang, t=strings(lang), allow_guests=current_app.config["CHAT_ALLOW_GUESTS"],
         next=request.values.get("next", ""), **forms,
     ), status
+
+
+def refuse_form(field, status, message_key, retry_after, **forms):
+    """The login page again, with why (in the page's language) and when to retry (Retry-After)."""
+    message = strings(page_language()[0])[message_key].format(minutes=math.ceil(retry_after / 60))
+    field.errors.append(message)
+    body, status = render_login(status, **forms)
+    return body, status, {"Retry-After": str(retry_after)}
+
+
+def login_throttle():
+    app = current_app._get_current_object()
+    throttle = app.extensions.get("chat_login_throttle")
+    if throttle is None:
+        throttle = app.extensions.setdefault("chat_login_throttle", login_throttle_from_config(app.config))
+    return throttle
 
 
 @bp.get("/login")
@@ -120,11 +228,21 @@ def login():
     form = LoginForm(prefix="login")
     if not form.validate_on_submit():
         return render_login(400, login_form=form)
-    user = authenticate(form.name.data, form.password.data)
+    throttle, account, address = login_throttle(), name_key(form.name.data), request.remote_addr
+    wait = throttle.admit(account, address)
+    if wait:
+        log.info("login throttled for %ss", wait)
+        return refuse_form(form.password, 429, "too_many_logins", wait, login_form=form)
+    try:
+        user = authenticate(form.name.data, form.password.data)
+    except Busy:
+        return refuse_form(form.password, 503, "login_busy", 1, login_form=form)
     if user is None:
+        throttle.failed(account, address)
         form.password.errors.append(strings(page_language()[0])["bad_login"])
         return render_login(401, login_form=form)
-    login_user(user)
+    throttle.succeeded(account)
+    sign_in(user)
     log.info("login user=%s", user.id)
     return redirect(safe_next(request.form.get("next")))
 
@@ -134,11 +252,14 @@ def register():
     form = RegisterForm(prefix="register")
     if not form.validate_on_submit():
         return render_login(400, register_form=form)
-    user = create_user(form.name.data, form.password.data)
+    try:
+        user = create_user(form.name.data, form.password.data)
+    except Busy:
+        return refuse_form(form.password, 503, "login_busy", 1, register_form=form)
     if user is None:
         form.name.errors.append(strings(page_language()[0])["name_taken"])
         return render_login(409, register_form=form)
-    login_user(user)
+    sign_in(user)
     log.info("register user=%s", user.id)
     return redirect(safe_next(request.form.get("next")))
 
@@ -154,7 +275,7 @@ def guest():
     if user is None:
         form.name.errors.append(strings(page_language()[0])["name_taken"])
         return render_login(409, guest_form=form)
-    login_user(user)
+    sign_in(user)
     log.info("guest user=%s", user.id)
     return redirect(safe_next(request.form.get("next")))
 
@@ -163,9 +284,9 @@ def guest():
 @login_required
 def logout():
     user_id = current_user.id
+    end_sessions(current_user)
     logout_user()
     session.clear()
-    disconnect_user(user_id)
     log.info("logout user=%s", user_id)
     flash("logged_out")
     return redirect(url_for("users.login_page"))
@@ -187,4 +308,6 @@ def connection_identity(sid):
     """Who this connection is, decided once at connect and kept in the connection's session."""
     if current_user.is_authenticated:
         return current_user.public()
+    if "_user_id" in session:  # a session that was ended (logout): not a guest either
+        raise ConnectionRefusedError("session_ended")
     return anonymous_identity(sid)

@@ -41,6 +41,7 @@ def node_env(database_url, channel, port):
         "CHAT_QUEUE_CHANNEL": channel,
         "PORT": str(port),
         "SESSION_COOKIE_SECURE": "false",
+        "CHAT_TRUSTED_PROXIES": "1",
     }
 
 

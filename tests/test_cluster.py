@@ -10,11 +10,12 @@ from collections import Counter
 
 import pytest
 import requests
+import socketio as socketio_client
 import yaml
 
 from chat.config import Config
 from tests import cluster as cl
-from tests.accounts import register
+from tests.accounts import login, register
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 from tests.live_client import LiveClient
 
@@ -199,6 +200,33 @@ def test_logout_on_one_node_closes_the_users_sockets_on_every_node(cluster):
     finally:
         for client in (*sockets, bystander):
             client.disconnect()
+
+
+def test_a_cookie_copied_before_logout_gets_nothing_from_any_node(cluster):
+    session, cookie = signed_in(cluster.nodes[1].url, f"copied-{uuid.uuid4().hex[:6]}")
+    page = session.get(cluster.nodes[1].url + "/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert session.post(cluster.nodes[1].url + "/logout", data={"csrf_token": token},
+                        allow_redirects=False).status_code == 302
+    for url in [node.url for node in cluster.nodes] + [cluster.nginx.url]:
+        page = requests.get(url + "/", headers={"Cookie": cookie}, allow_redirects=False)
+        assert page.status_code == 302 and "/login" in page.headers["Location"], url
+        api = requests.get(url + "/api/rooms", headers={"Cookie": cookie})
+        assert api.status_code == 401 and api.json()["error"]["code"] == "unauthorized", url
+        with pytest.raises(socketio_client.exceptions.ConnectionError):
+            LiveClient(url).connect(headers={"Cookie": cookie})
+
+
+def test_a_password_guesser_is_throttled_on_every_node(cluster):
+    """Failures count in Redis: ten wrong passwords spread over the nodes (the default limit)
+    lock the account on every node and through nginx, the right password included."""
+    name = f"target-{uuid.uuid4().hex[:6]}"
+    signed_in(cluster.nodes[0].url, name)
+    for i in range(10):
+        assert login(requests.Session(), name, "wrong password", base=cluster.nodes[i % 3].url).status_code == 401
+    for url in [node.url for node in cluster.nodes] + [cluster.nginx.url]:
+        refused = login(requests.Session(), name, base=url)
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0, url
 
 
 def test_a_member_removed_on_one_node_stops_receiving_on_the_others(cluster):

@@ -16,7 +16,7 @@ Downgrade drops rooms.name_key and gives users the previous key (stripped, case-
 stay as upgraded.
 
 Revision ID: e3f4a5b6c7d8
-Revises: c3a9d2e41b07
+Revises: b7e2c1d90a14
 Create Date: 2026-11-29 21:00:00
 
 """
@@ -30,7 +30,7 @@ from chat.names import NameRefused, name_key, normalise
 
 # revision identifiers, used by Alembic.
 revision = 'e3f4a5b6c7d8'
-down_revision = 'c3a9d2e41b07'
+down_revision = 'b7e2c1d90a14'
 branch_labels = None
 depends_on = None
 
