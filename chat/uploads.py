@@ -18,8 +18,9 @@ from PIL import ExifTags, Image, ImageOps
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
+from .blocking import Busy, run_blocking
 from .errors import ChatError, http_error
-from .extensions import csrf, db, socketio
+from .extensions import csrf, db
 from .models import Connection
 from .presence import live_connections
 from .ratelimit import check_user_rate
@@ -237,21 +238,6 @@ def check_claim(name, content_type):
                       f"The file is named like {claimed} but its content is {content_type}; it was not sent.")
 
 
-def run_blocking(fn, *args):
-    """Image decoding holds the CPU: under eventlet or gevent, run it on an OS thread so the
-    other connections keep being served meanwhile."""
-    mode = socketio.async_mode
-    if mode == "eventlet":
-        from eventlet import tpool
-
-        return tpool.execute(fn, *args)
-    if mode == "gevent":
-        import gevent
-
-        return gevent.get_hub().threadpool.apply(fn, args)
-    return fn(*args)
-
-
 def image_facts(path, content_type, thumb, max_side, max_pixels):
     """(width, height) as shown of an image whose content must match its type; writes its thumbnail.
 
@@ -301,9 +287,12 @@ def receive(form):
         stored = StoredFile(token, size, sniff(final))
         check_claim(form.name, stored.content_type)
         if stored.content_type in INLINE_IMAGES:
-            stored.width, stored.height = run_blocking(
-                image_facts, final, stored.content_type, thumb_path(token),
-                cfg["CHAT_UPLOAD_THUMBNAIL_SIZE"], cfg["CHAT_UPLOAD_MAX_PIXELS"])
+            try:
+                stored.width, stored.height = run_blocking(
+                    image_facts, final, stored.content_type, thumb_path(token),
+                    cfg["CHAT_UPLOAD_THUMBNAIL_SIZE"], cfg["CHAT_UPLOAD_MAX_PIXELS"])
+            except Busy as exc:
+                raise UploadError(503, exc.code, exc.message) from None
             stored.has_thumbnail = True
     except BaseException:
         remove_quietly(final, thumb_path(token))

@@ -308,6 +308,22 @@ def test_a_broken_image_is_refused(app, people, folder):
     assert counts(app) == (0, 0) and stored_files(folder) == []
 
 
+def test_an_image_upload_is_refused_while_the_blocking_pool_is_full(app, people, folder):
+    from chat import blocking
+
+    with app.app_context():
+        full = blocking.pool(app)
+    kai = people("kai")
+    full.admitted = full.capacity  # every thread taken, the waiting line full
+    try:
+        response = kai.upload(png(), "cat.png")
+    finally:
+        full.admitted = 0
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "busy"
+    assert counts(app) == (0, 0) and stored_files(folder) == []
+    assert kai.upload(png(), "cat.png").status_code == 201
+
+
 def test_too_large_is_refused_before_or_while_reading(make_app, tmp_path):
     folder = tmp_path / "small"
     app = make_app(CHAT_UPLOAD_FOLDER=str(folder), CHAT_MAX_UPLOAD_SIZE=1000)
