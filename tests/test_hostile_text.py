@@ -19,6 +19,16 @@ from tests.test_rich_messages import csrf_headers
 HOSTILE = [pytest.param("a\x00b", id="nul"), pytest.param("a\ud800b", id="lone-surrogate")]
 
 
+@pytest.fixture
+def app(make_app, app_database_url, tmp_path):
+    """Threads write at once here: on SQLite a file, as in production (an in-memory database is
+    one connection every thread shares, transactions included: one thread's rollback would undo
+    another's insert)."""
+    if app_database_url.startswith("sqlite"):
+        return make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'chat.db'}")
+    return make_app()
+
+
 def at_once(*calls):
     """Run the calls in threads started together; their results in order."""
     results = [None] * len(calls)
