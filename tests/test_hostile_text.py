@@ -164,13 +164,21 @@ def error_of(response):
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_http_json_writes_refuse_it(app, writer, value):
-    edited = writer.http.patch(f"/api/messages/{writer.own_id}", json={"message": value}, headers=writer.headers)
-    reacted = writer.http.post(f"/api/messages/{writer.own_id}/reactions", json={"emoji": value},
-                               headers=writer.headers)
+def test_http_json_writes_refuse_it_while_others_chat_on(app, writer, people, value):
+    bob = people("bob")
+    bob.call("join_room", {"room": "lobby"})
+    writer.sock.get_received()
+    url = f"/api/messages/{writer.own_id}"
+    edited, ok_1 = at_once(lambda: writer.http.patch(url, json={"message": value}, headers=writer.headers),
+                           lambda: bob.call("room_message", {"room": "lobby", "message": "one"}))
+    reacted, ok_2 = at_once(lambda: writer.http.post(url + "/reactions", json={"emoji": value}, headers=writer.headers),
+                            lambda: bob.call("room_message", {"room": "lobby", "message": "two"}))
     assert error_of(edited) == error_of(reacted) == (400, "invalid_text")
+    assert ok_1["ok"] and ok_2["ok"]
+    assert [(n, p["text"]) for n, p in events(writer.sock)] == [("room_message", "one"), ("room_message", "two")]
     with app.app_context():
-        assert db.session.execute(select(Message.text)).scalars().all() == ["original"]
+        stored = db.session.execute(select(Message.text).order_by(Message.id)).scalars().all()
+    assert stored == ["original", "one", "two"]
 
 
 @pytest.mark.parametrize("field", ["message", "room", "client_id"])
