@@ -6,6 +6,7 @@ from io import BytesIO
 import pytest
 from sqlalchemy import select
 
+from chat.errors import ChatError
 from chat.extensions import db
 from chat.history import _waiting
 from chat.models import Message, Room
@@ -54,7 +55,7 @@ def at_once(*calls):
     "\U0010ffff",
 ])
 def test_nul_controls_lone_surrogates_and_non_characters_are_refused(text):
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(ChatError) as refused:
         check_text("ok " + text, "message")
     assert refused.value.code == "invalid_text"
     index, ch = refused_character("ok " + text)
