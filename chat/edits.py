@@ -22,7 +22,7 @@ from .history import _write_lock, largest_id, mentioned_users, stored_payloads
 from .models import Mention, Message, Reaction, Room, Upload, User, utc_now
 from .ratelimit import check_user_rate, rate_limited
 from .rooms import can_read, identity, ref_for
-from .validation import message_text, optional_id, payload_object
+from .validation import check_text, message_text, optional_id, payload_object
 
 log = logging.getLogger("chat.edits")
 bp = Blueprint("edits", __name__)
@@ -46,6 +46,7 @@ def emoji_field(data):
     value = data["emoji"]
     if not isinstance(value, str):
         raise ChatError("invalid_type", "'emoji' must be a string.")
+    check_text(value, "emoji")
     if not value or len(value) > EMOJI_MAX_LENGTH or not emoji_lib.is_emoji(value):
         raise ChatError("invalid_emoji", "'emoji' must be exactly one emoji.")
     return value

@@ -1,4 +1,5 @@
 """Stored messages: writing one, reading pages of them, over the socket and over HTTP."""
+import logging
 import re
 import threading
 from collections import deque
@@ -7,7 +8,7 @@ from time import perf_counter
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from . import metrics
 from .cluster import channel_order, emit_stored
@@ -21,6 +22,7 @@ from .uploads import file_info
 from .validation import optional_id, optional_limit, optional_room, payload_object
 from .writer import message_transaction
 
+log = logging.getLogger("chat.history")
 bp = Blueprint("history", __name__)
 
 # Store-then-emit runs under one lock per process, so ids reach every client in the order
@@ -141,19 +143,30 @@ def mentioned_users(text, room_id):
     ).scalars().all()
 
 
-def dedupe_key_of(user_id, client_id):
-    """A retried send with the same client_id (by the same user) is stored once."""
-    return f"{user_id or 'anon'}:{client_id}" if client_id is not None else None
+def dedupe_key_of(user_id, client_id, sid=None):
+    """A retried send with the same client_id by the same sender is stored once.
+
+    The sender is the user (any of their connections, before and after a reconnect); a client
+    without a session has no identity but its Socket.IO sid, so its retries count on that one
+    connection only, and two such clients picking the same client_id never collide. The longest
+    key, "anon:" + a 64-character sid + ":" + a 64-character client_id, fits the column (160).
+    """
+    if client_id is None:
+        return None
+    if user_id is not None:
+        return f"{user_id}:{client_id}"
+    return f"anon:{sid}:{client_id}" if sid is not None else None
 
 
-def sent_before(user_id, client_id, room_name=None):
-    """The payload of the message this user already stored with this client_id, or None.
+def sent_before(user_id, client_id, room_name=None, sid=None):
+    """The payload of the message this sender already stored with this client_id, or None.
 
-    room_name: the channel's name when the caller knows it (else it is looked up).
+    room_name: the channel's name when the caller knows it (else it is looked up); sid: the
+    connection of a sender without a user id.
     """
     from .models import Room
 
-    key = dedupe_key_of(user_id, client_id)
+    key = dedupe_key_of(user_id, client_id, sid)
     if key is None:
         return None
     message = db.session.execute(select(Message).filter_by(dedupe_key=key)).scalar_one_or_none()
@@ -183,7 +196,7 @@ class Write:
         self.row = {
             "room_id": ref.id if ref is not None else None, "user_id": identity["id"],
             "author_name": identity["name"], "sender_sid": sid, "text": text,
-            "dedupe_key": dedupe_key_of(identity["id"], client_id), "created_at": utc_now(), "upload_id": None,
+            "dedupe_key": dedupe_key_of(identity["id"], client_id, sid), "created_at": utc_now(), "upload_id": None,
         }
         self.payload = self.created = self.error = None
         self.done = False
@@ -248,16 +261,25 @@ def _take_waiting(own):
 
 
 def _store_batch(batch):
-    """Store the batch in one transaction, then send each message in id order (under the lock)."""
+    """Store the batch in one transaction, then send each message in id order (under the lock).
+
+    When the database refuses one of its rows (a retried client_id, a value it cannot store),
+    the writes are stored again one at a time: the bad one fails alone, the others are stored,
+    sent and acked.
+    """
     try:
         if len(batch) == 1:
             _store_one(batch[0])
             return
         try:
             stored = _insert(batch)
-        except IntegrityError:  # a retried client_id among them: one at a time, as usual
-            for write in batch:
-                _store_one(write)
+        except Exception as exc:
+            if not refused_row(exc):
+                raise
+            if not isinstance(exc, IntegrityError):  # a retried client_id is routine; anything else is news
+                log.warning("a batch of %d messages failed (%s: %s); storing them one at a time", len(batch),
+                            type(exc).__name__, getattr(exc, "orig", exc))  # not the rows: they hold the texts
+            _store_each(batch)
             return
         for write in stored:
             write.send()
@@ -271,11 +293,35 @@ def _store_batch(batch):
                 write.fail(ChatError("internal_error", "The message could not be stored."))
 
 
+def refused_row(exc):
+    """True when the database (or its driver) refused a value the batch holds, so that storing the
+    writes one at a time tells the good ones from the bad: not when the database is unreachable,
+    full or cut off, where each write would fail again (each after a timeout, holding the lock) and
+    a COMMIT whose outcome is unknown might be stored twice."""
+    if isinstance(exc, DBAPIError):
+        return not exc.connection_invalidated and not isinstance(exc, OperationalError | InterfaceError)
+    return isinstance(exc, ValueError | TypeError)  # a value the driver could not encode or bind
+
+
+def _store_each(batch):
+    """Store the writes one at a time, each with its own result; once one finds the database
+    unreachable, the rest fail with it at once."""
+    for write in batch:
+        if write.done:
+            continue
+        _store_one(write)
+        if write.error is not None and not refused_row(write.error):
+            for rest in batch:
+                if not rest.done:
+                    rest.fail(write.error)
+            return
+
+
 def _store_one(write):
     try:
         _insert([write])
     except IntegrityError as exc:
-        existing = sent_before(write.identity["id"], write.client_id, write.room_name)
+        existing = sent_before(write.identity["id"], write.client_id, write.room_name, write.sid)
         if existing is None:
             write.fail(exc)
         else:

@@ -19,7 +19,7 @@ from .names import NameRefused, name_key, normalise
 from .presence import live_connections
 from .ratelimit import rate_limited
 from .timeutil import utc_now_iso
-from .validation import RoomRequest, payload_object, room_name, text_field
+from .validation import RoomRequest, check_text, payload_object, room_name, text_field
 
 log = logging.getLogger("chat.rooms")
 bp = Blueprint("rooms", __name__)
@@ -408,7 +408,7 @@ def topic_text(data):
     limit = current_app.config["CHAT_MAX_TOPIC_LENGTH"]
     if len(topic) > limit:
         raise ChatError("too_long", f"'topic' must be at most {limit} characters.")
-    return topic
+    return check_text(topic, "topic")
 
 
 def require_user():

@@ -24,6 +24,7 @@ from .extensions import csrf, db
 from .models import Connection
 from .presence import live_connections
 from .ratelimit import check_user_rate
+from .validation import without_refused
 
 log = logging.getLogger("chat.uploads")
 bp = Blueprint("uploads", __name__)
@@ -88,6 +89,7 @@ def display_name(raw):
     """The client's file name, made safe to show: no path, no control characters, no leading dots."""
     name = unicodedata.normalize("NFC", raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch) not in UNSAFE_CATEGORIES)
+    name = without_refused(name)  # and what no text field accepts (non-characters)
     name = name.strip().lstrip(".").strip()
     if len(name) > MAX_NAME:
         stem, ext = os.path.splitext(name)
