@@ -9,7 +9,7 @@ from . import cluster, metrics, presence
 from .errors import ChatError
 from .extensions import socketio
 from .rooms import leave_all, subscribe_memberships, user_channel
-from .users import connection_identity
+from .users import connection_identity, session_still_current
 
 log = logging.getLogger("chat.connection")
 
@@ -27,6 +27,11 @@ def connect_event(auth=None):
     session["identity"] = who
     if who["id"] is not None:
         join_room(user_channel(who["id"]))
+        # A logout that committed after this session was read closed the user's channel before
+        # this socket was in it: look again now that it is, or the socket would outlive it.
+        if not session_still_current(who["id"]):
+            log.info("refused sid=%s: the session ended while connecting", request.sid)
+            raise ConnectionRefusedError("session_ended")
         subscribe_memberships(who["id"])
         if presence.add_connection(request.sid, who["id"]):
             presence.announce(who, "online")

@@ -46,6 +46,15 @@ def load_user(user_id):
     return user
 
 
+def session_still_current(user_id):
+    """Whether this request's session is still of the user's current generation, read afresh
+    (a logout may have committed since load_user read the user at the start of the request)."""
+    generation = db.session.execute(
+        db.select(User.session_generation).where(User.id == user_id).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    return generation is not None and session.get(GENERATION_KEY, 0) == generation
+
+
 def sign_in(user):
     """Start a session for this user, in the user's current session generation."""
     login_user(user)

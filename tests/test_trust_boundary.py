@@ -117,6 +117,26 @@ def test_a_cookie_copied_before_logout_gets_nothing(app):
     assert owner.get("/").status_code == 302
 
 
+def test_a_logout_racing_with_a_connect_leaves_no_socket_open(app, monkeypatch):
+    """The connect reads the session (still current), a logout on another request commits and
+    closes the user's channel, then the connect joins that channel: it must not stay open."""
+    from chat import connection
+
+    client = app.test_client()
+    register(client, "Rae")
+    join = connection.join_room
+
+    def logged_out_meanwhile(room, *args, **kwargs):
+        if room.startswith("user:"):
+            with app.app_context():
+                end_sessions(db.session.execute(db.select(User).filter_by(name="Rae")).scalar_one())
+        return join(room, *args, **kwargs)
+
+    monkeypatch.setattr(connection, "join_room", logged_out_meanwhile)
+    sock = socketio.test_client(app, flask_test_client=client)
+    assert not sock.is_connected()
+
+
 def test_logging_in_again_after_logout_works(app):
     client = app.test_client()
     register(client, "Jay")
