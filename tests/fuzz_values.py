@@ -155,3 +155,22 @@ def wire_bytes(value):
     """A string as a hostile client puts it in a URL or form: UTF-8, lone surrogates included
     (as the invalid bytes a browser never sends but a script can)."""
     return value.encode("utf-8", "surrogatepass")
+
+
+# ---- canonical cases: one value of each hostile kind, so that every run covers each of them ----
+
+def canonical_text(limit):
+    """One string of each TEXT kind (a field's limit decides the huge ones)."""
+    return ["a\x00b", "\x00", "a\ud800b", "\udfff", "a\uffffb", "\U0010ffff", "\ufdd0", "a\x1bb", "a\x85b", "\x7f",
+            "a\r\nb", "x" * (limit + 1), "\x00" * (limit + 1), "\u3000", "\u200b"]
+
+
+def canonical_names(near):
+    """One string of each NAMES kind, made from the legitimate `near` (a room or user name)."""
+    return [*look_alikes(near), "dm:2:4", "DM:2:4", "ｄｍ:2:4", "dm\u200b:2:4", "dm:1:2", "dm:4:2", "dm:",
+            "\u2066x\u2069", "x\u034f", "ℌ𝔢𝔩𝔩𝔬", "ǅ", "\u0130"]
+
+
+CANONICAL_TYPES = [None, True, -1, 1.5, math.nan, math.inf, 2**31, 2**63 - 1, 2**63, 2**64, "", [], {"room": "lobby"}, nested(400),
+                   b"bytes"]
+CANONICAL_PAYLOADS = [None, "lobby", ["lobby"], nested(400), b"\x00"]

@@ -35,7 +35,22 @@ from chat.models import Message, User
 from tests.accounts import csrf_token as form_csrf_token
 from tests.conftest import TEST_DB
 from tests.accounts import login
-from tests.fuzz_values import NAMES, TEXT, TYPES, field, hostile_text, payload, wire_bytes, wrong_type
+from tests.fuzz_values import (
+    CANONICAL_PAYLOADS,
+    CANONICAL_TYPES,
+    NAME_CHARS,
+    NAMES,
+    TEXT,
+    TRICKY,
+    TYPES,
+    canonical_names,
+    canonical_text,
+    field,
+    hostile_text,
+    payload,
+    wire_bytes,
+    wrong_type,
+)
 
 # ---- what the server may answer ----
 
@@ -92,10 +107,12 @@ class ErrorLog(logging.Handler):
         records, self.records = self.records, []
         if records:
             formatter = logging.Formatter()
+            first = next((r for r in records if r.exc_info), records[0])
+            summary = f"{type(first.exc_info[1]).__name__}: {first.exc_info[1]}" if first.exc_info else first.getMessage()
             detail = "\n".join(f"{r.name}: {r.getMessage()}" + (
                 "\n" + "\n".join(formatter.formatException(r.exc_info).splitlines()[-6:]) if r.exc_info else "")
                 for r in records)
-            raise AssertionError(f"logged at ERROR after {context}:\n{detail}")
+            raise AssertionError(f"logged at ERROR after {context}: {summary[:160]}\n{detail}")
 
 
 def received(sock, event):
@@ -342,6 +359,88 @@ def test_unknown_events_and_hostile_event_names(world, family, data):
     args = data.draw(st.one_of(st.just(()), st.tuples(wrong_type()), st.tuples(st.dictionaries(st.text(), st.text()))),
                      label="args")
     run_socket_example(world, data.draw(WHO, label="who"), name, args)
+
+
+# ---- canonical cases: each field of each event with one value of each hostile kind ----
+
+def valid_payloads(world):
+    """A legitimate payload per event (mallory's), in which one field at a time is replaced."""
+    ids = world.ids
+    return {
+        "join_room": {"room": "lobby", "since": ids["mine"]},
+        "leave_room": {"room": "lobby"},
+        "room_message": {"room": "lobby", "message": "hi", "client_id": "c1"},
+        "send_message": {"message": "hi", "client_id": "c2"},
+        "get_history": {"room": "lobby", "since": ids["mine"], "limit": 5},
+        "list_rooms": {},
+        "create_room": {"room": "fresh", "topic": "t", "private": False},
+        "set_topic": {"room": "mine", "topic": "t"},
+        "invite": {"room": "mine", "user": "dave"},
+        "remove_member": {"room": "mine", "user": "dave"},
+        "subscribe": {"room": "mine"},
+        "open_dm": {"user": "dave"},
+        "typing": {"room": "lobby"},
+        "mark_read": {"room": "lobby", "id": ids["mine"]},
+        "who_is_online": {},
+        "active": {},
+        "edit_message": {"id": ids["mine"], "message": "edited"},
+        "delete_message": {"id": ids["own_room"]},
+        "react": {"id": ids["bob"], "emoji": "🎉"},
+        "search": {"q": "hello", "room": "lobby", "limit": 5},
+    }
+
+
+def canonical_values(world, kind, family):
+    if family == TYPES:
+        return CANONICAL_TYPES
+    if family == TEXT:
+        return canonical_text(world.limit_of(kind))
+    if kind in ("room", "user"):
+        return canonical_names({"room": "lobby", "user": "bob"}[kind])
+    return [*NAME_CHARS[:4], "\u202eevil", "ｈｅｌｌｏ", "he\u200bllo", *TRICKY[:8]]
+
+
+def canonical_cases(world, family):
+    """(event, args): each field of each event replaced by each value of the family, the rest valid;
+    for the types family also payloads that are no object, missing and extra arguments."""
+    for event, valid in valid_payloads(world).items():
+        for name in SOCKET_EVENTS[event]:
+            for value in canonical_values(world, FIELD_KIND.get(name, name), family):
+                yield event, ({**valid, name: value},)
+        if family == TYPES:
+            for value in CANONICAL_PAYLOADS:
+                yield event, (value,)
+            yield event, ()
+            yield event, (valid, "extra", None)
+
+
+def restore_memberships(world):
+    """Put mallory back where the valid payloads expect her (a case may have left a room)."""
+    mallory = world.fuzzer("mallory")
+    for room in ("lobby", "mine", world.dm):
+        mallory.emit("join_room", {"room": room}, callback=True)
+    mallory.get_received()
+
+
+CANONICAL_XFAIL = {}
+
+
+@pytest.mark.parametrize("family", [
+    pytest.param(f, marks=[pytest.mark.xfail(strict=True, reason=CANONICAL_XFAIL[f])] if f in CANONICAL_XFAIL else [])
+    for f in (TYPES, TEXT, NAMES)])
+def test_each_field_of_each_event_with_each_kind_of_hostile_value(world, family):
+    """Not random: every run covers every kind on every field; all failures are listed at once."""
+    failures = []
+    for event, args in list(canonical_cases(world, family)):
+        try:
+            run_socket_example(world, "mallory", event, args)
+        except AssertionError as exc:
+            failures.append(str(exc).splitlines()[0][:240])
+        except Exception as exc:  # noqa: BLE001 - raised through the test client: listed like the rest
+            failures.append(f"{event}{short(args, 120)}: raised {exc!r}"[:240])
+        if event == "leave_room":
+            restore_memberships(world)
+    assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures)
 
 
 # ---- a hostile message and an ordinary one in the same group commit ----
