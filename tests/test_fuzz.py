@@ -90,7 +90,18 @@ pytestmark = pytest.mark.timeout(600)
 # Failures that belong to another engineer's area today, per (test, family): the area, why, and on
 # which databases. The lead removes an entry once that area's branch is merged; strict, so an
 # entry that no longer fails is noticed.
-XFAIL = {}
+BOTH, PG = {"sqlite", "postgresql"}, {"postgresql"}
+TEXT_AREA = "hard-text: lone surrogates and NUL in text fields (docs/notes/fuzz-findings.md)"
+XFAIL = {
+    ("socket_canonical", TEXT): (TEXT_AREA + "; on PostgreSQL the first one also breaks a pooled connection", BOTH),
+    ("same_commit", TEXT): ("hard-text: one message with a lone surrogate (or NUL on PostgreSQL) fails every "
+                            "message stored in the same group commit", BOTH),
+    ("http_api_canonical", TEXT): (TEXT_AREA + " (PATCH /api/messages, GET /api/search)", BOTH),
+    ("http_api", TEXT): (TEXT_AREA + " (NUL on PostgreSQL)", PG),
+    ("uploads_canonical", TEXT): ("hard-text and hard-deploy: NUL in an upload's caption or client_id", PG),
+    ("uploads", TEXT): ("hard-text and hard-deploy: NUL in an upload's caption or client_id", PG),
+    ("forms_canonical", TYPES): ("hard-auth: GET /login?next= with a tab leaves the site, with CR/LF a 500", BOTH),
+}
 
 
 def families(test):
