@@ -788,11 +788,12 @@ def test_reserved_event_names_sent_by_a_client_are_refused(world, name):
 
 API_PATHS_NO_ROUTE = ["/api/messages/-1", "/api/messages/1.5", "/api/messages/abc", "/api/messages/%00",
                       "/api/messages/-1/reactions", "/api/rooms//messages", "/api/rooms/a%0Ab/messages",
-                      "/api/nothing"]
+                      "/api/nothing", "/api/uploads"]  # the last: a route, but only for POST (405)
 
 
 def test_api_urls_that_match_no_route_answer_json(world):
-    """Every answer under /api/ is JSON, also for a URL no route takes (a negative id, an empty room)."""
+    """Every answer under /api/ is JSON, also for a URL no route takes (a negative id, an empty room)
+    or a method the route does not take."""
     failures = []
     for path in API_PATHS_NO_ROUTE:
         for method in ("GET", "PATCH", "DELETE", "POST"):
