@@ -31,8 +31,9 @@ def create_app(config=None):
     from . import connection, edits, history, messages, presence, rooms, search  # noqa: F401  (registers socket events)
     from .cli import init_app as init_cli
     from .cluster import init_app as client_manager
+    from .connection import guard_catch_all
     from .database import configure_database
-    from .errors import register_error_handler
+    from .errors import register_error_handler, register_http_errors
     from .health import bp as health_bp
     from .metrics import init_app as init_metrics
     from .pages import bp as pages_bp
@@ -81,6 +82,8 @@ def create_app(config=None):
         engineio_logger=False,
     )
     register_error_handler(socketio)
+    guard_catch_all(socketio.server)
+    register_http_errors(app)
     route_socketio_path(app)
     drop_compression = not app.config["CHAT_WEBSOCKET_COMPRESSION"]
     if drop_compression or async_mode == "eventlet":

@@ -14,8 +14,24 @@ from .users import connection_identity, session_still_current
 log = logging.getLogger("chat.connection")
 
 
+def sent_by_the_client():
+    """Whether the connect or disconnect handler runs for an event the client sent under that name.
+
+    python-socketio dispatches a client's event named "connect" or "disconnect" to their handlers
+    like any other. While it really connects or disconnects a client, the manager counts the client
+    as not connected (pending); an event from the client can only arrive once it is.
+    """
+    return socketio.server.manager.is_connected(request.sid, request.namespace or "/")
+
+
+def refuse_reserved(name):
+    raise ChatError("unknown_event", f"'{name}' is the server's own event: a client cannot send it.")
+
+
 @socketio.on("connect")
 def connect_event(auth=None):
+    if sent_by_the_client():
+        refuse_reserved("connect")
     if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
         log.info("refused sid=%s: no session", request.sid)
         raise ConnectionRefusedError("unauthorized")
@@ -41,6 +57,8 @@ def connect_event(auth=None):
 
 @socketio.on("disconnect")
 def disconnect_event(reason=None):
+    if sent_by_the_client():
+        refuse_reserved("disconnect")
     who = session.get("identity")
     if who is not None:
         leave_all(request.sid)
@@ -50,6 +68,27 @@ def disconnect_event(reason=None):
     metrics.DISCONNECTS.inc()
 
 
+def guard_catch_all(server, namespace="/"):
+    """Make an event the client itself names "*" reach unknown_event as one named "*".
+
+    python-socketio calls the catch-all handler with (event, sid, *data) for an event nobody
+    handles, but a client's event named "*" matches the handler by name and comes as (sid, *data):
+    Flask-SocketIO then takes the sid for the event's name and the data for the sid (an IndexError,
+    or a reply to nobody). Such a call is told apart by its first argument being a connected sid.
+    """
+    handler = server.handlers[namespace]["*"]
+
+    def catch_all(*args):
+        if args and isinstance(args[0], str) and server.manager.is_connected(args[0], namespace):
+            return handler("*", *args)
+        return handler(*args)
+
+    server.handlers[namespace]["*"] = catch_all
+
+
 @socketio.on("*")
-def unknown_event(event, *_):
-    raise ChatError("unknown_event", f"Unknown event '{event}'.")
+def unknown_event(*args):
+    # Called with the event's name first; an event the client named "*" itself comes here too,
+    # with whatever it sent (or nothing) in that place.
+    event = args[0] if args and isinstance(args[0], str) else "*"
+    raise ChatError("unknown_event", f"Unknown event '{event[:100]}'.")

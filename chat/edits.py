@@ -302,7 +302,7 @@ def http_call(action):
 
 @bp.errorhandler(CSRFError)
 def csrf_refused(exc):
-    return http_error(400, "csrf", "Missing or invalid CSRF token (send it in the X-CSRFToken header).")
+    return http_error(400, "invalid_csrf", "Missing or invalid CSRF token (send it in the X-CSRFToken header).")
 
 
 @bp.patch("/api/messages/<int:message_id_value>")

@@ -24,7 +24,7 @@ def current_event_name():
     if name == "*":  # the catch-all handler: the real name is the first argument
         args = event.get("args") or ()
         name = args[0] if args else None
-    return name if isinstance(name, str) else None
+    return name[:100] if isinstance(name, str) else None
 
 
 def error_reply(exc):
@@ -49,3 +49,23 @@ def http_error(status, code, message):
 
 def register_error_handler(socketio):
     socketio.on_error_default(error_reply)
+
+
+API_PREFIX = "/api/"
+
+
+def register_http_errors(app):
+    """Under /api/, a URL that matches no route or a method a route does not take answers in JSON
+    like every other refusal there (the pages keep Flask's HTML)."""
+
+    def api_error(exc):
+        if not request.path.startswith(API_PREFIX):
+            return exc
+        code = "not_found" if exc.code == 404 else "method_not_allowed"
+        response, status = http_error(exc.code, code, exc.description or exc.name)
+        if exc.code == 405:
+            response.headers["Allow"] = ", ".join(exc.valid_methods or ())
+        return response, status
+
+    app.register_error_handler(404, api_error)
+    app.register_error_handler(405, api_error)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from .cluster import leave_room_everywhere
 from .errors import ChatError
 from .extensions import db, socketio
-from .history import history_reply
+from .history import history_reply, largest_id
 from .models import Mention, Message, Room, RoomMember, User
 from .names import NameRefused, name_key, normalise
 from .presence import live_connections
@@ -579,6 +579,8 @@ def mark_read_event(data=None, *_):
     last = optional_id(data, "id")
     if last is None:
         raise ChatError("missing_field", "'id' is required.")
+    if last > largest_id():  # no message has such an id (32-bit ids on PostgreSQL)
+        raise ChatError("out_of_range", f"'id' must be at most {largest_id()}.")
     who = require_user()
     room = find_room(name)
     member = db.session.get(RoomMember, (room.id, who["id"])) if room is not None else None

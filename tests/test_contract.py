@@ -209,3 +209,32 @@ def test_an_unexpected_server_error_is_reported_without_a_traceback(client_facto
     ack = client.emit("send_message", {"message": "x"}, callback=True)
     assert ack["ok"] is False and ack["error"]["code"] == "internal_error"
     assert "secret internals" not in str(ack)
+
+
+@pytest.mark.parametrize("name", ["connect", "disconnect", "*"])
+def test_an_event_named_like_the_servers_own_is_refused_and_changes_nothing(app, name):
+    """A client that emits `connect`, `disconnect` or `*` itself gets unknown_event; it stays
+    connected and in its rooms (python-socketio dispatches such events to the server's handlers)."""
+    sender, listener = socketio.test_client(app), socketio.test_client(app)
+    for client in (sender, listener):
+        assert client.emit("join_room", {"room": "lobby"}, callback=True)["ok"]
+    listener.get_received()
+    for args in [(), ({},), ("join_room",), ({"room": "lobby"},)]:
+        ack = sender.emit(name, *args, callback=True)
+        assert ack["ok"] is False and ack["error"]["code"] == "unknown_event", (args, ack)
+        assert sender.is_connected()
+    notices = [p["args"][0] for p in listener.get_received() if p["name"] == "room_message"]
+    assert notices == []  # no leave (or join) notice
+    assert sender.emit("room_message", {"room": "lobby", "message": "still here"}, callback=True)["ok"]
+    assert any(p["args"][0].get("text") == "still here" for p in listener.get_received())
+
+
+def test_api_urls_without_a_route_answer_json(app):
+    client = app.test_client()
+    missing = client.get("/api/nothing-here")
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+    wrong = client.get("/api/uploads")
+    assert wrong.status_code == 405 and wrong.get_json()["error"]["code"] == "method_not_allowed"
+    assert "POST" in wrong.headers["Allow"]
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and page.mimetype == "text/html"

@@ -1,4 +1,5 @@
 """Everyday chat: room directory, private rooms, direct messages, presence, typing, unread, limits."""
+import os
 import time
 
 import pytest
@@ -221,6 +222,11 @@ def test_unread_counts_follow_the_user_across_sessions(people, app):
     team = next(r for r in info if r["name"] == "team")
     assert (team["unread"], team["mentions"]) == (1, 1)
     bob.call("mark_read", {"room": "team", "id": ids[0]}, sock=phone)  # never goes back
+    assert bob.room("team")["unread"] == 1
+    # An id past any a message can have (ids are 32-bit on PostgreSQL): refused, nothing changes.
+    too_big = 2**31 if os.environ.get("CHAT_TEST_DB") == "postgresql" else 2**63
+    ack = bob.call("mark_read", {"room": "team", "id": too_big}, sock=phone)
+    assert ack["ok"] is False and ack["error"]["code"] == "out_of_range"
     assert bob.room("team")["unread"] == 1
     assert alice.room("team")["unread"] == 0  # one's own messages are read
 

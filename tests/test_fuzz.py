@@ -63,11 +63,9 @@ DOCUMENTED_CODES = {
     "unknown_user", "invalid_user", "room_exists", "rate_limited", "unknown_event",
     "not_found", "deleted", "invalid_emoji", "too_many_reactions",
     "unauthorized", "invalid_csrf", "empty_file", "too_large", "type_mismatch", "invalid_image",
-    "invalid_text",  # hard-text's one text rule (README on main since its merge)
+    "invalid_text", "conflict", "method_not_allowed", "busy",
 }
-# Codes the code sends that the README does not list (reported in docs/notes/fuzz-findings.md).
-UNDOCUMENTED_CODES = {"conflict", "csrf"}
-ALLOWED_CODES = DOCUMENTED_CODES | UNDOCUMENTED_CODES
+ALLOWED_CODES = DOCUMENTED_CODES
 
 WATCHED_LOGGERS = ("chat", "socketio", "engineio")
 

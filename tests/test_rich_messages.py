@@ -343,7 +343,7 @@ def test_http_edit_delete_and_react_with_a_csrf_token(app, trio):
     target = say(alice, "via http")
     headers = csrf_headers(alice)
     refused = alice.http.patch(f"/api/messages/{target}", json={"message": "no token"})
-    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "csrf"
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "invalid_csrf"
 
     edited = alice.http.patch(f"/api/messages/{target}", json={"message": "via _http_"}, headers=headers)
     assert edited.status_code == 200
