@@ -164,6 +164,7 @@
     }
     if (change.reason === "invited") page.showNotice(fill(t.invited, change));
     if (change.reason === "removed") {
+      followed.delete(change.room);  // a later invitation subscribes again
       page.showNotice(fill(t.removed, change));
       if (page.currentRoom() === change.room) page.openRoom("");
     }
