@@ -215,7 +215,7 @@ class Cluster:
         for node in self.nodes:
             try:
                 text = requests.get(node.url + "/metrics", timeout=2).text
-                counts.append(int(re.search(r"^chat_connections (\d+)$", text, re.M).group(1)))
+                counts.append(int(re.search(r"^chat_connections (\d+)(?:\.0)?$", text, re.M).group(1)))
             except (requests.RequestException, AttributeError):
                 counts.append(None)
         return counts

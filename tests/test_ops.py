@@ -1,9 +1,9 @@
 """For operators: /health, metrics, the announce command and the cluster pieces that need no cluster."""
-import re
 import uuid
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, insert, select
 
 from chat import create_app
@@ -16,18 +16,15 @@ from tests.conftest import skip_or_fail
 from tests.live_client import LiveClient
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"]*"\})? (-?[0-9.e+]+|\+Inf)$')
 
 
 def parse_metrics(text):
-    """name{labels} -> value, checking every line is a HELP/TYPE comment or a sample."""
+    """name{labels} -> value, read by prometheus-client's parser of the text format."""
     samples = {}
-    for line in text.splitlines():
-        if line.startswith("# HELP ") or line.startswith("# TYPE "):
-            continue
-        match = SAMPLE.match(line)
-        assert match, f"not Prometheus text format: {line!r}"
-        samples[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{key}="{value}"' for key, value in sorted(sample.labels.items()))
+            samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
     return samples
 
 
