@@ -31,6 +31,8 @@ from sqlalchemy import func, select, text
 
 from . import metrics
 from .extensions import socketio
+from .names import name_key
+from .state import state_in
 
 log = logging.getLogger("chat.cluster")
 
@@ -259,13 +261,11 @@ def leave_local(server, members_of, room, forget=None):
 
 def forget_in_connection(server, sid, name):
     """Drop the chat room `name` from what the connection `sid` remembers (its session)."""
-    from .rooms import forget_in  # rooms imports this module
-
     environ = server.get_environ(sid, namespace="/")
     # Flask-SocketIO keeps each connection's session in its environ from the first event on.
-    state = environ.get("saved_session") if environ else None
+    state = state_in(environ.get("saved_session") if environ else None)
     if state is not None:
-        forget_in(state, name)
+        state.forget(name_key(name))
 
 
 def leave_room_everywhere(members_of, room, forget=None):

@@ -1,7 +1,7 @@
 """Connection lifecycle and events nobody handles."""
 import logging
 
-from flask import current_app, request, session
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 
@@ -9,6 +9,7 @@ from . import cluster, metrics, presence
 from .errors import ChatError
 from .extensions import socketio
 from .rooms import leave_all, subscribe_memberships, user_channel
+from .state import begin, current
 from .users import connection_identity, session_still_current
 
 log = logging.getLogger("chat.connection")
@@ -40,7 +41,7 @@ def connect_event(auth=None):
         if presence.connection_count(who["id"]) >= current_app.config["CHAT_MAX_CONNECTIONS_PER_USER"]:
             log.info("refused sid=%s: too many connections for user=%s", request.sid, who["id"])
             raise ConnectionRefusedError("too_many_connections")
-    session["identity"] = who
+    begin(who)
     if who["id"] is not None:
         join_room(user_channel(who["id"]))
         # A logout that committed after this session was read closed the user's channel before
@@ -59,8 +60,9 @@ def connect_event(auth=None):
 def disconnect_event(reason=None):
     if sent_by_the_client():
         refuse_reserved("disconnect")
-    who = session.get("identity")
-    if who is not None:
+    own = current()
+    if own is not None:
+        who = own.identity
         leave_all(request.sid)
         if who["id"] is not None and presence.remove_connection(request.sid, who["id"]):
             presence.announce(who, "offline")

@@ -6,7 +6,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, request, session
+from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from flask_socketio import emit
 from sqlalchemy import delete, func, select, update
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from .extensions import db, socketio
 from .models import Connection, Node, User, utc_now
 from .ratelimit import rate_limited
+from .state import current, state
 from .validation import RoomRequest
 
 log = logging.getLogger("chat.presence")
@@ -30,19 +31,20 @@ def cutoff():
     return utc_now() - timedelta(seconds=current_app.config["CHAT_PRESENCE_TIMEOUT"])
 
 
-def beat(session=None):
-    """Mark this node alive; forget nodes (and their connections) that stopped beating."""
-    session = session if session is not None else db.session
+def beat(orm=None):
+    """Mark this node alive; forget nodes (and their connections) that stopped beating.
+    orm: the ORM session to do it in (default: the request's)."""
+    orm = orm if orm is not None else db.session
     now = utc_now()
-    node = session.get(Node, NODE_ID)
+    node = orm.get(Node, NODE_ID)
     if node is None:
-        session.add(Node(id=NODE_ID, heartbeat_at=now))
+        orm.add(Node(id=NODE_ID, heartbeat_at=now))
     else:
         node.heartbeat_at = now
     stale = select(Node.id).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID)
-    session.execute(delete(Connection).where(Connection.node_id.in_(stale)))
-    session.execute(delete(Node).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID))
-    session.commit()
+    orm.execute(delete(Connection).where(Connection.node_id.in_(stale)))
+    orm.execute(delete(Node).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID))
+    orm.commit()
 
 
 def start_heartbeat(app):
@@ -101,13 +103,13 @@ def remove_connection(sid, user_id):
 
 def touch():
     """Note activity (at most every 30 s per connection) so the user is not shown as away."""
-    who = session.get("identity")
-    if not who or who["id"] is None:
+    own = current()
+    if own is None or own.user_id is None:
         return
     now = time.monotonic()
-    if now - session.get("_touched", 0) < 30:
+    if now - own.touched < 30:
         return
-    session["_touched"] = now
+    own.touched = now
     db.session.execute(update(Connection).where(Connection.sid == request.sid).values(last_active=utc_now()))
     db.session.commit()
 
@@ -153,7 +155,7 @@ def presence_api():
 @socketio.on("active")
 @rate_limited
 def active_event(data=None, *_):
-    session["_touched"] = 0
+    state().touched = 0
     touch()
     return {"ok": True}
 
@@ -166,7 +168,7 @@ def typing_event(data=None, *_):
     room = RoomRequest.parse(data).room
     ref = require_member(room)
     interval = current_app.config["CHAT_TYPING_INTERVAL"]
-    sent = session.setdefault("_typing", {})
+    sent = state().typing
     now = time.monotonic()
     if now - sent.get(ref.name, -interval) < interval:
         return {"ok": True, "throttled": True}

@@ -3,9 +3,10 @@ import threading
 import time
 from functools import wraps
 
-from flask import current_app, session
+from flask import current_app
 
 from .errors import ChatError
+from .state import state
 
 
 class TokenBucket:
@@ -51,14 +52,13 @@ def check_rate():
     rate, burst = cfg["CHAT_RATE_LIMIT"], cfg["CHAT_RATE_BURST"]
     if rate <= 0:
         return
-    bucket = session.get("_bucket")
-    if bucket is None:
-        bucket = session["_bucket"] = TokenBucket(burst)
-    if not bucket.take(rate, burst):
+    own = state()
+    if own.bucket is None:
+        own.bucket = TokenBucket(burst)
+    if not own.bucket.take(rate, burst):
         raise ChatError("rate_limited", "Too many messages; slow down.")
-    who = session.get("identity")
-    if who and who["id"] is not None:
-        check_user_rate(who["id"])
+    if own.user_id is not None:
+        check_user_rate(own.user_id)
 
 
 def check_user_rate(user_id):

@@ -4,7 +4,7 @@ import threading
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from flask import Blueprint, current_app, jsonify, request, session
+from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from flask_socketio import emit, join_room, leave_room
 from sqlalchemy import bindparam, delete, func, select
@@ -18,6 +18,7 @@ from .models import Mention, Message, Room, RoomMember, User
 from .names import NameRefused, name_key, normalise
 from .presence import live_connections
 from .ratelimit import rate_limited
+from .state import state
 from .timeutil import utc_now_iso
 from .validation import RoomRequest, check_text, payload_object, room_name, text_field
 
@@ -131,13 +132,13 @@ def remember_ref(room):
 
 
 def member_rooms():
-    """This connection's rooms, key (chat/names.py) -> RoomRef, in join order (in the connection's session)."""
-    return session.setdefault("rooms", {})
+    """This connection's rooms, key (chat/names.py) -> RoomRef, in join order (chat/state.py)."""
+    return state().rooms
 
 
 def identity():
     """Who this connection is ({id, name, guest}), fixed at connect."""
-    return session["identity"]
+    return state().identity
 
 
 def find_room(name):
@@ -187,24 +188,10 @@ def can_read(room, user_id):
 def forget(name):
     """This connection stops following `name`: its RoomRef, its Socket.IO room, its announced join
     and typing throttle go. Returns the RoomRef it had (or None)."""
-    key = name_key(name)
-    ref = member_rooms().pop(key, None)
-    session.get("announced", set()).discard(key)
-    if ref is not None:
-        session.get("_typing", {}).pop(ref.name, None)
-        if ref.kind != "dm":
-            leave_room(channel(ref.name))
+    ref = state().forget(name_key(name))
+    if ref is not None and ref.kind != "dm":
+        leave_room(channel(ref.name))
     return ref
-
-
-def forget_in(state, name):
-    """Make another connection forget `name`, given its session (a removal, from the control
-    channel: its Socket.IO room is left by the caller)."""
-    key = name_key(name)
-    ref = state.get("rooms", {}).pop(key, None)
-    state.get("announced", set()).discard(key)
-    if ref is not None:
-        state.get("_typing", {}).pop(ref.name, None)
 
 
 def current_ref(name):
@@ -349,7 +336,7 @@ def enter(sid, ref, who):
     log.info("join sid=%s room=%s", sid, ref.name)
     if ref.kind != "dm":
         emit("room_message", room_notice(sid, ref.name, "join"), to=channel(ref.name))
-        session.setdefault("announced", set()).add(name_key(ref.name))
+        state().announced.add(name_key(ref.name))
 
 
 def leave(sid, name):
@@ -376,16 +363,15 @@ def leave_all(sid):
     Rooms a signed-in user follows silently (memberships, restored at connect) stay quiet:
     their comings and goings are presence, not joins and leaves.
     """
-    announced = session.get("announced", set())
-    rooms = member_rooms()
+    own = state()
+    announced, rooms = own.announced, own.rooms
     private = {rooms[key].id for key in announced if key in rooms and rooms[key].private}
     still = member_room_ids(identity()["id"], private)  # a removed member's leave is nobody's news
     for key, ref in list(rooms.items()):
         if key in announced and (not ref.private or ref.id in still):
             log.info("leave sid=%s room=%s (disconnect)", sid, ref.name)
             emit("room_message", room_notice(sid, ref.name, "leave"), to=channel(ref.name), skip_sid=sid)
-    rooms.clear()
-    announced.clear()
+    own.leave_all()
 
 
 def create_room_record(name, creator_id, topic="", private=False):

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from chat import rooms
 from chat.extensions import db, socketio
 from chat.models import Message, Room, RoomMember, User
+from chat.state import state_in
 from tests import cluster as cl
 from tests.accounts import register
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
@@ -148,9 +149,9 @@ def test_removal_makes_every_socket_of_the_user_forget_the_room(secret, app):
         assert received(sock, "rooms_changed") == [{"room": "secret", "reason": "removed"}]
     # What each connection remembers is gone: no `already`, no typing hint, nothing to leave.
     for sock in (bob.sock, second_tab):
-        state = socketio.server.environ[sock.eio_sid]["saved_session"]
-        assert [ref.name for ref in state["rooms"].values()] == [], state
-        assert not state.get("announced"), state
+        state = state_in(socketio.server.environ[sock.eio_sid]["saved_session"])
+        assert [ref.name for ref in state.rooms.values()] == [], state
+        assert not state.announced, state
     assert bob.room("secret") is None
 
 
