@@ -10,13 +10,12 @@ from dataclasses import dataclass
 import emoji as emoji_lib
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import uploads
 from .cluster import emit_stored
-from .errors import ChatError, http_error
+from .errors import ChatError
 from .extensions import db, socketio
 from .history import _write_lock, largest_id, mentioned_users, stored_payloads
 from .models import Mention, Message, Reaction, Room, Upload, User, utc_now
@@ -277,9 +276,6 @@ def react_event(data=None, *_):
 
 # ---- HTTP twins ----
 
-HTTP_STATUS = {"not_found": 404, "forbidden": 403, "rate_limited": 429, "conflict": 409}
-
-
 def http_user_id():
     """The signed-in (or guest) user of this request; anonymous requests may change nothing."""
     if not current_user.is_authenticated:
@@ -293,39 +289,21 @@ def json_body():
     return payload_object(request.get_json(silent=True))
 
 
-def http_call(action):
-    try:
-        return jsonify(action())
-    except ChatError as exc:
-        return http_error(HTTP_STATUS.get(exc.code, 400), exc.code, exc.message)
-
-
-@bp.errorhandler(CSRFError)
-def csrf_refused(exc):
-    return http_error(400, "invalid_csrf", "Missing or invalid CSRF token (send it in the X-CSRFToken header).")
-
-
 @bp.patch("/api/messages/<int:message_id_value>")
 def edit_message_api(message_id_value):
-    def action():
-        user_id = http_user_id()
-        req = EditRequest.parse(json_body(), message_id_value)
-        return {"ok": True, "id": req.id, "message": edit_message(user_id, req.id, req.message)}
-    return http_call(action)
+    user_id = http_user_id()
+    req = EditRequest.parse(json_body(), message_id_value)
+    return jsonify(ok=True, id=req.id, message=edit_message(user_id, req.id, req.message))
 
 
 @bp.delete("/api/messages/<int:message_id_value>")
 def delete_message_api(message_id_value):
-    def action():
-        return {"ok": True, "id": message_id_value, "message": delete_message(http_user_id(), message_id_value)}
-    return http_call(action)
+    return jsonify(ok=True, id=message_id_value, message=delete_message(http_user_id(), message_id_value))
 
 
 @bp.post("/api/messages/<int:message_id_value>/reactions")
 def react_api(message_id_value):
-    def action():
-        user_id = http_user_id()
-        req = ReactRequest.parse(json_body(), message_id_value)
-        added, payload = toggle_reaction(user_id, req.id, req.emoji)
-        return reaction_reply(req.id, req.emoji, added, payload)
-    return http_call(action)
+    user_id = http_user_id()
+    req = ReactRequest.parse(json_body(), message_id_value)
+    added, payload = toggle_reaction(user_id, req.id, req.emoji)
+    return jsonify(reaction_reply(req.id, req.emoji, added, payload))

@@ -6,14 +6,13 @@ from collections import deque
 from time import perf_counter
 
 from flask import Blueprint, current_app, jsonify, request
-from flask_login import current_user
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from . import metrics
 from .cluster import channel_order, emit_stored
 from .database import read_connection
-from .errors import ChatError, http_error
+from .errors import ChatError, http_reader_id
 from .extensions import db, socketio
 from .formatting import render_markdown
 from .models import Mention, Message, utc_now
@@ -470,24 +469,17 @@ def query_int(name, minimum, maximum):
 
 
 def http_history(room_name):
-    if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
-        return http_error(401, "unauthorized", "Log in first.")
-    try:
-        since = query_int("since", 0, MAX_ID)
-        before = query_int("before", 1, MAX_ID)
-        limit = query_int("limit", 1, current_app.config["CHAT_HISTORY_PAGE_MAX"])
-        if since is not None and before is not None:
-            raise ChatError("invalid_query", "Give 'since' or 'before', not both.")
-    except ChatError as exc:
-        return http_error(400, exc.code, exc.message)
+    user_id = http_reader_id()
+    since = query_int("since", 0, MAX_ID)
+    before = query_int("before", 1, MAX_ID)
+    limit = query_int("limit", 1, current_app.config["CHAT_HISTORY_PAGE_MAX"])
+    if since is not None and before is not None:
+        raise ChatError("invalid_query", "Give 'since' or 'before', not both.")
     room_id = None
     if room_name is not None:
         from .rooms import readable_room
 
-        try:
-            ref = readable_room(room_name, current_user.id if current_user.is_authenticated else None)
-        except ChatError as exc:
-            return http_error(404, exc.code, exc.message)
+        ref = readable_room(room_name, user_id)  # unknown_room: 404
         room_name, room_id = ref.name, ref.id
     return jsonify(history_reply(room_name, room_id, since, before, limit or 50))
 

@@ -7,11 +7,11 @@ import uuid
 from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
-from flask_login import current_user
 from flask_socketio import emit
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from .errors import http_reader_id
 from .extensions import db, socketio
 from .models import Connection, Node, User, utc_now
 from .ratelimit import rate_limited
@@ -147,8 +147,7 @@ def who_is_online_event(data=None, *_):
 
 @bp.get("/api/presence")
 def presence_api():
-    if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
-        return jsonify(error={"code": "unauthorized", "message": "Log in first."}), 401
+    http_reader_id()
     return jsonify(users=online_list())
 
 

@@ -16,10 +16,10 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 from flask_login import current_user
 from PIL import ExifTags, Image, ImageOps
 from sqlalchemy import select
-from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import NotFound
 
-from .blocking import Busy, run_blocking
-from .errors import ChatError, http_error
+from .blocking import run_blocking
+from .errors import ChatError
 from .extensions import csrf, db
 from .models import Connection
 from .presence import live_connections
@@ -43,14 +43,6 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 FILE_CSP = "default-src 'none'; sandbox"
 # Control, format (bidi overrides that disguise an extension), separator and surrogate characters.
 UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
-
-
-class UploadError(ChatError):
-    """A refused upload: an HTTP status beside the code and message."""
-
-    def __init__(self, status, code, message):
-        super().__init__(code, message)
-        self.status = status
 
 
 def file_info(upload):
@@ -148,7 +140,7 @@ class UploadForm:
 
         upload = files.get("file")
         if upload is None:
-            raise UploadError(400, "missing_field", "'file' is required.")
+            raise ChatError("missing_field", "'file' is required.")
         data = {key: form[key] for key in ("room", "message", "client_id") if form.get(key)}
         room = room_name(data) if "room" in data else None
         caption = None
@@ -175,7 +167,7 @@ def copy_limited(source, target, limit):
     while chunk := source.read(CHUNK):
         size += len(chunk)
         if size > limit:
-            raise UploadError(413, "too_large", f"The file is larger than {limit} bytes.")
+            raise ChatError("too_large", f"The file is larger than {limit} bytes.")
         target.write(chunk)
     return size
 
@@ -236,22 +228,22 @@ def check_claim(name, content_type):
         return
     if claimed.startswith("image/") and content_type.startswith("image/") or claimed == content_type:
         return
-    raise UploadError(415, "type_mismatch",
+    raise ChatError("type_mismatch",
                       f"The file is named like {claimed} but its content is {content_type}; it was not sent.")
 
 
 def image_facts(path, content_type, thumb, max_side, max_pixels):
     """(width, height) as shown of an image whose content must match its type; writes its thumbnail.
 
-    Raises UploadError when Pillow cannot read it, or when it has more pixels than allowed.
+    Raises ChatError when Pillow cannot read it, or when it has more pixels than allowed.
     """
     fmt = "JPEG" if content_type == "image/jpeg" else "PNG"
     try:
         with Image.open(path) as im:
             if im.format != INLINE_IMAGES[content_type]:
-                raise UploadError(415, "invalid_image", "The image could not be read.")
+                raise ChatError("invalid_image", "The image could not be read.")
             if im.width * im.height > max_pixels:
-                raise UploadError(413, "too_large", f"The image has more than {max_pixels} pixels.")
+                raise ChatError("too_large", f"The image has more than {max_pixels} pixels.")
             im.verify()
         with Image.open(path) as im:
             width, height = im.size
@@ -267,14 +259,14 @@ def image_facts(path, content_type, thumb, max_side, max_pixels):
             options = {"quality": 85} if fmt == "JPEG" else {"optimize": True}
             write_atomically(thumb, lambda out: small.save(out, fmt, **options))
             return width, height
-    except UploadError:
+    except ChatError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # from the header alone
         log.info("image refused (%s): %s", content_type, exc)
-        raise UploadError(413, "too_large", f"The image has more than {max_pixels} pixels.") from None
+        raise ChatError("too_large", f"The image has more than {max_pixels} pixels.") from None
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
         log.info("unreadable image (%s): %s", content_type, exc)
-        raise UploadError(415, "invalid_image", "The image could not be read.") from None
+        raise ChatError("invalid_image", "The image could not be read.") from None
 
 
 def receive(form):
@@ -285,16 +277,13 @@ def receive(form):
     size = write_atomically(final, lambda out: copy_limited(form.file.stream, out, cfg["CHAT_MAX_UPLOAD_SIZE"]))
     try:
         if size == 0:
-            raise UploadError(400, "empty_file", "The file is empty.")
+            raise ChatError("empty_file", "The file is empty.")
         stored = StoredFile(token, size, sniff(final))
         check_claim(form.name, stored.content_type)
         if stored.content_type in INLINE_IMAGES:
-            try:
-                stored.width, stored.height = run_blocking(
-                    image_facts, final, stored.content_type, thumb_path(token),
-                    cfg["CHAT_UPLOAD_THUMBNAIL_SIZE"], cfg["CHAT_UPLOAD_MAX_PIXELS"])
-            except Busy as exc:
-                raise UploadError(503, exc.code, exc.message) from None
+            stored.width, stored.height = run_blocking(  # busy (503) when the pool is full
+                image_facts, final, stored.content_type, thumb_path(token),
+                cfg["CHAT_UPLOAD_THUMBNAIL_SIZE"], cfg["CHAT_UPLOAD_MAX_PIXELS"])
             stored.has_thumbnail = True
     except BaseException:
         remove_quietly(final, thumb_path(token))
@@ -357,7 +346,7 @@ def writable_room(name, user_id):
         return None
     room = find_room(name)
     if room is None or not can_read(room, user_id):
-        raise UploadError(404, "not_found", f"No room called '{name}' that you can write to.")
+        raise ChatError("not_found", f"No room called '{name}' that you can write to.")
     return room
 
 
@@ -370,45 +359,28 @@ def check_csrf():
     try:
         csrf.protect()
     except CSRFError as exc:
-        raise UploadError(400, "invalid_csrf", exc.description) from None
+        raise ChatError("invalid_csrf", exc.description) from None
 
 
 @bp.post("/api/uploads")
 @csrf.exempt  # checked in the view, after authentication, so that every refusal is JSON
 def upload_api():
     if not current_user.is_authenticated:
-        return http_error(401, "unauthorized", "Sign in (or pick a guest name) first.")
-    try:
-        try:
-            check_user_rate(current_user.id)
-        except ChatError as exc:
-            raise UploadError(429, exc.code, exc.message) from None
-        check_csrf()
-        form = UploadForm.parse(request.form, request.files)
-        room = writable_room(form.room, current_user.id)
-        from .history import sent_before
+        raise ChatError("unauthorized", "Sign in (or pick a guest name) first.")
+    check_user_rate(current_user.id)
+    check_csrf()
+    form = UploadForm.parse(request.form, request.files)  # its fields validated like a socket message's
+    room = writable_room(form.room, current_user.id)
+    from .history import sent_before
 
-        payload = sent_before(current_user.id, form.client_id)
-        created = payload is None
-        if created:
-            payload, created = send_upload(form, room)
-    except UploadError as exc:
-        return http_error(exc.status, exc.code, exc.message)
-    except ChatError as exc:  # the form's fields, validated like a socket message's
-        return http_error(400, exc.code, exc.message)
+    payload = sent_before(current_user.id, form.client_id)
+    created = payload is None
+    if created:
+        payload, created = send_upload(form, room)
     reply = {"ok": True, "id": payload["id"], "message": payload}
     if not created:
         reply["duplicate"] = True  # a retry: the first upload's message, and its status
     return jsonify(reply), 201
-
-
-@bp.app_errorhandler(RequestEntityTooLarge)
-def request_too_large(exc):
-    """Flask refused a body over MAX_CONTENT_LENGTH before reading it: JSON for the API."""
-    if not request.path.startswith("/api/"):
-        return exc
-    limit = current_app.config["CHAT_MAX_UPLOAD_SIZE"]
-    return http_error(413, "too_large", f"The request is too large (files: at most {limit} bytes).")
 
 
 # ---- serving ----

@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from . import names
 from .blocking import Busy, run_blocking
-from .errors import http_error
+from .errors import ChatError
 from .extensions import db, login_manager
 from .i18n import page_language, strings
 from .login_throttle import from_config as login_throttle_from_config
@@ -88,7 +88,7 @@ def refuse_ended_session():
     if not request.path.startswith("/api/") or "_user_id" not in session or current_user.is_authenticated:
         return None
     session.clear()
-    return http_error(401, "unauthorized", "Your session has ended; log in again.")
+    raise ChatError("unauthorized", "Your session has ended; log in again.")
 
 
 def name_key(name):
