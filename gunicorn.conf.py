@@ -67,7 +67,7 @@ def migrate(server):
 def post_worker_init(worker):
     """With a message queue, subscribe as soon as the worker has loaded the app (not at its first
     client), so that /health reports the queue and no message published meanwhile is missed."""
-    from chat import cluster
+    from chat.cluster import queue as cluster
 
     cluster.start(worker.wsgi)
     tune_gc(worker)

@@ -5,8 +5,9 @@ from functools import wraps
 
 from flask import current_app
 
+from .cluster.shared_rate import shared_bucket_take
+from .connections.state import state
 from .errors import ChatError
-from .state import state
 
 
 class TokenBucket:
@@ -73,8 +74,6 @@ def user_may_write(user_id, rate, burst):
     """One token from the user's bucket: in Redis with a message queue (a user's connections on
     every node share it), else in this process."""
     if current_app.config.get("CHAT_MESSAGE_QUEUE"):
-        from .cluster import shared_bucket_take
-
         allowed = shared_bucket_take(f"user:{user_id}", rate, burst)
         if allowed is not None:
             return allowed

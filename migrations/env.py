@@ -93,7 +93,7 @@ def run_migrations_online():
 
     conf_args = current_app.extensions['migrate'].configure_args
     # The full-text search objects are created by hand in migrations (chat/search_schema.py).
-    from chat.search_schema import include_object
+    from chat.search.schema import include_object
     conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives

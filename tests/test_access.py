@@ -14,10 +14,10 @@ import pytest
 import requests
 from sqlalchemy import delete, select
 
-from chat import rooms
+from chat.connections.state import state_in
 from chat.extensions import db, socketio
 from chat.models import Message, Room, RoomMember, User
-from chat.state import state_in
+from chat.rooms import access as rooms
 from tests import cluster as cl
 from tests.accounts import register
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail

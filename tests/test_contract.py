@@ -199,7 +199,7 @@ def test_limits_come_from_configuration(make_app):
 
 
 def test_an_unexpected_server_error_is_reported_without_a_traceback(client_factory, monkeypatch):
-    from chat import messages
+    from chat.messages import events as messages
 
     def boom(*_):
         raise RuntimeError("secret internals")

@@ -297,8 +297,8 @@ def test_members_arriving_together_look_a_new_room_up_once(make_app, tmp_path, m
     (and trying to create it) while the first lookup is still out."""
     import threading
 
-    from chat import rooms
     from chat.models import Room
+    from chat.rooms import access as rooms
     from tests.conftest import TEST_DB
 
     # Threads need a database of their own connections: a file, not the in-memory SQLite.

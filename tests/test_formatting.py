@@ -3,7 +3,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chat.formatting import ALLOWED_TAGS, render_markdown
+from chat.messages.formatting import ALLOWED_TAGS, render_markdown
 from tests.test_everyday import Person, received
 
 

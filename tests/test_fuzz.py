@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from werkzeug.security import generate_password_hash
 
-from chat import history
 from chat.extensions import db, socketio
+from chat.messages import store as history
 from chat.models import Message, User
 from tests.accounts import csrf_token as form_csrf_token
 from tests.accounts import login

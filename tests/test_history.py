@@ -224,7 +224,8 @@ def test_history_says_who_a_message_mentions(app):
 
 def waiting_write(app, room, text, client_id=None, event="room_message"):
     """A message that waits for the write lock (as another connection's would under load)."""
-    from chat import history, rooms
+    from chat.messages import store as history
+    from chat.rooms import access as rooms
 
     with app.test_request_context():
         ref = rooms.lookup_ref(room) if room is not None else None
@@ -298,7 +299,7 @@ def test_when_a_batch_cannot_be_stored_every_writer_hears_and_nothing_is_sent(ap
 
 def test_prev_chains_through_the_messages_of_one_batch():
     """With a message queue each payload names its channel's previous message, batch or not."""
-    from chat.cluster import ChannelOrder
+    from chat.cluster.order import ChannelOrder
 
     order = ChannelOrder({1: 5, None: None})
     payloads = [{"id": 7}, {"id": 8}, {"id": 9}]
@@ -317,7 +318,7 @@ def test_messages_are_stored_again_after_the_database_drops_the_connection(app, 
     connection idle for CHAT_DB_PING_AFTER seconds is checked first: then no message fails."""
     from sqlalchemy import text
 
-    from chat.writer import _writer
+    from chat.messages.writer import _writer
 
     with app.app_context():
         if db.engine.dialect.name != "postgresql":

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from chat.errors import ChatError
 from chat.extensions import db
-from chat.history import _waiting
+from chat.messages.store import _waiting
 from chat.models import Message, Room
 from chat.validation import check_text, refused_character
 from tests.test_contract import events, sid_of
@@ -345,7 +345,7 @@ def test_a_signed_in_users_retry_is_stored_once_across_reconnects(app, people):
 
 
 def test_the_longest_dedupe_key_fits_its_column():
-    from chat.history import dedupe_key_of
+    from chat.messages.store import dedupe_key_of
 
     longest = max(dedupe_key_of(None, "c" * 64, "s" * 64), dedupe_key_of(2**63 - 1, "c" * 64), key=len)
     assert len(longest) <= Message.__table__.c.dedupe_key.type.length

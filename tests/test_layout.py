@@ -1,4 +1,6 @@
-"""The code's shape: what a connection remembers and what a refused HTTP request gets are each decided in one place."""
+"""The code's shape: capability packages without import loops, small modules and thin socket handlers;
+what a connection remembers and what a refused HTTP request gets, each decided in one place."""
+import ast
 import re
 from pathlib import Path
 
@@ -12,7 +14,7 @@ CHAT = Path(__file__).resolve().parent.parent / "chat"
 RAW_SESSION = re.compile(r"(?<![\w.])session(\[|\.(get|setdefault|pop|clear|update|keys|items)\()")
 # The one owner of the connection's session, and the accounts code, which uses the cookie's session
 # (the login and its generation) in HTTP requests.
-SESSION_OWNERS = {"state.py", "users.py"}
+SESSION_OWNERS = {"connections/state.py", "accounts/sessions.py", "accounts/pages.py"}
 
 
 def chat_modules():
@@ -22,11 +24,11 @@ def chat_modules():
 def test_only_the_state_module_reads_the_connection_session():
     found = [
         f"{path.relative_to(CHAT.parent)}:{number}: {line.strip()}"
-        for path in chat_modules() if path.name not in SESSION_OWNERS
+        for path in chat_modules() if path.relative_to(CHAT).as_posix() not in SESSION_OWNERS
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if RAW_SESSION.search(line)
     ]
-    assert found == [], "raw session keys outside chat/state.py:\n" + "\n".join(found)
+    assert found == [], "raw session keys outside chat/connections/state.py:\n" + "\n".join(found)
 
 
 # What builds an HTTP error body or picks its status: chat/errors.py alone.
@@ -55,3 +57,91 @@ def test_a_chat_error_in_any_view_answers_json_with_its_codes_status(make_app, c
     response = app.test_client().get("/api/layout-probe")
     assert response.status_code == status
     assert response.get_json() == {"error": {"code": code, "message": "refused here"}}
+
+
+MAX_MODULE_LINES = 400
+MAX_HANDLER_LINES = 15
+
+
+def module_name(path):
+    parts = path.relative_to(CHAT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path, known):
+    """The chat modules `path` imports, at its top or inside functions (absolute names)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in known}
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            target = node.module if node.level == 0 else ".".join(p for p in (base, node.module) if p)
+            for alias in node.names:  # `from . import x` names a module when x is one
+                found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in known else target)
+    return {m for m in found if m in known and m != name}
+
+
+def import_graph():
+    modules = {module_name(path): path for path in chat_modules()}
+    return {name: imported_modules(path, modules) for name, path in modules.items()}
+
+
+def find_loop(graph):
+    """One import loop (a list of modules, first = last), or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (loop := visit(nxt)):
+                return loop
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (loop := visit(node)):
+            return loop
+    return None
+
+
+def test_the_loop_finder_finds_a_loop():
+    assert find_loop({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_loop({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_loop_in_chat():
+    graph = import_graph()
+    assert graph["chat.rooms.joining"] >= {"chat.rooms.access", "chat.messages.history"}  # it sees imports
+    loop = find_loop(graph)
+    assert loop is None, "import loop: " + " -> ".join(loop)
+
+
+def test_no_module_over_400_lines():
+    long = {str(p.relative_to(CHAT.parent)): n for p in chat_modules() if (n := len(p.read_text().splitlines()))
+            > MAX_MODULE_LINES}
+    assert long == {}
+
+
+def socket_handlers(path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "socketio.on":
+                    yield node
+
+
+def test_socket_handlers_are_thin():
+    handlers = [(p, h) for p in chat_modules() for h in socket_handlers(p)]
+    assert len(handlers) >= 20  # every event of the README's contract
+    long = {f"{p.relative_to(CHAT.parent)}:{h.name}": h.end_lineno - h.lineno + 1 for p, h in handlers
+            if h.end_lineno - h.lineno + 1 > MAX_HANDLER_LINES}
+    assert long == {}

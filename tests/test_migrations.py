@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from chat import create_app
 from chat.config import TestConfig, database_url
 from chat.extensions import db
-from chat.search_schema import PG_INDEX, SQLITE_FTS, include_object
+from chat.search.schema import PG_INDEX, SQLITE_FTS, include_object
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 
 TABLES = {

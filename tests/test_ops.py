@@ -190,7 +190,7 @@ def test_one_node_without_a_queue_sends_no_prev(client_factory):
 
 def test_prev_names_the_channels_previous_message(make_app):
     app = make_app(CHAT_MESSAGE_QUEUE=UNREACHABLE_REDIS)
-    from chat.cluster import channel_order
+    from chat.cluster.order import channel_order
 
     with app.app_context():
         orders, payloads = [], []
@@ -212,7 +212,7 @@ def test_prev_names_the_channels_previous_message(make_app):
 def test_a_users_write_limit_is_shared_through_redis(make_app):
     if not cl.redis_up():
         skip_or_fail(f"Redis is not reachable at {cl.REDIS_URL}")
-    from chat.cluster import shared_bucket_take
+    from chat.cluster.shared_rate import shared_bucket_take
 
     app = make_app(CHAT_MESSAGE_QUEUE=cl.REDIS_URL, CHAT_QUEUE_CHANNEL=f"chat-test-{uuid.uuid4().hex[:8]}")
     with app.app_context():

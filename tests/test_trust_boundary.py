@@ -8,13 +8,13 @@ import uuid
 import pytest
 import redis
 
-from chat import users
+from chat.accounts import sessions as users
+from chat.accounts.sessions import end_sessions
 from chat.blocking import BlockingPool, Busy
 from chat.blocking import pool as blocking_pool
 from chat.config import Config, ConfigError, TestConfig, database_url
 from chat.extensions import db, socketio
 from chat.models import User
-from chat.users import end_sessions
 from tests.accounts import csrf_token, guest, login, register
 from tests.conftest import skip_or_fail
 
@@ -120,7 +120,7 @@ def test_a_cookie_copied_before_logout_gets_nothing(app):
 def test_a_logout_racing_with_a_connect_leaves_no_socket_open(app, monkeypatch):
     """The connect reads the session (still current), a logout on another request commits and
     closes the user's channel, then the connect joins that channel: it must not stay open."""
-    from chat import connection
+    from chat.connections import lifecycle as connection
 
     client = app.test_client()
     register(client, "Rae")

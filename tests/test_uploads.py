@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from chat.extensions import db, socketio
 from chat.models import Message, Upload
-from chat.uploads import discard, display_name
+from chat.uploads.files import discard, display_name
 from tests import servers
 from tests.accounts import guest, register
 from tests.live_client import LiveClient
@@ -534,12 +534,12 @@ def test_deleting_the_message_deletes_the_file(app, people, folder):
 
 
 def test_a_failed_store_leaves_no_file(app, people, folder, monkeypatch):
-    import chat.history
+    import chat.uploads.routes
 
     def broken(*args, **kwargs):
         raise RuntimeError("database down")
 
-    monkeypatch.setattr(chat.history, "store_and_send", broken)
+    monkeypatch.setattr(chat.uploads.routes, "store_and_send", broken)
     xia = people("xia")
     app.config["PROPAGATE_EXCEPTIONS"] = False
     assert xia.upload(png(30, 30), "x.png").status_code == 500

@@ -8,7 +8,7 @@ Create Date: 2026-11-27 16:20:00
 import sqlalchemy as sa
 from alembic import op
 
-from chat.search_schema import create_statements, drop_statements
+from chat.search.schema import create_statements, drop_statements
 
 # revision identifiers, used by Alembic.
 revision = 'c3a9d2e41b07'

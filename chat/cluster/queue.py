@@ -25,14 +25,15 @@ import uuid
 from contextlib import contextmanager
 from time import perf_counter
 
+import redis
 import socketio as socketio_pkg
 from flask import current_app
-from sqlalchemy import func, select, text
+from flask_socketio import SocketIO
 
-from . import metrics
-from .extensions import socketio
-from .names import name_key
-from .state import state_in
+from .. import metrics
+from ..connections.state import state_in
+from ..extensions import socketio
+from ..names import name_key
 
 log = logging.getLogger("chat.cluster")
 
@@ -41,8 +42,6 @@ DELIVERY_EVENT = "delivery"
 PUBLISH_RETRY_AFTER = 1.0
 # The listener subscribes again after 0.2, 0.4, … at most this many seconds.
 LISTEN_RETRY_MAX = 2.0
-# Advisory lock namespace for "one channel's messages are stored one at a time" (any int32).
-LOCK_NAMESPACE = 0x43484154  # "CHAT"
 
 _external = None  # a write-only manager (the `flask chat announce` process)
 
@@ -310,8 +309,6 @@ def start(app):
 def external_emitter(url, channel):
     """Flask-SocketIO's write-only mode: emit to every node's clients from another process."""
     global _external
-    from flask_socketio import SocketIO
-
     manager = ChatRedisManager(url, channel=channel, write_only=True)
     writer = SocketIO(message_queue=url, client_manager=manager, async_mode="threading")
     _external = manager
@@ -342,58 +339,11 @@ def disconnect_room(room):
         manager.publish_control("disconnect", room=room)
 
 
-class ChannelOrder:
-    """What `channel_order` found: each channel's newest id before this transaction's messages."""
-
-    __slots__ = ("prev",)
-
-    def __init__(self, prev=None):
-        self.prev = prev  # {room id: newest id or None}; None when not tracked (no queue)
-
-    def stamp(self, payload, room_id):
-        """Give the payload its `prev`; call in id order (the next message of the channel follows it)."""
-        if self.prev is not None:
-            payload["prev"] = self.prev[room_id]
-            self.prev[room_id] = payload["id"]
-
-
-@contextmanager
-def channel_order(room_ids, connection):
-    """Store each channel's messages one at a time across nodes (inside the open transaction).
-
-    room_ids: the channels this transaction writes to (None: the global channel); connection:
-    the transaction's. Only with a message queue (one node's process lock is enough otherwise,
-    and then this costs nothing).
-    On PostgreSQL a transaction-level advisory lock on (namespace, room id) per channel, taken in
-    one order by every node and released by the commit, makes ids grow in commit order within a
-    channel, so `prev` is exact and a client asking `since` its last id can miss nothing.
-    (SQLite cannot be shared by nodes.)
-    """
-    if not current_app.config.get("CHAT_MESSAGE_QUEUE"):
-        yield ChannelOrder()
-        return
-    if connection.dialect.name == "postgresql":
-        for key in sorted(room_id or 0 for room_id in room_ids):
-            connection.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": key})
-    yield ChannelOrder({room_id: previous_id(room_id, connection) for room_id in room_ids})
-
-
-def previous_id(room_id, connection):
-    """The id of the channel's newest stored message (None: the channel is empty)."""
-    from .models import Message
-
-    query = select(func.max(Message.id))
-    query = query.where(Message.room_id.is_(None) if room_id is None else Message.room_id == room_id)
-    return connection.execute(query).scalar()
-
-
 def redis_status():
     """'ok', 'unavailable' (no PING answer) or 'reconnecting' (answers, not subscribed yet)."""
     url = current_app.config.get("CHAT_MESSAGE_QUEUE")
     client = _ping_clients.get(url)
     if client is None:
-        import redis
-
         client = _ping_clients[url] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
     try:
         client.ping()
@@ -406,43 +356,3 @@ def redis_status():
 
 
 _ping_clients = {}
-
-
-# A token bucket in Redis (time from Redis, so nodes' clocks do not matter); the key expires
-# once the bucket would be full again.
-_BUCKET_SCRIPT = """
-local now = redis.call('TIME')
-now = tonumber(now[1]) + tonumber(now[2]) / 1000000
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
-local tokens = tonumber(state[1]) or burst
-local stamp = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
-redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
-return allowed
-"""
-_bucket_scripts = {}
-
-
-def shared_bucket_take(key, rate, burst):
-    """Take a token from the bucket `key` shared by every node: True/False, or None when Redis
-    does not answer (the caller falls back to this process' bucket: limits stay, per node)."""
-    config = current_app.config
-    url = config["CHAT_MESSAGE_QUEUE"]
-    script = _bucket_scripts.get(url)
-    if script is None:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        script = _bucket_scripts[url] = client.register_script(_BUCKET_SCRIPT)
-    try:
-        return bool(script(keys=[f"{config['CHAT_QUEUE_CHANNEL']}:rate:{key}"], args=[rate, burst]))
-    except Exception:  # noqa: BLE001
-        metrics.QUEUE_ERRORS.inc("rate_limit")
-        return None

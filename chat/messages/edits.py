@@ -13,15 +13,17 @@ from flask_login import current_user
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from . import uploads
-from .cluster import emit_stored
-from .errors import ChatError
-from .extensions import db, socketio
-from .history import _write_lock, largest_id, mentioned_users, stored_payloads
-from .models import Mention, Message, Reaction, Room, Upload, User, utc_now
-from .ratelimit import check_user_rate, rate_limited
-from .rooms import can_read, identity, ref_for
-from .validation import check_text, message_text, optional_id, payload_object
+from ..cluster.queue import emit_stored
+from ..errors import ChatError
+from ..extensions import db, socketio
+from ..models import Mention, Message, Reaction, Room, Upload, User, utc_now
+from ..ratelimit import check_user_rate, rate_limited
+from ..rooms.access import can_read, identity, ref_for
+from ..uploads import files as uploads
+from ..validation import check_text, message_text, optional_id, payload_object
+from .history import largest_id
+from .payloads import stored_payloads
+from .store import _write_lock, mentioned_users
 
 log = logging.getLogger("chat.edits")
 bp = Blueprint("edits", __name__)

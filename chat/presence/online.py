@@ -1,4 +1,4 @@
-"""Presence: who is online (in the database, per node, so restarts leave no ghosts) and typing."""
+"""Presence: who is online (in the database, per node, so restarts leave no ghosts) and activity."""
 import logging
 import os
 import socket
@@ -6,20 +6,15 @@ import time
 import uuid
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, request
-from flask_socketio import emit
+from flask import current_app, request
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from .errors import http_reader_id
-from .extensions import db, socketio
-from .models import Connection, Node, User, utc_now
-from .ratelimit import rate_limited
-from .state import current, state
-from .validation import RoomRequest
+from ..connections.state import current
+from ..extensions import db, socketio
+from ..models import Connection, Node, User, utc_now
 
 log = logging.getLogger("chat.presence")
-bp = Blueprint("presence", __name__)
 
 # Unique per process unless the operator pins it (CHAT_NODE_ID, one per process): a pinned id
 # lets a restarted node drop its previous connections at once instead of after the timeout.
@@ -138,42 +133,3 @@ def announce(who, status):
 
 def online_list():
     return sorted(online_users().values(), key=lambda u: u["name"].casefold())
-
-
-@socketio.on("who_is_online")
-def who_is_online_event(data=None, *_):
-    return {"ok": True, "users": online_list()}
-
-
-@bp.get("/api/presence")
-def presence_api():
-    http_reader_id()
-    return jsonify(users=online_list())
-
-
-@socketio.on("active")
-@rate_limited
-def active_event(data=None, *_):
-    state().touched = 0
-    touch()
-    return {"ok": True}
-
-
-@socketio.on("typing")
-@rate_limited
-def typing_event(data=None, *_):
-    from .rooms import identity, require_member
-
-    room = RoomRequest.parse(data).room
-    ref = require_member(room)
-    interval = current_app.config["CHAT_TYPING_INTERVAL"]
-    sent = state().typing
-    now = time.monotonic()
-    if now - sent.get(ref.name, -interval) < interval:
-        return {"ok": True, "throttled": True}
-    sent[ref.name] = now
-    touch()
-    who = identity()
-    emit("typing", {"room": ref.name, "user": {"id": who["id"], "name": who["name"]}}, to=ref.targets,
-         skip_sid=request.sid)
-    return {"ok": True}

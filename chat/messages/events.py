@@ -1,15 +1,15 @@
-"""Messages: to a room, and to everyone; stored before they are sent."""
+"""Sending messages: `room_message` to a room, `send_message` to everyone; stored before they are sent."""
 import logging
 
 from flask import request
 
-from .extensions import socketio
-from .history import store_and_send
-from .presence import touch
-from .ratelimit import rate_limited
-from .rooms import identity, require_member
-from .state import state
-from .validation import BroadcastMessage, RoomMessage
+from ..connections.state import state
+from ..extensions import socketio
+from ..presence.online import touch
+from ..ratelimit import rate_limited
+from ..rooms.access import identity, require_member
+from ..validation import BroadcastMessage, RoomMessage
+from .store import store_and_send
 
 log = logging.getLogger("chat.messages")
 

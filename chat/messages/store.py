@@ -1,28 +1,24 @@
-"""Stored messages: writing one, reading pages of them, over the socket and over HTTP."""
+"""Storing messages: checks of who sent what, group commit in id order, then the send (`store_and_send`)."""
 import logging
 import re
 import threading
 from collections import deque
 from time import perf_counter
 
-from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from . import metrics
-from .cluster import channel_order, emit_stored
-from .database import read_connection
-from .errors import ChatError, http_reader_id
-from .extensions import db, socketio
-from .formatting import render_markdown
-from .models import Mention, Message, utc_now
-from .names import name_key
-from .uploads import file_info
-from .validation import optional_id, optional_limit, optional_room, payload_object
+from .. import metrics
+from ..cluster.order import channel_order
+from ..cluster.queue import emit_stored
+from ..errors import ChatError
+from ..extensions import db
+from ..models import Mention, Message, Room, RoomMember, User, utc_now
+from ..names import name_key
+from .payloads import payload_of, stored_payloads
 from .writer import message_transaction
 
 log = logging.getLogger("chat.history")
-bp = Blueprint("history", __name__)
 
 # Store-then-emit runs under one lock per process, so ids reach every client in the order
 # they were given: a client that remembers the last id it saw can ask for "everything after".
@@ -33,106 +29,11 @@ _write_lock = threading.Lock()
 MAX_ID = 2**63 - 1
 
 
-def seed_text(sid, text):
-    return f"クライアント {sid}: {text}"
-
-
-def message_payload(message, room_name, client_id=None, upload=None, reactions=None):
-    """The seed's `data` string, plus the stored message's fields and its current state."""
-    return payload_of(message.id, message.sender_sid, message.text, message.user_id, message.author_name,
-                      message.created_at, room_name, client_id, edited_at=message.edited_at,
-                      deleted_at=message.deleted_at, upload=upload, reactions=reactions)
-
-
-def iso(moment):
-    return moment.isoformat(timespec="milliseconds")
-
-
-def payload_of(message_id, sid, text, user_id, author_name, created_at, room_name, client_id=None, *,
-               edited_at=None, deleted_at=None, upload=None, reactions=None):
-    """A message as every client receives it, live or from history.
-
-    Optional fields appear only when they apply: `html` (the text's formatting, sanitized; absent
-    when the text is plain), `edited_at`, `deleted` + `deleted_at` (a tombstone: text empty, id
-    kept), `file` (an upload), `reactions` ([{emoji, count, users}], in the order first used).
-    """
-    payload = {
-        "data": seed_text(sid, text),
-        "id": message_id,
-        "room": room_name,
-        "sid": sid,
-        "user": {"id": user_id, "name": author_name},
-        "text": text,
-        "ts": iso(created_at),
-    }
-    if client_id is not None:
-        payload["client_id"] = client_id
-    if deleted_at is not None:
-        payload["deleted"] = True
-        payload["deleted_at"] = iso(deleted_at)
-        return payload
-    html = render_markdown(text)
-    if html is not None:
-        payload["html"] = html
-    if edited_at is not None:
-        payload["edited_at"] = iso(edited_at)
-    if upload is not None:
-        payload["file"] = file_info(upload)
-    if reactions:
-        payload["reactions"] = reactions
-    return payload
-
-
-def reactions_of(message_ids, connection=None):
-    """{message id: [{"emoji", "count", "users"}]} for the given messages, emoji in first-use order.
-    connection: where to read (default: the request's session)."""
-    from .models import Reaction
-
-    if not message_ids:
-        return {}
-    found = {}
-    for message_id, emoji, user_id in (connection or db.session).execute(
-        select(Reaction.message_id, Reaction.emoji, Reaction.user_id)
-        .where(Reaction.message_id.in_(message_ids))
-        .order_by(Reaction.message_id, Reaction.created_at, Reaction.user_id)
-    ):
-        by_emoji = found.setdefault(message_id, {})
-        by_emoji.setdefault(emoji, []).append(user_id)
-    return {
-        message_id: [{"emoji": e, "count": len(users), "users": users} for e, users in by_emoji.items()]
-        for message_id, by_emoji in found.items()
-    }
-
-
-def uploads_of(upload_ids, connection=None):
-    """{upload id: the upload's row} for the given ids (from `connection`, else the session)."""
-    from .models import Upload
-
-    ids = [i for i in upload_ids if i is not None]
-    if not ids:
-        return {}
-    table = Upload.__table__
-    return {u.id: u for u in (connection or db.session).execute(select(table).where(table.c.id.in_(ids)))}
-
-
-def stored_payloads(rows, room_name, connection=None):
-    """Payloads of stored Message rows, with their uploads and reactions (two queries at most,
-    through `connection`, else the request's session)."""
-    uploads = uploads_of({m.upload_id for m in rows}, connection)
-    reactions = reactions_of([m.id for m in rows if m.deleted_at is None], connection)
-    return [
-        message_payload(m, room_name, upload=uploads.get(m.upload_id), reactions=reactions.get(m.id))
-        for m in rows
-    ]
-
-
 MENTION = re.compile(r"@([^\s@]{1,32})")
 
 
 def mentioned_users(text, room_id):
     """Members of the room named as @name in the text."""
-    from .models import RoomMember, User
-
     keys = {name_key(m) for m in MENTION.findall(text)}
     if not keys:
         return []
@@ -163,8 +64,6 @@ def sent_before(user_id, client_id, room_name=None, sid=None):
     room_name: the channel's name when the caller knows it (else it is looked up); sid: the
     connection of a sender without a user id.
     """
-    from .models import Room
-
     key = dedupe_key_of(user_id, client_id, sid)
     if key is None:
         return None
@@ -362,133 +261,3 @@ def _insert(batch):
     for write, message_id in stored:
         write.stored(message_id, order)
     return [write for write, _ in stored]
-
-
-def largest_id():
-    """The largest id the messages table can hold: `id` is a 32-bit SERIAL on PostgreSQL (a larger
-    bound parameter is an error there, not a miss); SQLite's rowid has 64 bits."""
-    return 2**31 - 1 if db.session.get_bind().dialect.name == "postgresql" else MAX_ID
-
-
-def _page_statement(global_channel, kind):
-    """One of the six page queries, built once (every join runs one: building and keying a
-    statement per call cost more than running it). Core rows, not ORM objects: a page is only
-    read, and its rows have the attributes message_payload reads."""
-    c = Message.__table__.c
-    channel = c.room_id.is_(None) if global_channel else c.room_id == bindparam("room_id")
-    query = select(Message.__table__).where(channel)
-    if kind == "since":
-        query = query.where(c.id > bindparam("bound")).order_by(c.id)
-    elif kind == "before":
-        query = query.where(c.id < bindparam("bound")).order_by(c.id.desc())
-    else:
-        query = query.order_by(c.id.desc())
-    return query.limit(bindparam("limit"))
-
-
-PAGE_QUERIES = {(g, k): _page_statement(g, k) for g in (False, True) for k in ("latest", "since", "before")}
-
-
-def messages_page(room_id, room_name, since=None, before=None, limit=50):
-    """Messages of one channel, oldest first: after `since`, or the newest before `before`.
-
-    Returns (payloads, has_more): has_more means older ones remain (before/latest) or newer
-    ones remain (since).
-    """
-    # Ids are 32-bit on PostgreSQL (64-bit on SQLite): a bound past the largest storable id
-    # means "nothing newer" / "from the newest", not a database error.
-    largest = largest_id()
-    if since is not None and since >= largest:
-        return [], False
-    if before is not None and before > largest:
-        before = None
-    kind = "since" if since is not None else "before" if before is not None else "latest"
-    params = {"limit": limit + 1}
-    if kind != "latest":
-        params["bound"] = since if since is not None else before
-    if room_id is not None:
-        params["room_id"] = room_id
-    with read_connection() as connection:
-        rows = connection.execute(PAGE_QUERIES[room_id is None, kind], params).all()
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        if kind != "since":
-            rows.reverse()
-        payloads = stored_payloads(rows, room_name, connection)
-        if room_id is not None and payloads:
-            mentioned = {}
-            for message_id, user_id in connection.execute(
-                select(Mention.message_id, Mention.user_id).where(Mention.message_id.in_([p["id"] for p in payloads]))
-            ):
-                mentioned.setdefault(message_id, []).append(user_id)
-            for payload in payloads:
-                if payload["id"] in mentioned:
-                    payload["mentions"] = sorted(mentioned[payload["id"]])
-    return payloads, has_more
-
-
-def history_reply(room_name, room_id=None, since=None, before=None, limit=None):
-    """A page of a channel's history; the caller has checked that it may be read."""
-    cfg = current_app.config
-    if limit is None:
-        limit = cfg["CHAT_REPLAY_LIMIT"] if since is not None else cfg["CHAT_HISTORY_ON_JOIN"]
-    reply = {"room": room_name, "messages": [], "has_more": False}
-    if since is not None:
-        reply["since"] = since  # has_more: newer messages remain (ask again from the last id)
-    if before is not None:
-        reply["before"] = before  # has_more: older messages remain
-    reply["messages"], reply["has_more"] = messages_page(room_id, room_name, since, before, limit)
-    return reply
-
-
-@socketio.on("get_history")
-def get_history_event(data=None, *_):
-    data = payload_object({} if data is None else data)
-    max_limit = current_app.config["CHAT_HISTORY_PAGE_MAX"]
-    since, before = optional_id(data, "since"), optional_id(data, "before")
-    if since is not None and before is not None:
-        raise ChatError("invalid_query", "Give 'since' or 'before', not both.")
-    name = optional_room(data)
-    room_id = None
-    if name is not None:
-        from .rooms import readable_here
-
-        ref = readable_here(name)
-        name, room_id = ref.name, ref.id
-    reply = history_reply(name, room_id, since, before, optional_limit(data, max_limit))
-    return {"ok": True, **reply}
-
-
-def query_int(name, minimum, maximum):
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
-        raise ChatError("invalid_query", f"'{name}' must be an integer from {minimum} to {maximum}.")
-    return int(raw)
-
-
-def http_history(room_name):
-    user_id = http_reader_id()
-    since = query_int("since", 0, MAX_ID)
-    before = query_int("before", 1, MAX_ID)
-    limit = query_int("limit", 1, current_app.config["CHAT_HISTORY_PAGE_MAX"])
-    if since is not None and before is not None:
-        raise ChatError("invalid_query", "Give 'since' or 'before', not both.")
-    room_id = None
-    if room_name is not None:
-        from .rooms import readable_room
-
-        ref = readable_room(room_name, user_id)  # unknown_room: 404
-        room_name, room_id = ref.name, ref.id
-    return jsonify(history_reply(room_name, room_id, since, before, limit or 50))
-
-
-@bp.get("/api/rooms/<path:room>/messages")
-def room_messages_api(room):
-    return http_history(room)
-
-
-@bp.get("/api/messages")
-def global_messages_api():
-    return http_history(None)

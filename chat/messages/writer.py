@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.exc import DatabaseError
 
-from .extensions import db
+from ..extensions import db
 
 log = logging.getLogger("chat.writer")
 

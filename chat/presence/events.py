@@ -1,0 +1,56 @@
+"""Presence events: who is online (socket and HTTP), activity, typing hints."""
+import logging
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_socketio import emit
+
+from ..connections.state import state
+from ..errors import http_reader_id
+from ..extensions import socketio
+from ..ratelimit import rate_limited
+from ..rooms.access import identity, require_member
+from ..validation import RoomRequest
+from .online import online_list, touch
+
+log = logging.getLogger("chat.presence")
+
+
+bp = Blueprint("presence", __name__)
+
+
+@socketio.on("who_is_online")
+def who_is_online_event(data=None, *_):
+    return {"ok": True, "users": online_list()}
+
+
+@bp.get("/api/presence")
+def presence_api():
+    http_reader_id()
+    return jsonify(users=online_list())
+
+
+@socketio.on("active")
+@rate_limited
+def active_event(data=None, *_):
+    state().touched = 0
+    touch()
+    return {"ok": True}
+
+
+@socketio.on("typing")
+@rate_limited
+def typing_event(data=None, *_):
+    room = RoomRequest.parse(data).room
+    ref = require_member(room)
+    interval = current_app.config["CHAT_TYPING_INTERVAL"]
+    sent = state().typing
+    now = time.monotonic()
+    if now - sent.get(ref.name, -interval) < interval:
+        return {"ok": True, "throttled": True}
+    sent[ref.name] = now
+    touch()
+    who = identity()
+    emit("typing", {"room": ref.name, "user": {"id": who["id"], "name": who["name"]}}, to=ref.targets,
+         skip_sid=request.sid)
+    return {"ok": True}
