@@ -105,6 +105,22 @@ def test_editing_recounts_mentions(app, trio):
     assert page["messages"][0]["mentions"] == [carol_id]
 
 
+def test_a_message_is_one_payload_live_in_history_after_an_edit_and_in_search(app, trio):
+    """One builder for every path: the same fields, mentions and reactions included."""
+    alice, bob, carol = trio
+    target = say(alice, "lunch with @bob and @carol today")
+    live = [p for p in received(bob.sock, "room_message") if p.get("id") == target][0]
+    assert live["mentions"] == sorted([user_id(app, "bob"), user_id(app, "carol")])
+    page = bob.call("get_history", {"room": "r"})["messages"]
+    assert [p for p in page if p["id"] == target] == [live]
+    assert bob.call("search", {"q": "lunch", "room": "r"})["results"] == [live]
+    assert bob.call("react", {"id": target, "emoji": "👍"})["ok"]
+    updated = updates(alice)[-1]
+    assert updated == {**live, "reactions": [{"emoji": "👍", "count": 1, "users": [user_id(app, "bob")]}]}
+    assert bob.call("search", {"q": "lunch"})["results"] == [updated]
+    assert [p for p in bob.call("get_history", {"room": "r"})["messages"] if p["id"] == target] == [updated]
+
+
 # ---- delete ----
 
 def test_the_author_deletes_and_a_tombstone_keeps_the_id(app, trio):

@@ -1,5 +1,4 @@
 """Sessions: who a request or a socket is, passwords checked off the loop, sessions that end everywhere."""
-import logging
 import secrets
 
 from flask import session
@@ -14,9 +13,6 @@ from ..extensions import db, login_manager
 from ..models import User
 from ..names import name_key
 from ..rooms.access import user_channel
-
-log = logging.getLogger("chat.users")
-
 
 # The session key holding the generation a session was issued in (see User.session_generation).
 GENERATION_KEY = "session_generation"

@@ -1,14 +1,10 @@
 """Order across nodes: each channel's messages stored one transaction at a time, and `prev`."""
-import logging
 from contextlib import contextmanager
 
 from flask import current_app
 from sqlalchemy import func, select, text
 
 from ..models import Message
-
-log = logging.getLogger("chat.cluster")
-
 
 # Advisory lock namespace for "one channel's messages are stored one at a time" (any int32).
 LOCK_NAMESPACE = 0x43484154  # "CHAT"

@@ -1,13 +1,9 @@
 """A write budget every node shares: a token bucket in Redis."""
-import logging
 
 import redis
 from flask import current_app
 
 from .. import metrics
-
-log = logging.getLogger("chat.cluster")
-
 
 # A token bucket in Redis (time from Redis, so nodes' clocks do not matter); the key expires
 # once the bucket would be full again.

@@ -121,14 +121,7 @@ def is_admin(user_id):
 
 def current_payload(message, room):
     """The message's full payload, as history gives it (mentions included)."""
-    payload = stored_payloads([message], room.name if room is not None else None)[0]
-    if room is not None and message.deleted_at is None:
-        mentioned = db.session.execute(
-            select(Mention.user_id).where(Mention.message_id == message.id).order_by(Mention.user_id)
-        ).scalars().all()
-        if mentioned:
-            payload["mentions"] = list(mentioned)
-    return payload
+    return stored_payloads([message], room.name if room is not None else None)[0]
 
 
 def commit_and_announce(message, room):

@@ -1,5 +1,4 @@
 """Pages of a channel's stored messages: on join, `get_history`, and over HTTP."""
-import logging
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import bindparam, select
@@ -7,14 +6,11 @@ from sqlalchemy import bindparam, select
 from ..database import read_connection
 from ..errors import ChatError, http_reader_id
 from ..extensions import db, socketio
-from ..models import Mention, Message
+from ..models import Message
 from ..rooms.access import readable_here, readable_room
 from ..validation import optional_id, optional_limit, optional_room, payload_object
 from .payloads import stored_payloads
 from .store import MAX_ID
-
-log = logging.getLogger("chat.history")
-
 
 bp = Blueprint("history", __name__)
 
@@ -70,15 +66,6 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
         if kind != "since":
             rows.reverse()
         payloads = stored_payloads(rows, room_name, connection)
-        if room_id is not None and payloads:
-            mentioned = {}
-            for message_id, user_id in connection.execute(
-                select(Mention.message_id, Mention.user_id).where(Mention.message_id.in_([p["id"] for p in payloads]))
-            ):
-                mentioned.setdefault(message_id, []).append(user_id)
-            for payload in payloads:
-                if payload["id"] in mentioned:
-                    payload["mentions"] = sorted(mentioned[payload["id"]])
     return payloads, has_more
 
 

@@ -107,10 +107,9 @@ class Write:
         """Build the payload of the stored message (its id known), in id order per channel."""
         row = self.row
         self.payload = payload_of(message_id, self.sid, self.text, row["user_id"], row["author_name"],
-                                  row["created_at"], self.room_name, self.client_id, upload=self.upload)
+                                  row["created_at"], self.room_name, self.client_id, upload=self.upload,
+                                  mentions=self.mentions)
         order.stamp(self.payload, row["room_id"])  # with a message queue: `prev`, the channel's message before this one
-        if self.mentions:
-            self.payload["mentions"] = self.mentions
         self.created = True
         metrics.DB_WRITE.observe(perf_counter() - self.started)
 

@@ -1,5 +1,4 @@
 """Presence events: who is online (socket and HTTP), activity, typing hints."""
-import logging
 import time
 
 from flask import Blueprint, current_app, jsonify, request
@@ -12,9 +11,6 @@ from ..ratelimit import rate_limited
 from ..rooms.access import identity, require_member
 from ..validation import RoomRequest
 from .online import online_list, touch
-
-log = logging.getLogger("chat.presence")
-
 
 bp = Blueprint("presence", __name__)
 

@@ -1,5 +1,4 @@
 """The room directory: the rooms one can see, with members, online counts and unread (socket and HTTP)."""
-import logging
 
 from flask import Blueprint, jsonify
 from sqlalchemy import func, select
@@ -9,9 +8,6 @@ from ..extensions import db, socketio
 from ..models import Mention, Message, Room, RoomMember, User
 from ..presence.online import live_connections
 from .access import dm_users, identity
-
-log = logging.getLogger("chat.rooms")
-
 
 bp = Blueprint("rooms", __name__)
 
