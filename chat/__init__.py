@@ -1,4 +1,5 @@
 """A real-time chat server: Flask + Flask-SocketIO, served by gunicorn."""
+
 import logging
 import secrets
 import sys
@@ -30,8 +31,16 @@ from .web.security import SocketSessionInterface, add_security_headers, trust_pr
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chat")
-BLUEPRINTS = (pages.bp, account_pages.bp, history.bp, directory.bp, presence_events.bp, edits.bp, search_events.bp,
-              health.bp)
+BLUEPRINTS = (
+    pages.bp,
+    account_pages.bp,
+    history.bp,
+    directory.bp,
+    presence_events.bp,
+    edits.bp,
+    search_events.bp,
+    health.bp,
+)
 
 
 def create_app(config=None):

@@ -1,4 +1,5 @@
 """`flask --app wsgi chat …`: operations from outside the web nodes."""
+
 import click
 from flask import current_app
 from flask.cli import AppGroup

@@ -1,4 +1,5 @@
 """Configuration read from the environment, with safe development defaults."""
+
 import os
 import tempfile
 from pathlib import Path
@@ -47,7 +48,7 @@ def database_url(raw):
     cooperates with eventlet and gevent (a blocking C driver would stall every client)."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
         if raw.startswith(prefix):
-            return "postgresql+pg8000://" + raw[len(prefix):]
+            return "postgresql+pg8000://" + raw[len(prefix) :]
     return raw
 
 

@@ -1,5 +1,6 @@
 """The one place that decides what a refused request gets back: over the socket, the `error`
 event and the ack's error; over HTTP, JSON `{error: {code, message}}` with the code's status."""
+
 import logging
 
 from flask import current_app, jsonify, request

@@ -5,6 +5,7 @@ eventlet (or gevent) process, whose greenlets never interleave inside an increme
 `flask run` (threads) a rare lost increment is accepted rather than a lock per message.
 Gauges (connections, rooms, queue state) are read from the server when scraped.
 """
+
 import hmac
 import time
 from bisect import bisect_left
@@ -39,7 +40,7 @@ class Counter:
             yield f"{self.name} {self.values.get('', 0)}"
             return
         for value, count in sorted(self.values.items()):
-            yield f"{self.name}{{{self.label}=\"{escape(value)}\"}} {count}"
+            yield f'{self.name}{{{self.label}="{escape(value)}"}} {count}'
 
 
 class Histogram:
@@ -62,8 +63,8 @@ class Histogram:
         cumulative = 0
         for bound, count in zip(self.buckets, self.counts, strict=False):
             cumulative += count
-            yield f"{self.name}_bucket{{le=\"{bound}\"}} {cumulative}"
-        yield f"{self.name}_bucket{{le=\"+Inf\"}} {self.count}"
+            yield f'{self.name}_bucket{{le="{bound}"}} {cumulative}'
+        yield f'{self.name}_bucket{{le="+Inf"}} {self.count}'
         yield f"{self.name}_sum {self.sum:.6f}"
         yield f"{self.name}_count {self.count}"
 
@@ -93,8 +94,19 @@ GC_PAUSE = tuple(
     for generation in range(3)
 )
 
-COLLECTED = (CONNECTS, DISCONNECTS, MESSAGES_IN, MESSAGES_OUT, ERRORS, DB_WRITE, QUEUE_PUBLISH, QUEUE_LAG,
-             QUEUE_ERRORS, QUEUE_RECONNECTS, *GC_PAUSE)
+COLLECTED = (
+    CONNECTS,
+    DISCONNECTS,
+    MESSAGES_IN,
+    MESSAGES_OUT,
+    ERRORS,
+    DB_WRITE,
+    QUEUE_PUBLISH,
+    QUEUE_LAG,
+    QUEUE_ERRORS,
+    QUEUE_RECONNECTS,
+    *GC_PAUSE,
+)
 STARTED = time.time()
 
 
@@ -151,8 +163,9 @@ def metrics_view():
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return Response("unauthorized\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'},
-                            mimetype="text/plain")
+            return Response(
+                "unauthorized\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'}, mimetype="text/plain"
+            )
     return Response(render(), 200, content_type=CONTENT_TYPE)
 
 

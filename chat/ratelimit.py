@@ -1,4 +1,5 @@
 """Token buckets per connection and per user for every event that writes."""
+
 import threading
 import time
 from functools import wraps
@@ -82,10 +83,10 @@ def user_may_write(user_id, rate, burst):
 
 def rate_limited(handler):
     """Decorator for socket events that write."""
+
     @wraps(handler)
     def wrapper(*args, **kwargs):
         check_rate()
         return handler(*args, **kwargs)
+
     return wrapper
-
-

@@ -1,7 +1,10 @@
 """The code's shape: capability packages without import loops, small modules and thin socket handlers;
 what a connection remembers and what a refused HTTP request gets, each decided in one place."""
+
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +27,8 @@ def chat_modules():
 def test_only_the_state_module_reads_the_connection_session():
     found = [
         f"{path.relative_to(CHAT.parent)}:{number}: {line.strip()}"
-        for path in chat_modules() if path.relative_to(CHAT).as_posix() not in SESSION_OWNERS
+        for path in chat_modules()
+        if path.relative_to(CHAT).as_posix() not in SESSION_OWNERS
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if RAW_SESSION.search(line)
     ]
@@ -38,15 +42,18 @@ OWN_ERROR_PATH = re.compile(r"http_error\(|jsonify\(error|errorhandler\(|registe
 def test_one_http_error_path():
     found = [
         f"{path.relative_to(CHAT.parent)}:{number}: {line.strip()}"
-        for path in chat_modules() if path.name != "errors.py"
+        for path in chat_modules()
+        if path.name != "errors.py"
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if OWN_ERROR_PATH.search(line) and "register_error_handler(socketio)" not in line
     ]
     assert found == [], "HTTP errors decided outside chat/errors.py:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize(("code", "status"), [("conflict", 409), ("busy", 503), ("unknown_room", 404),
-                                              ("too_long", 400), ("unauthorized", 401)])
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("conflict", 409), ("busy", 503), ("unknown_room", 404), ("too_long", 400), ("unauthorized", 401)],
+)
 def test_a_chat_error_in_any_view_answers_json_with_its_codes_status(make_app, code, status):
     app = make_app()
 
@@ -100,7 +107,7 @@ def find_loop(graph):
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (loop := visit(nxt)):
                 return loop
         state[node] = "done"
@@ -126,8 +133,11 @@ def test_no_import_loop_in_chat():
 
 
 def test_no_module_over_400_lines():
-    long = {str(p.relative_to(CHAT.parent)): n for p in chat_modules() if (n := len(p.read_text().splitlines()))
-            > MAX_MODULE_LINES}
+    long = {
+        str(p.relative_to(CHAT.parent)): n
+        for p in chat_modules()
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert long == {}
 
 
@@ -142,6 +152,26 @@ def socket_handlers(path):
 def test_socket_handlers_are_thin():
     handlers = [(p, h) for p in chat_modules() for h in socket_handlers(p)]
     assert len(handlers) >= 20  # every event of the README's contract
-    long = {f"{p.relative_to(CHAT.parent)}:{h.name}": h.end_lineno - h.lineno + 1 for p, h in handlers
-            if h.end_lineno - h.lineno + 1 > MAX_HANDLER_LINES}
+    long = {
+        f"{p.relative_to(CHAT.parent)}:{h.name}": h.end_lineno - h.lineno + 1
+        for p, h in handlers
+        if h.end_lineno - h.lineno + 1 > MAX_HANDLER_LINES
+    }
     assert long == {}
+
+
+def test_make_test_checks_the_format_and_the_lint_before_the_suite():
+    recipe = (CHAT.parent / "Makefile").read_text().split("\ntest: ", 1)[1].split("\n\n", 1)[0]
+    steps = [line.strip() for line in recipe.splitlines()[1:]]
+    assert steps[:3] == [
+        "$(BIN)/ruff format --check .",
+        "$(BIN)/ruff check .",
+        "$(BIN)/python -m pytest $(PYTEST_ARGS)",
+    ]
+
+
+def test_the_code_is_formatted_and_clean():
+    ruff = Path(sys.executable).with_name("ruff")
+    for command in (["format", "--check", "."], ["check", "."]):
+        result = subprocess.run([str(ruff), *command], cwd=CHAT.parent, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr

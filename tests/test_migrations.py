@@ -1,4 +1,5 @@
 """The schema comes from Alembic migrations, from empty, on SQLite and on PostgreSQL."""
+
 import os
 
 import pytest
@@ -14,7 +15,15 @@ from chat.search.schema import PG_INDEX, SQLITE_FTS, include_object
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 
 TABLES = {
-    "users", "rooms", "messages", "room_members", "mentions", "nodes", "connections", "uploads", "reactions",
+    "users",
+    "rooms",
+    "messages",
+    "room_members",
+    "mentions",
+    "nodes",
+    "connections",
+    "uploads",
+    "reactions",
     "alembic_version",
 }
 

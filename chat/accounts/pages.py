@@ -1,4 +1,5 @@
 """Accounts over HTTP: the login page, register, log in, log out, guests."""
+
 import logging
 import math
 from urllib.parse import urlsplit
@@ -88,8 +89,12 @@ def render_login(status=200, **forms):
     forms.setdefault("register_form", RegisterForm(prefix="register"))
     forms.setdefault("guest_form", GuestForm(prefix="guest"))
     return render_template(
-        "login.html", lang=lang, t=strings(lang), allow_guests=current_app.config["CHAT_ALLOW_GUESTS"],
-        next=request.values.get("next", ""), **forms,
+        "login.html",
+        lang=lang,
+        t=strings(lang),
+        allow_guests=current_app.config["CHAT_ALLOW_GUESTS"],
+        next=request.values.get("next", ""),
+        **forms,
     ), status
 
 

@@ -1,4 +1,5 @@
 """Sessions: who a request or a socket is, passwords checked off the loop, sessions that end everywhere."""
+
 import secrets
 
 from flask import session
@@ -54,9 +55,7 @@ def end_sessions(user):
     share the database), and the user's sockets close on every node. Logout calls it; so will a
     password change or a deactivation."""
     user_id = user.id
-    db.session.execute(
-        db.update(User).where(User.id == user_id).values(session_generation=User.session_generation + 1)
-    )
+    db.session.execute(db.update(User).where(User.id == user_id).values(session_generation=User.session_generation + 1))
     db.session.commit()
     disconnect_user(user_id)
 

@@ -1,4 +1,5 @@
 """Order across nodes: each channel's messages stored one transaction at a time, and `prev`."""
+
 from contextlib import contextmanager
 
 from flask import current_app

@@ -18,6 +18,7 @@ on top of it:
   closing every socket of a user on every node (logout), taking a removed member's sockets out
   of a room and making their connections forget it, and "catch up" after a failed publish.
 """
+
 import json
 import logging
 import time
@@ -75,8 +76,12 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
     name = "chat-redis"
 
     def __init__(self, url, channel, write_only=False):
-        super().__init__(url, channel=channel, write_only=write_only,
-                         redis_options={"socket_timeout": 2, "socket_connect_timeout": 2})
+        super().__init__(
+            url,
+            channel=channel,
+            write_only=write_only,
+            redis_options={"socket_timeout": 2, "socket_connect_timeout": 2},
+        )
         self.control_channel = f"{channel}:control"
         # Stored messages are published under this id, which no node has: every node, the
         # sender included, delivers them from the queue.
@@ -95,18 +100,29 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
 
     def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
-        if (room is not None and isinstance(room, str) and callback is None and not kwargs.get("ignore_queue")
-                and self.is_connected(room, namespace or "/")):
+        if (
+            room is not None
+            and isinstance(room, str)
+            and callback is None
+            and not kwargs.get("ignore_queue")
+            and self.is_connected(room, namespace or "/")
+        ):
             # One of this node's clients (a history reply, an error): no other node has it.
             kwargs["ignore_queue"] = True
-        return super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
-                            callback=callback, **kwargs)
+        return super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
 
     def emit_stored(self, event, payload, room):
         """Publish a stored message for every node; True when the queue took it."""
         message = {
-            "method": "emit", "event": event, "data": [payload], "binary": False, "namespace": "/",
-            "room": room, "skip_sid": None, "callback": None, "host_id": self.relay_id,
+            "method": "emit",
+            "event": event,
+            "data": [payload],
+            "binary": False,
+            "namespace": "/",
+            "room": room,
+            "skip_sid": None,
+            "callback": None,
+            "host_id": self.relay_id,
             "sent_at": time.time(),
         }
         if self._publish(message):
@@ -168,7 +184,8 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
             pubsub = None
             try:
                 client = self._get_redis_module().Redis.from_url(
-                    self.redis_url, socket_connect_timeout=2, socket_keepalive=True)
+                    self.redis_url, socket_connect_timeout=2, socket_keepalive=True
+                )
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel, self.control_channel)
                 delay = 0.2

@@ -1,4 +1,5 @@
 """Connection lifecycle and events nobody handles."""
+
 import logging
 
 from flask import current_app, request

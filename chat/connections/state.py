@@ -6,6 +6,7 @@ writes it: every other module asks for the connection's `ConnectionState`. What 
 grants access to a private room by itself (rooms check membership in the database), and another
 node's removal or logout reaches it through `state_in` (the control channel, chat/cluster.py).
 """
+
 from dataclasses import dataclass, field
 
 from flask import session

@@ -4,6 +4,7 @@ Each write checks (who may touch which message), does (one transaction), then se
 `message_updated` with the message's full current payload to the message's own recipients,
 so clients replace it in place by id.
 """
+
 import logging
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ EMOJI_MAX_LENGTH = 64  # Reaction.emoji's column; the longest ZWJ sequences are 
 
 
 # ---- parsing ----
+
 
 def message_id(data):
     value = optional_id(data, "id")
@@ -77,6 +79,7 @@ class ReactRequest:
 
 # ---- checks ----
 
+
 def require_identified(user_id):
     if user_id is None:
         raise ChatError("forbidden", "Sign in (or pick a guest name) first.")
@@ -95,7 +98,9 @@ def readable_message(message_id_value, user_id):
     # FOR UPDATE (PostgreSQL; SQLite writes one at a time anyway): writes to one message, from
     # any node, take turns, so a toggle or an edit never works from a stale state.
     message = db.session.execute(
-        select(Message).where(Message.id == message_id_value).with_for_update()
+        select(Message)
+        .where(Message.id == message_id_value)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if message is None:
@@ -118,6 +123,7 @@ def is_admin(user_id):
 
 
 # ---- doing ----
+
 
 def current_payload(message, room):
     """The message's full payload, as history gives it (mentions included)."""
@@ -150,8 +156,9 @@ def replace_mentions(message, room):
         return
     users = mentioned_users(message.text, room.id)
     if users:
-        db.session.execute(insert(Mention), [{"message_id": message.id, "user_id": u, "room_id": room.id}
-                                             for u in users])
+        db.session.execute(
+            insert(Mention), [{"message_id": message.id, "user_id": u, "room_id": room.id} for u in users]
+        )
 
 
 def edit_message(user_id, message_id_value, text):
@@ -219,9 +226,9 @@ def toggle_reaction(user_id, message_id_value, emoji):
             db.session.delete(mine)
             added = False
         else:
-            used = set(db.session.execute(
-                select(Reaction.emoji).where(Reaction.message_id == message.id).distinct()
-            ).scalars())
+            used = set(
+                db.session.execute(select(Reaction.emoji).where(Reaction.message_id == message.id).distinct()).scalars()
+            )
             limit = current_app.config["CHAT_MAX_REACTIONS_PER_MESSAGE"]
             if emoji not in used and len(used) >= limit:
                 raise ChatError("too_many_reactions", f"A message can carry at most {limit} different emoji.")
@@ -239,11 +246,17 @@ def toggle_reaction(user_id, message_id_value, emoji):
 
 
 def reaction_reply(message_id_value, emoji, added, payload):
-    return {"ok": True, "id": message_id_value, "emoji": emoji, "added": added,
-            "reactions": payload.get("reactions", [])}
+    return {
+        "ok": True,
+        "id": message_id_value,
+        "emoji": emoji,
+        "added": added,
+        "reactions": payload.get("reactions", []),
+    }
 
 
 # ---- socket events ----
+
 
 @socketio.on("edit_message")
 @rate_limited
@@ -270,6 +283,7 @@ def react_event(data=None, *_):
 
 
 # ---- HTTP twins ----
+
 
 def http_user_id():
     """The signed-in (or guest) user of this request; anonymous requests may change nothing."""

@@ -1,4 +1,5 @@
 """Sending messages: `room_message` to a room, `send_message` to everyone; stored before they are sent."""
+
 import logging
 
 from flask import request

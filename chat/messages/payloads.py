@@ -14,17 +14,43 @@ def seed_text(sid, text):
 
 def message_payload(message, room_name, client_id=None, upload=None, reactions=None, mentions=None):
     """The seed's `data` string, plus the stored message's fields and its current state."""
-    return payload_of(message.id, message.sender_sid, message.text, message.user_id, message.author_name,
-                      message.created_at, room_name, client_id, edited_at=message.edited_at,
-                      deleted_at=message.deleted_at, upload=upload, reactions=reactions, mentions=mentions)
+    return payload_of(
+        message.id,
+        message.sender_sid,
+        message.text,
+        message.user_id,
+        message.author_name,
+        message.created_at,
+        room_name,
+        client_id,
+        edited_at=message.edited_at,
+        deleted_at=message.deleted_at,
+        upload=upload,
+        reactions=reactions,
+        mentions=mentions,
+    )
 
 
 def iso(moment):
     return moment.isoformat(timespec="milliseconds")
 
 
-def payload_of(message_id, sid, text, user_id, author_name, created_at, room_name, client_id=None, *,
-               edited_at=None, deleted_at=None, upload=None, reactions=None, mentions=None):
+def payload_of(
+    message_id,
+    sid,
+    text,
+    user_id,
+    author_name,
+    created_at,
+    room_name,
+    client_id=None,
+    *,
+    edited_at=None,
+    deleted_at=None,
+    upload=None,
+    reactions=None,
+    mentions=None,
+):
     """A message as every client receives it: live, from history, updated, found by search.
 
     Optional fields appear only when they apply: `html` (the text's formatting, sanitized; absent
@@ -109,7 +135,8 @@ def stored_payloads(rows, room_name, connection=None):
     reactions = reactions_of(live, connection)
     mentions = mentions_of(live, connection) if room_name is not None else {}
     return [
-        message_payload(m, room_name, upload=uploads.get(m.upload_id), reactions=reactions.get(m.id),
-                        mentions=mentions.get(m.id))
+        message_payload(
+            m, room_name, upload=uploads.get(m.upload_id), reactions=reactions.get(m.id), mentions=mentions.get(m.id)
+        )
         for m in rows
     ]

@@ -1,4 +1,5 @@
 """Storing messages: checks of who sent what, group commit in id order, then the send (`store_and_send`)."""
+
 import logging
 import re
 import threading
@@ -37,10 +38,15 @@ def mentioned_users(text, room_id):
     keys = {name_key(m) for m in MENTION.findall(text)}
     if not keys:
         return []
-    return db.session.execute(
-        select(User.id).join(RoomMember, RoomMember.user_id == User.id)
-        .where(RoomMember.room_id == room_id, User.name_key.in_(keys))
-    ).scalars().all()
+    return (
+        db.session.execute(
+            select(User.id)
+            .join(RoomMember, RoomMember.user_id == User.id)
+            .where(RoomMember.room_id == room_id, User.name_key.in_(keys))
+        )
+        .scalars()
+        .all()
+    )
 
 
 def dedupe_key_of(user_id, client_id, sid=None):
@@ -84,17 +90,36 @@ INSERT_MENTIONS = insert(Mention.__table__)
 class Write:
     """One message waiting to be stored and sent (see store_and_send)."""
 
-    __slots__ = ("identity", "sid", "ref", "text", "client_id", "event", "upload", "mentions", "started",
-                 "row", "payload", "created", "error", "done")
+    __slots__ = (
+        "identity",
+        "sid",
+        "ref",
+        "text",
+        "client_id",
+        "event",
+        "upload",
+        "mentions",
+        "started",
+        "row",
+        "payload",
+        "created",
+        "error",
+        "done",
+    )
 
     def __init__(self, identity, sid, ref, text, client_id, event, upload, mentions):
         self.identity, self.sid, self.ref, self.text = identity, sid, ref, text
         self.client_id, self.event, self.upload, self.mentions = client_id, event, upload, mentions
         self.started = perf_counter()
         self.row = {
-            "room_id": ref.id if ref is not None else None, "user_id": identity["id"],
-            "author_name": identity["name"], "sender_sid": sid, "text": text,
-            "dedupe_key": dedupe_key_of(identity["id"], client_id, sid), "created_at": utc_now(), "upload_id": None,
+            "room_id": ref.id if ref is not None else None,
+            "user_id": identity["id"],
+            "author_name": identity["name"],
+            "sender_sid": sid,
+            "text": text,
+            "dedupe_key": dedupe_key_of(identity["id"], client_id, sid),
+            "created_at": utc_now(),
+            "upload_id": None,
         }
         self.payload = self.created = self.error = None
         self.done = False
@@ -106,9 +131,18 @@ class Write:
     def stored(self, message_id, order):
         """Build the payload of the stored message (its id known), in id order per channel."""
         row = self.row
-        self.payload = payload_of(message_id, self.sid, self.text, row["user_id"], row["author_name"],
-                                  row["created_at"], self.room_name, self.client_id, upload=self.upload,
-                                  mentions=self.mentions)
+        self.payload = payload_of(
+            message_id,
+            self.sid,
+            self.text,
+            row["user_id"],
+            row["author_name"],
+            row["created_at"],
+            self.room_name,
+            self.client_id,
+            upload=self.upload,
+            mentions=self.mentions,
+        )
         order.stamp(self.payload, row["room_id"])  # with a message queue: `prev`, the channel's message before this one
         self.created = True
         metrics.DB_WRITE.observe(perf_counter() - self.started)
@@ -174,8 +208,12 @@ def _store_batch(batch):
             if not refused_row(exc):
                 raise
             if not isinstance(exc, IntegrityError):  # a retried client_id is routine; anything else is news
-                log.warning("a batch of %d messages failed (%s: %s); storing them one at a time", len(batch),
-                            type(exc).__name__, getattr(exc, "orig", exc))  # not the rows: they hold the texts
+                log.warning(
+                    "a batch of %d messages failed (%s: %s); storing them one at a time",
+                    len(batch),
+                    type(exc).__name__,
+                    getattr(exc, "orig", exc),
+                )  # not the rows: they hold the texts
             _store_each(batch)
             return
         for write in stored:
@@ -241,8 +279,10 @@ def _insert(batch):
     session, which holds the Upload.
     """
     upload = batch[0].upload if len(batch) == 1 else None
-    with message_transaction(session=upload is not None) as connection, \
-            channel_order({w.row["room_id"] for w in batch}, connection) as order:
+    with (
+        message_transaction(session=upload is not None) as connection,
+        channel_order({w.row["room_id"] for w in batch}, connection) as order,
+    ):
         if upload is not None:
             db.session.flush()  # the upload's id
             batch[0].row["upload_id"] = upload.id
@@ -252,7 +292,8 @@ def _insert(batch):
             ids = connection.execute(INSERT_MESSAGES, [w.row for w in batch]).scalars().all()
         mentions = [
             {"message_id": message_id, "user_id": u, "room_id": w.row["room_id"]}
-            for w, message_id in zip(batch, ids, strict=True) for u in w.mentions
+            for w, message_id in zip(batch, ids, strict=True)
+            for u in w.mentions
         ]
         if mentions:
             connection.execute(INSERT_MENTIONS, mentions)

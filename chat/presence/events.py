@@ -1,4 +1,5 @@
 """Presence events: who is online (socket and HTTP), activity, typing hints."""
+
 import time
 
 from flask import Blueprint, current_app, jsonify, request
@@ -37,16 +38,22 @@ def active_event(data=None, *_):
 @socketio.on("typing")
 @rate_limited
 def typing_event(data=None, *_):
-    room = RoomRequest.parse(data).room
-    ref = require_member(room)
+    ref = require_member(RoomRequest.parse(data).room)
+    if not typing_allowed(ref.name):
+        return {"ok": True, "throttled": True}
+    touch()
+    who = identity()
+    hint = {"room": ref.name, "user": {"id": who["id"], "name": who["name"]}}
+    emit("typing", hint, to=ref.targets, skip_sid=request.sid)
+    return {"ok": True}
+
+
+def typing_allowed(room):
+    """At most one typing hint per CHAT_TYPING_INTERVAL per room and connection; notes this one."""
     interval = current_app.config["CHAT_TYPING_INTERVAL"]
     sent = state().typing
     now = time.monotonic()
-    if now - sent.get(ref.name, -interval) < interval:
-        return {"ok": True, "throttled": True}
-    sent[ref.name] = now
-    touch()
-    who = identity()
-    emit("typing", {"room": ref.name, "user": {"id": who["id"], "name": who["name"]}}, to=ref.targets,
-         skip_sid=request.sid)
-    return {"ok": True}
+    if now - sent.get(room, -interval) < interval:
+        return False
+    sent[room] = now
+    return True

@@ -1,4 +1,5 @@
 """Presence: who is online (in the database, per node, so restarts leave no ghosts) and activity."""
+
 import logging
 import os
 import socket

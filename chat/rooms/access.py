@@ -1,4 +1,5 @@
 """Who may read and write a room: room records and their cache, membership, what a connection follows."""
+
 import logging
 import threading
 from contextlib import contextmanager
@@ -55,7 +56,7 @@ def reserved(name):
 
 
 def dm_users(name):
-    return tuple(int(part) for part in name[len(DM_PREFIX):].split(":"))
+    return tuple(int(part) for part in name[len(DM_PREFIX) :].split(":"))
 
 
 def ref_for(room):
@@ -141,7 +142,8 @@ def find_room(name):
 # Asked of the database each time, never of the session's identity map: a removal committed
 # meanwhile (on any node) must count at once, also within one event.
 MEMBER_QUERY = select(RoomMember.user_id).where(
-    RoomMember.room_id == bindparam("room_id"), RoomMember.user_id == bindparam("user_id"))
+    RoomMember.room_id == bindparam("room_id"), RoomMember.user_id == bindparam("user_id")
+)
 
 
 def is_member(room_id, user_id):
@@ -154,9 +156,11 @@ def member_room_ids(user_id, room_ids):
     """The rooms among `room_ids` the user is a member of now (one query)."""
     if user_id is None or not room_ids:
         return set()
-    return set(db.session.execute(
-        select(RoomMember.room_id).where(RoomMember.user_id == user_id, RoomMember.room_id.in_(list(room_ids)))
-    ).scalars())
+    return set(
+        db.session.execute(
+            select(RoomMember.room_id).where(RoomMember.user_id == user_id, RoomMember.room_id.in_(list(room_ids)))
+        ).scalars()
+    )
 
 
 def add_member(room_id, user_id):
@@ -256,10 +260,17 @@ def subscribe_member(ref, user_id):
 def subscribe_memberships(user_id):
     """At connect: follow every room the user is a member of, so unread counts stay live."""
     limit = current_app.config["CHAT_MAX_ROOMS_PER_CONNECTION"]
-    rooms = db.session.execute(
-        select(Room).join(RoomMember, RoomMember.room_id == Room.id)
-        .where(RoomMember.user_id == user_id).order_by(RoomMember.joined_at.desc()).limit(limit)
-    ).scalars().all()
+    rooms = (
+        db.session.execute(
+            select(Room)
+            .join(RoomMember, RoomMember.room_id == Room.id)
+            .where(RoomMember.user_id == user_id)
+            .order_by(RoomMember.joined_at.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     refs = [ref_for(room) for room in rooms]
     for ref in refs:
         subscribe(ref)

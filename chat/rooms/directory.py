@@ -13,38 +13,60 @@ bp = Blueprint("rooms", __name__)
 
 
 def room_info(room):
-    return {"name": room.name, "topic": room.topic, "private": room.is_private, "kind": room.kind,
-            "creator": room.creator_id}
+    return {
+        "name": room.name,
+        "topic": room.topic,
+        "private": room.is_private,
+        "kind": room.kind,
+        "creator": room.creator_id,
+    }
 
 
 def directory(user_id):
     """Rooms the user can see: public rooms, and private rooms and conversations they are in."""
-    memberships = {
-        m.room_id: m for m in db.session.execute(select(RoomMember).filter_by(user_id=user_id)).scalars()
-    } if user_id is not None else {}
-    rooms = db.session.execute(
-        select(Room).where((Room.is_private.is_(False) & (Room.kind == "room")) | Room.id.in_(list(memberships)))
-        .order_by(Room.name).limit(1000)
-    ).scalars().all()
-    members = dict(db.session.execute(
-        select(RoomMember.room_id, func.count()).group_by(RoomMember.room_id)).all())
+    memberships = (
+        {m.room_id: m for m in db.session.execute(select(RoomMember).filter_by(user_id=user_id)).scalars()}
+        if user_id is not None
+        else {}
+    )
+    rooms = (
+        db.session.execute(
+            select(Room)
+            .where((Room.is_private.is_(False) & (Room.kind == "room")) | Room.id.in_(list(memberships)))
+            .order_by(Room.name)
+            .limit(1000)
+        )
+        .scalars()
+        .all()
+    )
+    members = dict(db.session.execute(select(RoomMember.room_id, func.count()).group_by(RoomMember.room_id)).all())
     live = live_connections().subquery()
-    online = dict(db.session.execute(
-        select(RoomMember.room_id, func.count(func.distinct(live.c.user_id)))
-        .join(live, live.c.user_id == RoomMember.user_id).group_by(RoomMember.room_id)).all())
+    online = dict(
+        db.session.execute(
+            select(RoomMember.room_id, func.count(func.distinct(live.c.user_id)))
+            .join(live, live.c.user_id == RoomMember.user_id)
+            .group_by(RoomMember.room_id)
+        ).all()
+    )
     unread, mentions = {}, {}
     if user_id is not None:
-        unread = dict(db.session.execute(
-            select(Message.room_id, func.count())
-            .join(RoomMember, (RoomMember.room_id == Message.room_id) & (RoomMember.user_id == user_id))
-            .where(Message.id > RoomMember.last_read_id, Message.deleted_at.is_(None))
-            .where((Message.user_id.is_(None)) | (Message.user_id != user_id))
-            .group_by(Message.room_id)).all())
-        mentions = dict(db.session.execute(
-            select(Mention.room_id, func.count())
-            .join(RoomMember, (RoomMember.room_id == Mention.room_id) & (RoomMember.user_id == user_id))
-            .where(Mention.user_id == user_id, Mention.message_id > RoomMember.last_read_id)
-            .group_by(Mention.room_id)).all())
+        unread = dict(
+            db.session.execute(
+                select(Message.room_id, func.count())
+                .join(RoomMember, (RoomMember.room_id == Message.room_id) & (RoomMember.user_id == user_id))
+                .where(Message.id > RoomMember.last_read_id, Message.deleted_at.is_(None))
+                .where((Message.user_id.is_(None)) | (Message.user_id != user_id))
+                .group_by(Message.room_id)
+            ).all()
+        )
+        mentions = dict(
+            db.session.execute(
+                select(Mention.room_id, func.count())
+                .join(RoomMember, (RoomMember.room_id == Mention.room_id) & (RoomMember.user_id == user_id))
+                .where(Mention.user_id == user_id, Mention.message_id > RoomMember.last_read_id)
+                .group_by(Mention.room_id)
+            ).all()
+        )
     peers = {}
     dm_peer_ids = {uid for r in rooms if r.kind == "dm" for uid in dm_users(r.name) if uid != user_id}
     if dm_peer_ids:
@@ -53,8 +75,11 @@ def directory(user_id):
     for room in rooms:
         info = room_info(room)
         info.update(
-            members=members.get(room.id, 0), online=online.get(room.id, 0), member=room.id in memberships,
-            unread=unread.get(room.id, 0), mentions=mentions.get(room.id, 0),
+            members=members.get(room.id, 0),
+            online=online.get(room.id, 0),
+            member=room.id in memberships,
+            unread=unread.get(room.id, 0),
+            mentions=mentions.get(room.id, 0),
             last_read_id=memberships[room.id].last_read_id if room.id in memberships else None,
         )
         if room.kind == "dm":

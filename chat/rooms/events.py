@@ -1,4 +1,5 @@
 """Room socket events: parse the payload, call chat/rooms (joining, manage), reply."""
+
 from flask import request
 
 from ..extensions import socketio

@@ -1,4 +1,5 @@
 """Joining and leaving a room: membership, the seed's notices, the history a joiner gets."""
+
 import logging
 
 from flask import current_app

@@ -3,6 +3,7 @@
 Each action checks who may do it, does it (one transaction), then tells whom it concerns;
 chat/rooms/events.py parses the socket payloads and calls these.
 """
+
 import logging
 
 from flask import current_app
@@ -36,6 +37,7 @@ log = logging.getLogger("chat.rooms")
 
 
 # ---- parsing ----
+
 
 def topic_text(data):
     topic = data.get("topic", "")
@@ -88,6 +90,7 @@ def target_user(data):
 
 # ---- doing ----
 
+
 def subscribe_existing(name):
     """Follow a room one is already a member of (after an invitation), without a notice."""
     room = find_room(name)
@@ -138,8 +141,9 @@ def member_room(who, name):
 def invite(who, room, invitee):
     add_member(room.id, invitee.id)
     log.info("invite room=%s user=%s by user=%s", room.name, invitee.id, who["id"])
-    socketio.emit("rooms_changed", {"room": room.name, "reason": "invited", "by": who["name"]},
-                  to=user_channel(invitee.id))
+    socketio.emit(
+        "rooms_changed", {"room": room.name, "reason": "invited", "by": who["name"]}, to=user_channel(invitee.id)
+    )
 
 
 def created_room(who, name):

@@ -5,6 +5,7 @@ LIKE scan for shorter ones (a trigram index cannot answer them). PostgreSQL: wor
 the GIN index on to_tsvector('simple', text), and ILIKE when the query is CJK (no spaces between
 words, so 'simple' sees one long word) or the word search finds nothing (part of a word).
 """
+
 import re
 
 from sqlalchemy import and_, false, or_, select, text
@@ -22,8 +23,11 @@ CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\
 def readable_by(user_id):
     """SQL condition: the message is in a channel the user can read (Room outer-joined)."""
     public = and_(Room.is_private.is_(False), Room.kind == "room")
-    member = (Message.room_id.in_(select(RoomMember.room_id).where(RoomMember.user_id == user_id))
-              if user_id is not None else false())
+    member = (
+        Message.room_id.in_(select(RoomMember.room_id).where(RoomMember.user_id == user_id))
+        if user_id is not None
+        else false()
+    )
     return or_(Message.room_id.is_(None), public, member)
 
 
@@ -37,8 +41,9 @@ def matching(q, dialect):
     if dialect == "sqlite":
         if len(q) >= TRIGRAM:
             phrase = '"' + q.replace('"', '""') + '"'  # one phrase: FTS5 operators are text here
-            return [text("messages.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q)")
-                    .bindparams(q=phrase)]
+            return [
+                text("messages.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q)").bindparams(q=phrase)
+            ]
         return [Message.text.like(like_pattern(q), escape="\\")]
     if dialect == "postgresql":
         ilike = Message.text.ilike(like_pattern(q), escape="\\")
@@ -53,7 +58,8 @@ def matching(q, dialect):
 def search_messages(user_id, q, room_id=None, limit=DEFAULT_LIMIT):
     """Payloads of readable, not deleted messages containing q, newest first."""
     base = (
-        select(Message).outerjoin(Room, Room.id == Message.room_id)
+        select(Message)
+        .outerjoin(Room, Room.id == Message.room_id)
         .where(Message.deleted_at.is_(None), readable_by(user_id))
     )
     if room_id is not None:

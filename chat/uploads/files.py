@@ -1,4 +1,5 @@
 """Uploads: receiving a file, checking its content and type, thumbnails, where files live on disk."""
+
 import codecs
 import logging
 import mimetypes
@@ -57,6 +58,7 @@ def file_info(upload):
 
 # ---- names and places ----
 
+
 def display_name(raw):
     """The client's file name, made safe to show: no path, no control characters, no leading dots."""
     name = unicodedata.normalize("NFC", raw or "").replace("\\", "/").rsplit("/", 1)[-1]
@@ -103,6 +105,7 @@ def discard(upload):
 
 # ---- receiving ----
 
+
 @dataclass(frozen=True, slots=True)
 class UploadForm:
     """The multipart form of POST /api/uploads, validated."""
@@ -125,8 +128,14 @@ class UploadForm:
         if data.get("message", "").strip():
             caption = text_field(data, "message", current_app.config["CHAT_MAX_MESSAGE_LENGTH"])
         sid = form.get("sid", "")
-        return cls(upload, display_name(upload.filename), room, caption, optional_client_id(data),
-                   sid if SAFE_SID.fullmatch(sid) else "upload")
+        return cls(
+            upload,
+            display_name(upload.filename),
+            room,
+            caption,
+            optional_client_id(data),
+            sid if SAFE_SID.fullmatch(sid) else "upload",
+        )
 
 
 @dataclass(slots=True)
@@ -206,8 +215,9 @@ def check_claim(name, content_type):
         return
     if claimed.startswith("image/") and content_type.startswith("image/") or claimed == content_type:
         return
-    raise ChatError("type_mismatch",
-                      f"The file is named like {claimed} but its content is {content_type}; it was not sent.")
+    raise ChatError(
+        "type_mismatch", f"The file is named like {claimed} but its content is {content_type}; it was not sent."
+    )
 
 
 def image_facts(path, content_type, thumb, max_side, max_pixels):
@@ -260,8 +270,13 @@ def receive(form):
         check_claim(form.name, stored.content_type)
         if stored.content_type in INLINE_IMAGES:
             stored.width, stored.height = run_blocking(  # busy (503) when the pool is full
-                image_facts, final, stored.content_type, thumb_path(token),
-                cfg["CHAT_UPLOAD_THUMBNAIL_SIZE"], cfg["CHAT_UPLOAD_MAX_PIXELS"])
+                image_facts,
+                final,
+                stored.content_type,
+                thumb_path(token),
+                cfg["CHAT_UPLOAD_THUMBNAIL_SIZE"],
+                cfg["CHAT_UPLOAD_MAX_PIXELS"],
+            )
             stored.has_thumbnail = True
     except BaseException:
         remove_quietly(final, thumb_path(token))

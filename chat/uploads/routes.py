@@ -1,4 +1,5 @@
 """Uploads over HTTP: POST /api/uploads (the file and its message), and serving files to those who may read them."""
+
 import logging
 import os
 
@@ -55,15 +56,25 @@ def send_upload(form, room):
     sid = own_sid(form.sid, current_user.id)
     stored = receive(form)
     upload = Upload(
-        token=stored.token, room_id=room.id if room is not None else None, uploader_id=current_user.id,
-        filename=form.name, content_type=stored.content_type, size=stored.size, width=stored.width,
-        height=stored.height, has_thumbnail=stored.has_thumbnail,
+        token=stored.token,
+        room_id=room.id if room is not None else None,
+        uploader_id=current_user.id,
+        filename=form.name,
+        content_type=stored.content_type,
+        size=stored.size,
+        width=stored.width,
+        height=stored.height,
+        has_thumbnail=stored.has_thumbnail,
     )
     try:
         db.session.add(upload)  # store_and_send commits it with the message
         payload, created = store_and_send(
-            current_user.public(), sid, ref_for(room) if room is not None else None,
-            form.caption or form.name, form.client_id, "room_message" if room is not None else "message",
+            current_user.public(),
+            sid,
+            ref_for(room) if room is not None else None,
+            form.caption or form.name,
+            form.client_id,
+            "room_message" if room is not None else "message",
             upload=upload,
         )
     except BaseException:
@@ -73,8 +84,15 @@ def send_upload(form, room):
     if not created:  # a retry that raced the first one: keep the first file only
         remove_quietly(file_path(stored.token), thumb_path(stored.token))
     else:
-        log.info("upload id=%s message=%s user=%s room=%s type=%s bytes=%d", upload.id, payload["id"],
-                 current_user.id, room.id if room is not None else None, stored.content_type, stored.size)
+        log.info(
+            "upload id=%s message=%s user=%s room=%s type=%s bytes=%d",
+            upload.id,
+            payload["id"],
+            current_user.id,
+            room.id if room is not None else None,
+            stored.content_type,
+            stored.size,
+        )
     return payload, created
 
 
@@ -133,8 +151,15 @@ def readable_upload(token):
 
 def serve(path, content_type, inline, download_name):
     try:
-        response = send_file(path, mimetype=content_type, as_attachment=not inline, download_name=download_name,
-                             conditional=True, etag=True, max_age=None)
+        response = send_file(
+            path,
+            mimetype=content_type,
+            as_attachment=not inline,
+            download_name=download_name,
+            conditional=True,
+            etag=True,
+            max_age=None,
+        )
     except FileNotFoundError:  # discarded (its message was deleted)
         raise NotFound() from None
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -154,13 +179,16 @@ def thumbnail(token):
         raise NotFound()
     jpeg = upload.content_type == "image/jpeg"
     stem = os.path.splitext(upload.filename)[0] or "file"
-    return serve(thumb_path(upload.token), "image/jpeg" if jpeg else "image/png", True,
-                 f"{stem}-thumb.{'jpg' if jpeg else 'png'}")
+    return serve(
+        thumb_path(upload.token),
+        "image/jpeg" if jpeg else "image/png",
+        True,
+        f"{stem}-thumb.{'jpg' if jpeg else 'png'}",
+    )
 
 
 @bp.get("/uploads/<token>/<name>")
 def download(token, name):
     """The file; `name` is only there for the browser (saving, the address bar)."""
     upload = readable_upload(token)
-    return serve(file_path(upload.token), upload.content_type, upload.content_type in INLINE_IMAGES,
-                 upload.filename)
+    return serve(file_path(upload.token), upload.content_type, upload.content_type in INLINE_IMAGES, upload.filename)

@@ -1,4 +1,5 @@
 """GET /health: the database and, with a message queue, Redis; 503 while one is down."""
+
 import logging
 
 from flask import Blueprint, current_app, jsonify

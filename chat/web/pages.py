@@ -1,4 +1,5 @@
 """HTTP: the chat page and the seed's JSON greeting."""
+
 from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
