@@ -89,7 +89,7 @@ def run_migrations_online():
                 logger.info("No changes in schema detected.")
 
     conf_args = current_app.extensions["migrate"].configure_args
-    # The full-text search objects are created by hand in migrations (chat/search_schema.py).
+    # The full-text search objects are created by hand in migrations (chat/search/schema.py).
     from chat.search.schema import include_object
 
     conf_args.setdefault("include_object", include_object)

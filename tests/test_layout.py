@@ -175,3 +175,34 @@ def test_the_code_is_formatted_and_clean():
     for command in (["format", "--check", "."], ["check", "."]):
         result = subprocess.run([str(ruff), *command], cwd=CHAT.parent, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def readme_section(path, heading):
+    text = path.read_text()
+    start = text.index(heading) + len(heading)
+    end = text.find("\n#", start)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def test_the_readme_layout_names_every_module_and_nothing_else():
+    layout = readme_section(CHAT.parent / "README.md", "### Layout")
+    named = set(re.findall(r"^(chat/[\w/]*?(?:\.py|/))\s", layout, re.MULTILINE))
+    actual = {
+        str(p.relative_to(CHAT.parent))
+        if p.name != "__init__.py" or p.parent == CHAT
+        else f"{p.parent.relative_to(CHAT.parent)}/"
+        for p in chat_modules()
+    }
+    assert sorted(actual - named) == [], "in chat/ but not in the README's layout"
+    assert sorted(named - actual) == [], "in the README's layout but not in chat/"
+
+
+def test_architecture_names_the_file_that_handles_each_readme_event():
+    readme = (CHAT.parent / "README.md").read_text()
+    events = set(re.findall(r"^\| `(\w+)` \| (?:—|`\{)", readme, re.MULTILINE))
+    assert {"join_room", "room_message", "get_history", "typing", "react", "search", "connect"} <= events
+    architecture = (CHAT.parent / "docs" / "ARCHITECTURE.md").read_text()
+    files = dict(re.findall(r"^\| `(\w+)` \| `(chat/[\w/]+\.py)` \|$", architecture, re.MULTILINE))
+    assert sorted(events - set(files)) == []
+    for event, file in files.items():
+        assert f'@socketio.on("{event}")' in (CHAT.parent / file).read_text(), (event, file)

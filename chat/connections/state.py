@@ -4,7 +4,7 @@ Flask-SocketIO gives each connection a session of its own (a copy of the cookie'
 connect, kept in its environ as 'saved_session'). This module is the only one that reads or
 writes it: every other module asks for the connection's `ConnectionState`. What it holds never
 grants access to a private room by itself (rooms check membership in the database), and another
-node's removal or logout reaches it through `state_in` (the control channel, chat/cluster.py).
+node's removal or logout reaches it through `state_in` (the control channel, chat/cluster/queue.py).
 """
 
 from dataclasses import dataclass, field

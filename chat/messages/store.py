@@ -24,7 +24,7 @@ log = logging.getLogger("chat.history")
 # Store-then-emit runs under one lock per process, so ids reach every client in the order
 # they were given: a client that remembers the last id it saw can ask for "everything after".
 # Across nodes, cluster.channel_order orders each channel's writes and the queue delivers them
-# in that order; `prev` lets a client notice the gap a queue outage leaves (see chat/cluster.py).
+# in that order; `prev` lets a client notice the gap a queue outage leaves (see chat/cluster/order.py).
 _write_lock = threading.Lock()
 
 MAX_ID = 2**63 - 1
@@ -272,7 +272,7 @@ def _insert(batch):
     """INSERT the batch's messages (and mentions) and commit: one transaction, ids in batch order.
     Returns the writes in id order, their payloads built.
 
-    Prebuilt Core statements on the process's writer connection (chat/writer.py): no ORM unit of
+    Prebuilt Core statements on the process's writer connection (chat/messages/writer.py): no ORM unit of
     work, no pool checkout, no reload after commit, and no statement to build and key for the
     compiled cache per message (they cost more than the write itself on this path, which every
     message takes). A message with an upload (always stored alone) goes through the request's

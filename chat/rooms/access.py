@@ -125,7 +125,7 @@ def remember_ref(room):
 
 
 def member_rooms():
-    """This connection's rooms, key (chat/names.py) -> RoomRef, in join order (chat/state.py)."""
+    """This connection's rooms, key (chat/names.py) -> RoomRef, in join order (chat/connections/state.py)."""
     return state().rooms
 
 

@@ -1,6 +1,6 @@
 """Searching messages one may read: the global channel, public rooms, one's private rooms and DMs.
 
-SQLite: the FTS5 trigram index (chat/search_schema.py) for queries of 3 characters or more, a
+SQLite: the FTS5 trigram index (chat/search/schema.py) for queries of 3 characters or more, a
 LIKE scan for shorter ones (a trigram index cannot answer them). PostgreSQL: word search over
 the GIN index on to_tsvector('simple', text), and ILIKE when the query is CJK (no spaces between
 words, so 'simple' sees one long word) or the word search finds nothing (part of a word).
