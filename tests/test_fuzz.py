@@ -538,7 +538,7 @@ def in_one_batch(world, event, args):
         )
 
     threads = [threading.Thread(target=hostile), threading.Thread(target=ordinary)]
-    with history._write_lock:
+    with history.write_lock:
         threads[0].start()
         wait_until(lambda: len(history._waiting) == 1 or not threads[0].is_alive())
         queued = len(history._waiting)

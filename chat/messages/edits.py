@@ -24,7 +24,7 @@ from ..uploads import files as uploads
 from ..validation import check_text, message_text, optional_id, payload_object
 from .history import largest_id
 from .payloads import stored_payloads
-from .store import _write_lock, mentioned_users
+from .store import mentioned_users, write_lock
 
 log = logging.getLogger("chat.edits")
 bp = Blueprint("edits", __name__)
@@ -142,7 +142,7 @@ def commit_and_announce(message, room):
     would drop the update on this node too while Redis is down.)
     The process lock keeps this node's updates of one message in commit order.
     """
-    with _write_lock:
+    with write_lock:
         db.session.commit()
         payload = current_payload(message, room)
         emit_stored(UPDATED_EVENT, payload, list(ref_for(room).targets) if room is not None else None)

@@ -25,7 +25,7 @@ log = logging.getLogger("chat.history")
 # they were given: a client that remembers the last id it saw can ask for "everything after".
 # Across nodes, cluster.channel_order orders each channel's writes and the queue delivers them
 # in that order; `prev` lets a client notice the gap a queue outage leaves (see chat/cluster/order.py).
-_write_lock = threading.Lock()
+write_lock = threading.Lock()
 
 MAX_ID = 2**63 - 1
 
@@ -173,7 +173,7 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
     write = Write(identity, sid, ref, text, client_id, event, upload, mentions)
     if upload is None:
         _waiting.append(write)
-    with _write_lock:
+    with write_lock:
         if not write.done:
             batch = [write] if upload is not None else _take_waiting(write)
             _store_batch(batch)
