@@ -79,7 +79,7 @@ def register_error_handler(socketio):
 
 def chat_error_response(exc):
     """An HTTP view (or a check before it) refused the request with a ChatError."""
-    return http_error(exc.code, exc.message)
+    return http_error(exc.code, exc.message, exc.status)
 
 
 def api_routing_error(exc):
