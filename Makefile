@@ -61,10 +61,12 @@ setup-gevent: $(GEVENT_VENV)/.req-stamp
 serve-gevent: setup-gevent
 	PORT=$(PORT) $(GEVENT_VENV)/bin/gunicorn -k gevent -w 1 -c gunicorn.conf.py wsgi:app
 
-# The whole suite twice: on SQLite (the default), then on PostgreSQL (127.0.0.1:5432, database
-# `test`, or CHAT_TEST_PG_URL). Without a reachable PostgreSQL the second run skips, with the
-# reason printed, except in CI (CI=true), where it fails.
+# The formatter and the linter first, then the whole suite twice: on SQLite (the default), then on
+# PostgreSQL (127.0.0.1:5432, database `test`, or CHAT_TEST_PG_URL). Without a reachable PostgreSQL
+# the second run skips, with the reason printed, except in CI (CI=true), where it fails.
 test: setup-dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	CHAT_TEST_DB=postgresql $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -82,6 +84,7 @@ bench: setup
 	  $(BENCH_ARGS) $(SCENARIOS)
 
 lint: setup-dev
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
 clean:

@@ -1,4 +1,5 @@
 """gunicorn settings read from the environment (gunicorn loads ./gunicorn.conf.py by default)."""
+
 import os
 import resource
 import subprocess
@@ -36,8 +37,11 @@ def explain_eventlet(server):
     """One line of ours beside eventlet's and gunicorn's deprecation warnings."""
     if server.cfg.worker_class_str != "eventlet":
         return
-    server.log.info("eventlet worker: the deprecation warnings around this line are eventlet's and gunicorn's "
-                    "(gunicorn 26 drops this worker); the same app runs on gevent: see %s", WORKER_DOC)
+    server.log.info(
+        "eventlet worker: the deprecation warnings around this line are eventlet's and gunicorn's "
+        "(gunicorn 26 drops this worker); the same app runs on gevent: see %s",
+        WORKER_DOC,
+    )
 
 
 def check_open_files_limit(server):
@@ -45,9 +49,14 @@ def check_open_files_limit(server):
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = server.cfg.worker_connections
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        server.log.warning("open-files limit (ulimit -n) is %d, below worker_connections %d: clients past about "
-                           "%d fail to connect; raise the limit (ulimit -n, systemd LimitNOFILE=) or lower "
-                           "GUNICORN_WORKER_CONNECTIONS", soft, wanted, soft)
+        server.log.warning(
+            "open-files limit (ulimit -n) is %d, below worker_connections %d: clients past about "
+            "%d fail to connect; raise the limit (ulimit -n, systemd LimitNOFILE=) or lower "
+            "GUNICORN_WORKER_CONNECTIONS",
+            soft,
+            wanted,
+            soft,
+        )
 
 
 def migrate(server):
@@ -67,7 +76,7 @@ def migrate(server):
 def post_worker_init(worker):
     """With a message queue, subscribe as soon as the worker has loaded the app (not at its first
     client), so that /health reports the queue and no message published meanwhile is missed."""
-    from chat import cluster
+    from chat.cluster import queue as cluster
 
     cluster.start(worker.wsgi)
     tune_gc(worker)

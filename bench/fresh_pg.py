@@ -5,6 +5,7 @@
 Creates `<name>_<pid of the caller>` after dropping every earlier `<name>_*` database (runs do
 not overlap), so each run starts with no history, as SQLite runs get a fresh file.
 """
+
 import os
 import sys
 

@@ -5,6 +5,7 @@
 Interleaved rounds of timeit, median per message, minus an empty call of the same shape; the
 note with the results and the decision is docs/benchmarks/metrics-client.md.
 """
+
 import argparse
 import sys
 from bisect import bisect_left
@@ -47,8 +48,13 @@ class HandHistogram:
 
 
 def hand_written():
-    return SimpleNamespace(MESSAGES_IN=HandCounter(), MESSAGES_OUT=HandCounter(), DB_WRITE=HandHistogram(),
-                           QUEUE_PUBLISH=HandHistogram(), QUEUE_LAG=HandHistogram())
+    return SimpleNamespace(
+        MESSAGES_IN=HandCounter(),
+        MESSAGES_OUT=HandCounter(),
+        DB_WRITE=HandHistogram(),
+        QUEUE_PUBLISH=HandHistogram(),
+        QUEUE_LAG=HandHistogram(),
+    )
 
 
 class Uncached:
@@ -127,12 +133,24 @@ def main():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from chat import metrics  # after the patch: prometheus-client's locks are the worker's
 
-    library = SimpleNamespace(**{name: getattr(metrics, name) for name in
-                                 ("MESSAGES_IN", "MESSAGES_OUT", "DB_WRITE", "QUEUE_PUBLISH", "QUEUE_LAG")})
-    uncached = SimpleNamespace(**{**vars(library), "MESSAGES_IN": Uncached(metrics.MESSAGES_IN),
-                                  "MESSAGES_OUT": Uncached(metrics.MESSAGES_OUT)})
-    variants = {"hand-written (before)": hand_written(), "prometheus-client (chat/metrics.py)": library,
-                "prometheus-client, labels() per call": uncached}
+    library = SimpleNamespace(
+        **{
+            name: getattr(metrics, name)
+            for name in ("MESSAGES_IN", "MESSAGES_OUT", "DB_WRITE", "QUEUE_PUBLISH", "QUEUE_LAG")
+        }
+    )
+    uncached = SimpleNamespace(
+        **{
+            **vars(library),
+            "MESSAGES_IN": Uncached(metrics.MESSAGES_IN),
+            "MESSAGES_OUT": Uncached(metrics.MESSAGES_OUT),
+        }
+    )
+    variants = {
+        "hand-written (before)": hand_written(),
+        "prometheus-client (chat/metrics.py)": library,
+        "prometheus-client, labels() per call": uncached,
+    }
     paths = {"one node": one_node, "with queue": with_queue, "empty": empty}
     result = measure(variants, paths, args.rounds, args.number)
     lock = type(metrics.DB_WRITE._sum._lock)

@@ -1,4 +1,5 @@
 """A real-time chat server: Flask + Flask-SocketIO, served by gunicorn."""
+
 import logging
 import secrets
 import sys
@@ -7,12 +8,39 @@ from pathlib import Path
 from engineio.payload import Payload
 from flask import Flask, abort
 
+# Each capability's module with socket events registers them on `socketio` when imported.
+from .accounts import pages as account_pages
 from .asyncmode import detect_async_mode
+from .cli import init_app as init_cli
+from .cluster.queue import init_app as client_manager
 from .config import Config, ConfigError
+from .connections.lifecycle import guard_catch_all
+from .database import configure_database
+from .errors import register_error_handler, register_http_errors
 from .extensions import csrf, db, login_manager, migrate, socketio
+from .i18n import init_app as init_i18n
+from .messages import edits, events, history  # noqa: F401  (socket events)
+from .metrics import init_app as init_metrics
+from .presence import events as presence_events
+from .rooms import directory
+from .rooms import events as room_events  # noqa: F401  (socket events)
+from .search import events as search_events
+from .uploads.routes import init_app as init_uploads
+from .web import health, pages
+from .web.security import SocketSessionInterface, add_security_headers, trust_proxies
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("chat")
+BLUEPRINTS = (
+    pages.bp,
+    account_pages.bp,
+    history.bp,
+    directory.bp,
+    presence_events.bp,
+    edits.bp,
+    search_events.bp,
+    health.bp,
+)
 
 
 def create_app(config=None):
@@ -28,19 +56,6 @@ def create_app(config=None):
     configure_logging(app.config["LOG_LEVEL"])
     ensure_secret_key(app)
 
-    from . import connection, edits, history, messages, presence, rooms, search  # noqa: F401  (registers socket events)
-    from .cli import init_app as init_cli
-    from .cluster import init_app as client_manager
-    from .connection import guard_catch_all
-    from .database import configure_database
-    from .errors import register_error_handler, register_http_errors
-    from .health import bp as health_bp
-    from .metrics import init_app as init_metrics
-    from .pages import bp as pages_bp
-    from .security import SocketSessionInterface, add_security_headers, trust_proxies
-    from .uploads import init_app as init_uploads
-    from .users import bp as users_bp
-
     app.session_interface = SocketSessionInterface()
     configure_database(app)
     db.init_app(app)
@@ -48,17 +63,9 @@ def create_app(config=None):
     login_manager.init_app(app)
     login_manager.login_view = "users.login_page"
     csrf.init_app(app)
-    from .i18n import init_app as init_i18n
-
     init_i18n(app)
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(users_bp)
-    app.register_blueprint(history.bp)
-    app.register_blueprint(rooms.bp)
-    app.register_blueprint(presence.bp)
-    app.register_blueprint(edits.bp)
-    app.register_blueprint(search.bp)
-    app.register_blueprint(health_bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     init_uploads(app)  # its routes, and MAX_CONTENT_LENGTH (Engine.IO's polling POSTs never reach Flask)
     init_metrics(app)
     app.after_request(add_security_headers)

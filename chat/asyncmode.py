@@ -1,4 +1,5 @@
 """Choose Flask-SocketIO's async_mode from what is actually monkey-patched."""
+
 import sys
 
 

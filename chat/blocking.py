@@ -10,6 +10,7 @@ refused at once with `Busy`, so a flood of password guesses cannot queue without
 The async library is imported when first used, by the mode Flask-SocketIO runs in: this module
 loads under any worker.
 """
+
 import logging
 import threading
 

@@ -1,10 +1,18 @@
 """`flask --app wsgi chat …`: operations from outside the web nodes."""
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .accounts.sessions import set_password
+from .cluster.queue import external_emitter, queue_manager
 from .errors import ChatError
+from .extensions import db
+from .messages.store import store_and_send
+from .models import User
 from .names import name_key
+from .rooms.access import find_room, ref_for
+from .validation import message_text, room_name
 
 chat_cli = AppGroup("chat", help="Chat operations (announcements to the running nodes).")
 
@@ -45,16 +53,10 @@ def announce_command(room, text):
 
 def announce(text, room=None):
     """Store and publish an announcement; returns (payload, delivered through the queue)."""
-    from .cluster import external_emitter, queue_manager
-    from .history import store_and_send
-    from .validation import message_text, room_name
-
     config = current_app.config
     text = message_text({"message": text})
     ref = None
     if room is not None:
-        from .rooms import find_room, ref_for
-
         record = find_room(room_name({"room": room}))
         if record is None or getattr(record, "kind", "room") != "room":
             raise ChatError("unknown_room", f"No room called '{room}'.")
@@ -70,9 +72,6 @@ def announce(text, room=None):
 @click.argument("name")
 def admin_command(name, revoke):
     """Make the user NAME an admin (an admin may delete anyone's message), or stop that with --revoke."""
-    from .extensions import db
-    from .models import User
-
     user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
     if user is None:
         raise click.ClickException(f"No user called '{name}'.")
@@ -90,11 +89,6 @@ def reset_password_command(name, password):
     With CHAT_MESSAGE_QUEUE set (the nodes' Redis) their open sockets close at once; without it
     the sockets of a running server stay open until they reconnect (then they are refused).
     """
-    from .cluster import external_emitter
-    from .extensions import db
-    from .models import User
-    from .users import name_key, set_password
-
     config = current_app.config
     low, high = config["CHAT_MIN_PASSWORD_LENGTH"], config["CHAT_MAX_PASSWORD_LENGTH"]
     if not low <= len(password) <= high:

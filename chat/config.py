@@ -1,4 +1,5 @@
 """Configuration read from the environment, with safe development defaults."""
+
 import os
 import tempfile
 from pathlib import Path
@@ -47,7 +48,7 @@ def database_url(raw):
     cooperates with eventlet and gevent (a blocking C driver would stall every client)."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
         if raw.startswith(prefix):
-            return "postgresql+pg8000://" + raw[len(prefix):]
+            return "postgresql+pg8000://" + raw[len(prefix) :]
     return raw
 
 
@@ -88,7 +89,7 @@ class Config:
         # recycled instead, and a dropped one fails one request, not the process.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
         # A server database's pool (joins, history, pages; messages are stored through one
-        # more connection per process, chat/writer.py). SQLite ignores these.
+        # more connection per process, chat/messages/writer.py). SQLite ignores these.
         self.CHAT_DB_POOL_SIZE = env_int("CHAT_DB_POOL_SIZE", 5, 1)
         self.CHAT_DB_MAX_OVERFLOW = env_int("CHAT_DB_MAX_OVERFLOW", 10, 0)
         self.CHAT_DB_POOL_TIMEOUT = env_int("CHAT_DB_POOL_TIMEOUT", 30, 1)
@@ -155,7 +156,7 @@ class Config:
         # Pixels in one image (width × height): a small file can decode into gigabytes.
         self.CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 40_000_000, 1)
         # The trust boundary (issue 18): blocking work off the event loop (chat/blocking.py),
-        # password guessing throttled (chat/login_throttle.py), the proxies whose
+        # password guessing throttled (chat/accounts/login_throttle.py), the proxies whose
         # X-Forwarded-For is believed.
         self.CHAT_BLOCKING_THREADS = env_int("CHAT_BLOCKING_THREADS", 2, 1)
         self.CHAT_BLOCKING_QUEUE = env_int("CHAT_BLOCKING_QUEUE", 32, 0)

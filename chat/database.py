@@ -1,4 +1,5 @@
 """Database engine settings per backend."""
+
 import os
 import ssl
 import threading

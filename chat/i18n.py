@@ -1,4 +1,5 @@
 """The page's two languages: chosen by ?lang=, then a cookie, then Accept-Language."""
+
 from flask import request, url_for
 
 LANGUAGES = ("ja", "en")
@@ -232,16 +233,20 @@ STRINGS = {
 
 # The page without its Socket.IO client (static/vendor/socket.io.min.js did not load): it cannot
 # connect, and says so instead of showing 切断中 forever.
-STRINGS["ja"].update({
-    "client_missing": "接続用のスクリプト（Socket.IO クライアント）を読み込めなかったため、このページはサーバーに"
-                      "接続できません。再読み込みしても直らない場合は、サーバーの管理者に連絡してください。",
-    "cannot_connect": "接続できません",
-})
-STRINGS["en"].update({
-    "client_missing": "The page's connection script (the Socket.IO client) did not load, so it cannot connect "
-                      "to the server. Reload the page; if that does not help, tell the server's operator.",
-    "cannot_connect": "Cannot connect",
-})
+STRINGS["ja"].update(
+    {
+        "client_missing": "接続用のスクリプト（Socket.IO クライアント）を読み込めなかったため、このページはサーバーに"
+        "接続できません。再読み込みしても直らない場合は、サーバーの管理者に連絡してください。",
+        "cannot_connect": "接続できません",
+    }
+)
+STRINGS["en"].update(
+    {
+        "client_missing": "The page's connection script (the Socket.IO client) did not load, so it cannot connect "
+        "to the server. Reload the page; if that does not help, tell the server's operator.",
+        "cannot_connect": "Cannot connect",
+    }
+)
 
 
 def strings(lang):

@@ -5,6 +5,7 @@ registry of its own that collects them beside the process, GC and platform colle
 gauges read from the Socket.IO server when scraped (tests build many apps in one process).
 One worker per node: no multiprocess mode. Cost on the message path: docs/benchmarks/metrics-client.md.
 """
+
 import gc
 import hmac
 import time
@@ -66,10 +67,21 @@ QUEUE_LAG = histogram(
     "chat_queue_delivery_lag_seconds", "From publishing a stored message to this node receiving it from the queue."
 )
 QUEUE_ERRORS = LabelledCounter("chat_queue_errors_total", "Message queue failures, by operation.", "operation")
-QUEUE_RECONNECTS = Counter("chat_queue_reconnects_total", "Times this node subscribed to the queue again.",
-                           registry=None)
-COLLECTED = (CONNECTS, DISCONNECTS, MESSAGES_IN.metric, MESSAGES_OUT.metric, ERRORS.metric, DB_WRITE,
-             QUEUE_PUBLISH, QUEUE_LAG, QUEUE_ERRORS.metric, QUEUE_RECONNECTS)
+QUEUE_RECONNECTS = Counter(
+    "chat_queue_reconnects_total", "Times this node subscribed to the queue again.", registry=None
+)
+COLLECTED = (
+    CONNECTS,
+    DISCONNECTS,
+    MESSAGES_IN.metric,
+    MESSAGES_OUT.metric,
+    ERRORS.metric,
+    DB_WRITE,
+    QUEUE_PUBLISH,
+    QUEUE_LAG,
+    QUEUE_ERRORS.metric,
+    QUEUE_RECONNECTS,
+)
 STARTED = time.time()
 
 
@@ -139,8 +151,9 @@ def server_gauges():
     yield GaugeMetricFamily("chat_rooms", "Chat rooms with at least one client on this node.", value=rooms)
     listening = getattr(manager, "listening", None)
     if listening is not None:
-        yield GaugeMetricFamily("chat_queue_up", "1 while this node is subscribed to the message queue.",
-                                value=int(listening))
+        yield GaugeMetricFamily(
+            "chat_queue_up", "1 while this node is subscribed to the message queue.", value=int(listening)
+        )
     yield GaugeMetricFamily("chat_process_start_time_seconds", "Start of this process (Unix time).", value=STARTED)
 
 
@@ -161,10 +174,10 @@ def metrics_view():
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return Response("unauthorized\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'},
-                            mimetype="text/plain")
-    return Response(generate_latest(current_app.extensions["chat_metrics"]), 200,
-                    content_type=CONTENT_TYPE_PLAIN_0_0_4)
+            return Response(
+                "unauthorized\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'}, mimetype="text/plain"
+            )
+    return Response(generate_latest(current_app.extensions["chat_metrics"]), 200, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 def init_app(app):

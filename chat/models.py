@@ -1,4 +1,5 @@
 """What the chat stores: users, rooms and messages."""
+
 from datetime import UTC, datetime
 
 from flask_login import UserMixin

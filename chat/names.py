@@ -12,6 +12,7 @@ blank braille pattern are refused too: they render as nothing.
 Two names are one name when their keys are equal: the normalised name, case-folded, NFKC again
 ("General", "general" and "ｇｅｎｅｒａｌ" are one room; "Taro" and "ＴＡＲＯ" one user).
 """
+
 import re
 import unicodedata
 from functools import lru_cache
@@ -23,8 +24,9 @@ BLANK = frozenset("\u2800")  # BRAILLE PATTERN BLANK: a symbol to Unicode, nothi
 # Printable ASCII with single spaces inside: already normalised (the common case, no PRECIS run).
 PLAIN_ASCII = re.compile(r"[!-~]+(?: [!-~]+)*")
 # precis-i18n's rules (its error's reason is "DISALLOWED/<rule>") that refuse what renders as nothing.
-INVISIBLE_RULES = frozenset({"precis_ignorable_properties", "zero_width_joiner", "zero_width_nonjoiner",
-                             "old_hangul_jamo"})
+INVISIBLE_RULES = frozenset(
+    {"precis_ignorable_properties", "zero_width_joiner", "zero_width_nonjoiner", "old_hangul_jamo"}
+)
 
 
 class NameRefused(ValueError):
@@ -39,8 +41,10 @@ class NameRefused(ValueError):
         if self.reason == "empty":
             return f"{what} must not be empty."
         label = f"U+{ord(self.char):04X} {unicodedata.name(self.char, '')}".rstrip()
-        why = {"invisible": "invisible and format characters are not allowed",
-               "control": "control characters are not allowed"}.get(self.reason, "names cannot hold it")
+        why = {
+            "invisible": "invisible and format characters are not allowed",
+            "control": "control characters are not allowed",
+        }.get(self.reason, "names cannot hold it")
         return f"{what} must not contain {label}: {why}."
 
 

@@ -1,10 +1,13 @@
 """Token buckets per connection and per user for every event that writes."""
+
 import threading
 import time
 from functools import wraps
 
-from flask import current_app, session
+from flask import current_app
 
+from .cluster.shared_rate import shared_bucket_take
+from .connections.state import state
 from .errors import ChatError
 
 
@@ -51,14 +54,13 @@ def check_rate():
     rate, burst = cfg["CHAT_RATE_LIMIT"], cfg["CHAT_RATE_BURST"]
     if rate <= 0:
         return
-    bucket = session.get("_bucket")
-    if bucket is None:
-        bucket = session["_bucket"] = TokenBucket(burst)
-    if not bucket.take(rate, burst):
+    own = state()
+    if own.bucket is None:
+        own.bucket = TokenBucket(burst)
+    if not own.bucket.take(rate, burst):
         raise ChatError("rate_limited", "Too many messages; slow down.")
-    who = session.get("identity")
-    if who and who["id"] is not None:
-        check_user_rate(who["id"])
+    if own.user_id is not None:
+        check_user_rate(own.user_id)
 
 
 def check_user_rate(user_id):
@@ -73,8 +75,6 @@ def user_may_write(user_id, rate, burst):
     """One token from the user's bucket: in Redis with a message queue (a user's connections on
     every node share it), else in this process."""
     if current_app.config.get("CHAT_MESSAGE_QUEUE"):
-        from .cluster import shared_bucket_take
-
         allowed = shared_bucket_take(f"user:{user_id}", rate, burst)
         if allowed is not None:
             return allowed
@@ -83,10 +83,10 @@ def user_may_write(user_id, rate, burst):
 
 def rate_limited(handler):
     """Decorator for socket events that write."""
+
     @wraps(handler)
     def wrapper(*args, **kwargs):
         check_rate()
         return handler(*args, **kwargs)
+
     return wrapper
-
-

@@ -1,4 +1,5 @@
 """UTC, timezone-aware time."""
+
 from datetime import UTC, datetime
 
 

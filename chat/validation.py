@@ -1,4 +1,5 @@
 """Parse socket payloads into typed values, or raise ChatError with a clear code."""
+
 import re
 from dataclasses import dataclass
 
@@ -18,8 +19,9 @@ from .names import NameRefused, checked_name
 # Two patterns: a character class holding code points past U+FFFF is matched one range at a time
 # (~10x slower over a long message), and most text has none; the second runs only on text that has.
 _REFUSED_BMP = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
-_REFUSED_ASTRAL = re.compile("[" + "".join(f"{chr(plane + 0xFFFE)}-{chr(plane + 0xFFFF)}"
-                                           for plane in range(0x10000, 0x110000, 0x10000)) + "]")
+_REFUSED_ASTRAL = re.compile(
+    "[" + "".join(f"{chr(plane + 0xFFFE)}-{chr(plane + 0xFFFF)}" for plane in range(0x10000, 0x110000, 0x10000)) + "]"
+)
 
 
 def _has_astral(value):
@@ -45,8 +47,9 @@ def check_text(value, field):
     found = refused_character(value)
     if found is not None:
         index, ch = found
-        raise ChatError("invalid_text", f"'{field}' contains a character that is not accepted "
-                                        f"(U+{ord(ch):04X} at index {index}).")
+        raise ChatError(
+            "invalid_text", f"'{field}' contains a character that is not accepted (U+{ord(ch):04X} at index {index})."
+        )
     return value
 
 

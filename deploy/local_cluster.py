@@ -9,6 +9,7 @@ nginx runs deploy/nginx.conf with the node addresses, the port and a temp direct
 load generator, which all come from one address (long-polling needs the sticky default).
 `--nodes 1 --no-nginx` runs a single node on --port, for comparisons.
 """
+
 import argparse
 import os
 import signal

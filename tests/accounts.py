@@ -1,4 +1,5 @@
 """Helpers that go through the real forms (CSRF token included), as a browser would."""
+
 import re
 
 TOKEN = re.compile(r'name="(?:(\w+)-)?csrf_token" type="hidden" value="([^"]+)"')

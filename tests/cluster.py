@@ -1,4 +1,5 @@
 """Three gunicorn eventlet nodes behind Debian's nginx, with the machine's Redis and PostgreSQL."""
+
 import os
 import re
 import shutil
@@ -23,8 +24,22 @@ NODES = 3
 REDIS_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # The machine's own command for Redis (the CI test stops Redis and starts it again with it).
 REDIS_START = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
-    "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "-::1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    "/var/lib/redis",
+    "--logfile",
+    "/var/log/redis/ci.log",
 ]
 SECRET = "cluster-test-secret-key"
 # Set for the test nodes only, beyond what docker-compose.yml sets: bursts without rate limits.
@@ -138,10 +153,18 @@ class Nginx:
         self.proc = None
 
     def start(self):
-        argv = [nginx_binary(), "-p", str(self.workdir), "-c", str(self.conf), "-e", str(self.workdir / "error.log"),
-                "-g", "daemon off;"]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        argv = [
+            nginx_binary(),
+            "-p",
+            str(self.workdir),
+            "-c",
+            str(self.conf),
+            "-e",
+            str(self.workdir / "error.log"),
+            "-g",
+            "daemon off;",
+        ]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -259,8 +282,9 @@ class TrackingClient:
         self.connects = 0
         self.delivery = []  # `delivery` events, in order
         self.lock = threading.Lock()
-        self.sio = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=0.5,
-                                   randomization_factor=0.2)
+        self.sio = socketio.Client(
+            reconnection=True, reconnection_delay=0.2, reconnection_delay_max=0.5, randomization_factor=0.2
+        )
         self.sio.on("connect", self.on_connect)
         self.sio.on("room_message", self.on_message)
         self.sio.on("history", self.on_history)
@@ -322,8 +346,11 @@ class TrackingClient:
                 self.fetch(since)
 
     def fetch(self, since):
-        self.sio.emit("get_history", {"room": self.room, "since": since},
-                      callback=lambda reply: self.on_history(reply) if reply and reply.get("ok") else None)
+        self.sio.emit(
+            "get_history",
+            {"room": self.room, "since": since},
+            callback=lambda reply: self.on_history(reply) if reply and reply.get("ok") else None,
+        )
 
     def ids(self):
         with self.lock:
@@ -357,8 +384,9 @@ class Sender:
         for i in range(self.count):
             text = f"{self.name} {i}"
             try:
-                reply = self.sio.call("room_message", {"room": self.room, "message": text,
-                                                       "client_id": f"{self.name}-{i}"}, timeout=10)
+                reply = self.sio.call(
+                    "room_message", {"room": self.room, "message": text, "client_id": f"{self.name}-{i}"}, timeout=10
+                )
             except Exception as exc:  # noqa: BLE001
                 self.failures.append((text, repr(exc)))
                 continue

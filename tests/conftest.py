@@ -87,6 +87,7 @@ def make_app(app_database_url):
         apps.append(app)
         reset_schema(app)
         return app
+
     yield build
     # Close each test app's pooled connections now: left to the garbage collector, a few hundred
     # tests exceed PostgreSQL's max_connections (100) in the CHAT_TEST_DB=postgresql pass.
@@ -120,12 +121,14 @@ def client_factory(app):
 @pytest.fixture(scope="session")
 def live_database(tmp_path_factory, pg_available):
     """A factory of database URLs for real servers: a fresh SQLite file, or a fresh PG database."""
+
     def make():
         if TEST_DB == "postgresql":
             if pg_available is not True:
                 skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
             return pg_database(f"chat_test_live_{uuid.uuid4().hex[:8]}")
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'chat.db'}"
+
     return make
 
 

@@ -8,6 +8,7 @@ Three families, so that a failure points at one area of the server:
 - NAMES: strings that look like another one: bidi overrides, zero-width characters, full-width
   and other NFKC look-alikes, confusable scripts, the `dm:` prefix.
 """
+
 import math
 
 from hypothesis import strategies as st
@@ -20,9 +21,21 @@ FAMILIES = (TYPES, TEXT, NAMES)
 NUL = "\x00"
 LONE_SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff", "\udc80"]
 NONCHARACTERS = ["\ufffe", "\uffff", "\ufdd0", "\ufdef", "\U0001fffe", "\U0010ffff"]
-C0_C1 = [chr(c) for c in (1, 7, 8, 9, 10, 11, 12, 13, 27, 31, 127, 0x80, 0x85, 0x9b, 0x9f)]
-BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
-        "\u200e", "\u200f", "\u061c"]
+C0_C1 = [chr(c) for c in (1, 7, 8, 9, 10, 11, 12, 13, 27, 31, 127, 0x80, 0x85, 0x9B, 0x9F)]
+BIDI = [
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+]
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u034f", "\u180e"]
 ODD_SPACES = ["\u00a0", "\u2028", "\u2029", "\u3000", "\u2003", "\u205f", "\u1680"]
 COMBINING = ["\u0301", "\u0308", "\u0338", "\u20dd", "\u0489"]
@@ -42,9 +55,37 @@ def benign_text(min_size=0, max_size=12):
 
 
 # Strings that break naive code: SQL LIKE and FTS5 syntax, format strings, markup, path tricks.
-TRICKY = ["%", "_", "\\", "'", '"', "%s", "{0}", "<script>alert(1)</script>", "NEAR(a b)", "a OR b",
-          "*", "^", "-", "../../etc/passwd", "C:\\x", "null", "undefined", "__proto__", "💩", "👍🏽",
-          "👨‍👩‍👧‍👦", "🇯🇵", "مرحبا", "こんにちは", "한국어", "ℌ𝔢𝔩𝔩𝔬", "\u0130", "ß", "ǅ"]
+TRICKY = [
+    "%",
+    "_",
+    "\\",
+    "'",
+    '"',
+    "%s",
+    "{0}",
+    "<script>alert(1)</script>",
+    "NEAR(a b)",
+    "a OR b",
+    "*",
+    "^",
+    "-",
+    "../../etc/passwd",
+    "C:\\x",
+    "null",
+    "undefined",
+    "__proto__",
+    "💩",
+    "👍🏽",
+    "👨‍👩‍👧‍👦",
+    "🇯🇵",
+    "مرحبا",
+    "こんにちは",
+    "한국어",
+    "ℌ𝔢𝔩𝔩𝔬",
+    "\u0130",
+    "ß",
+    "ǅ",
+]
 
 
 def full_width(s):
@@ -56,26 +97,58 @@ def look_alikes(name):
     """Names that look like `name` (or fold into it) without being it."""
     cyrillic = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "b": "Ь"})
     return [
-        name.upper(), name.title(), full_width(name), name.translate(cyrillic), f"{name}\u200b",
-        f"\u200b{name}", f"\u202e{name[::-1]}", f"\u2066{name}\u2069", f" {name} ", f"{name}\u00a0",
-        name[:1] + "\u0301" + name[1:], "\ufeff" + name, name.replace("l", "ⅼ").replace("i", "і"),
+        name.upper(),
+        name.title(),
+        full_width(name),
+        name.translate(cyrillic),
+        f"{name}\u200b",
+        f"\u200b{name}",
+        f"\u202e{name[::-1]}",
+        f"\u2066{name}\u2069",
+        f" {name} ",
+        f"{name}\u00a0",
+        name[:1] + "\u0301" + name[1:],
+        "\ufeff" + name,
+        name.replace("l", "ⅼ").replace("i", "і"),
     ]
 
 
 def dm_like():
     """Names that are, or look like, a direct conversation's `dm:<id>:<id>`."""
-    return st.sampled_from([
-        "dm:1:2", "dm:2:3", "dm:1:1", "DM:1:2", "ｄｍ:1:2", "dm\u200b:1:2", "dm：1：2", "dm:", "dm::",
-        "dm:a:b", "dm:-1:2", "dm:1:2:3", "dm:99999999999999999999999:1", "dm:1:" + "9" * 40, " dm:1:2",
-    ])
+    return st.sampled_from(
+        [
+            "dm:1:2",
+            "dm:2:3",
+            "dm:1:1",
+            "DM:1:2",
+            "ｄｍ:1:2",
+            "dm\u200b:1:2",
+            "dm：1：2",
+            "dm:",
+            "dm::",
+            "dm:a:b",
+            "dm:-1:2",
+            "dm:1:2:3",
+            "dm:99999999999999999999999:1",
+            "dm:1:" + "9" * 40,
+            " dm:1:2",
+        ]
+    )
 
 
 def huge(limit):
     """Strings just past `limit` characters, and far past it (astral and combining piles too)."""
-    return st.sampled_from([
-        "x" * (limit + 1), "x" * (limit * 3 + 7), "😀" * (limit + 1), "e" + "\u0301" * limit,
-        "\x00" * (limit + 1), " " * (limit + 1), "a" * 100_000,
-    ])
+    return st.sampled_from(
+        [
+            "x" * (limit + 1),
+            "x" * (limit * 3 + 7),
+            "😀" * (limit + 1),
+            "e" + "\u0301" * limit,
+            "\x00" * (limit + 1),
+            " " * (limit + 1),
+            "a" * 100_000,
+        ]
+    )
 
 
 def text_with(chars, base=benign_text()):
@@ -88,14 +161,19 @@ def hostile_text(family, limit=4000, near=()):
     """Strings of one family; `near` are legitimate values look-alikes are made of."""
     if family == TEXT:
         return st.one_of(
-            st.sampled_from(TEXT_CHARS), text_with(TEXT_CHARS), huge(limit),
+            st.sampled_from(TEXT_CHARS),
+            text_with(TEXT_CHARS),
+            huge(limit),
             st.text(st.characters(categories=["Cc", "Cs", "Co", "Cn"]), min_size=1, max_size=8),
             st.sampled_from([f"{n}{c}" for n in near for c in (NUL, "\ud800", "\uffff", "\x1b")] or [NUL]),
         )
     if family == NAMES:
         alikes = [a for n in near for a in look_alikes(n)]
         return st.one_of(
-            st.sampled_from(NAME_CHARS), text_with(NAME_CHARS), dm_like(), st.sampled_from(TRICKY),
+            st.sampled_from(NAME_CHARS),
+            text_with(NAME_CHARS),
+            dm_like(),
+            st.sampled_from(TRICKY),
             st.sampled_from(alikes or TRICKY),
             st.text(st.characters(categories=["Cf", "Zs", "Zl", "Zp", "Mn", "Me", "So"]), min_size=1, max_size=8),
             benign_text(min_size=1, max_size=20).map(full_width),
@@ -120,8 +198,14 @@ def nested(depth):
 
 def json_leaves():
     return st.one_of(
-        st.none(), st.booleans(), st.integers(), st.sampled_from(BIG_INTS), st.sampled_from(ODD_FLOATS),
-        st.floats(), benign_text(max_size=8), st.binary(max_size=16),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.sampled_from(BIG_INTS),
+        st.sampled_from(ODD_FLOATS),
+        st.floats(),
+        benign_text(max_size=8),
+        st.binary(max_size=16),
     )
 
 
@@ -129,8 +213,9 @@ def wrong_type():
     """Anything but a reasonable string: numbers, bools, null, NaN/inf, big ints, bytes, nests."""
     containers = st.recursive(
         json_leaves(),
-        lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                st.dictionaries(benign_text(max_size=6), inner, max_size=4)),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(benign_text(max_size=6), inner, max_size=4)
+        ),
         max_leaves=12,
     )
     return st.one_of(json_leaves(), containers, st.sampled_from([nested(50), nested(400), [[]] * 1000, {}, []]))
@@ -144,7 +229,8 @@ def field(good, family, limit=4000, near=()):
 
 JUNK_KEYS = st.dictionaries(
     st.sampled_from(["__proto__", "constructor", "", "\x00", "room ", "Room", "id\u200b", "x" * 300]),
-    st.one_of(st.none(), st.integers(), benign_text(max_size=4)), max_size=2,
+    st.one_of(st.none(), st.integers(), benign_text(max_size=4)),
+    max_size=2,
 )
 
 
@@ -156,8 +242,11 @@ def payload(fields, family):
         return obj.map(lambda v: (v,))
     not_an_object = wrong_type().filter(lambda v: not isinstance(v, dict))
     return st.one_of(
-        obj.map(lambda v: (v,)), obj.map(lambda v: (v,)), obj.map(lambda v: (v,)),
-        not_an_object.map(lambda v: (v,)), st.just(()),  # no argument at all
+        obj.map(lambda v: (v,)),
+        obj.map(lambda v: (v,)),
+        obj.map(lambda v: (v,)),
+        not_an_object.map(lambda v: (v,)),
+        st.just(()),  # no argument at all
         st.tuples(obj, wrong_type()),  # extra arguments
     )
 
@@ -170,18 +259,62 @@ def wire_bytes(value):
 
 # ---- canonical cases: one value of each hostile kind, so that every run covers each of them ----
 
+
 def canonical_text(limit):
     """One string of each TEXT kind (a field's limit decides the huge ones)."""
-    return ["a\x00b", "\x00", "a\ud800b", "\udfff", "a\uffffb", "\U0010ffff", "\ufdd0", "a\x1bb", "a\x85b", "\x7f",
-            "a\r\nb", "x" * (limit + 1), "\x00" * (limit + 1), "\u3000", "\u200b"]
+    return [
+        "a\x00b",
+        "\x00",
+        "a\ud800b",
+        "\udfff",
+        "a\uffffb",
+        "\U0010ffff",
+        "\ufdd0",
+        "a\x1bb",
+        "a\x85b",
+        "\x7f",
+        "a\r\nb",
+        "x" * (limit + 1),
+        "\x00" * (limit + 1),
+        "\u3000",
+        "\u200b",
+    ]
 
 
 def canonical_names(near):
     """One string of each NAMES kind, made from the legitimate `near` (a room or user name)."""
-    return [*look_alikes(near), "dm:2:4", "DM:2:4", "ｄｍ:2:4", "dm\u200b:2:4", "dm:1:2", "dm:4:2", "dm:",
-            "\u2066x\u2069", "x\u034f", "ℌ𝔢𝔩𝔩𝔬", "ǅ", "\u0130"]
+    return [
+        *look_alikes(near),
+        "dm:2:4",
+        "DM:2:4",
+        "ｄｍ:2:4",
+        "dm\u200b:2:4",
+        "dm:1:2",
+        "dm:4:2",
+        "dm:",
+        "\u2066x\u2069",
+        "x\u034f",
+        "ℌ𝔢𝔩𝔩𝔬",
+        "ǅ",
+        "\u0130",
+    ]
 
 
-CANONICAL_TYPES = [None, True, -1, 1.5, math.nan, math.inf, 2**31, 2**63 - 1, 2**63, 2**64, "", [], {"room": "lobby"},
-                   nested(400), b"bytes"]
+CANONICAL_TYPES = [
+    None,
+    True,
+    -1,
+    1.5,
+    math.nan,
+    math.inf,
+    2**31,
+    2**63 - 1,
+    2**63,
+    2**64,
+    "",
+    [],
+    {"room": "lobby"},
+    nested(400),
+    b"bytes",
+]
 CANONICAL_PAYLOADS = [None, "lobby", ["lobby"], nested(400), b"\x00"]

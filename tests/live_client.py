@@ -1,4 +1,5 @@
 """A python-socketio client that records what it receives, for tests against real servers."""
+
 import threading
 import time
 
@@ -28,6 +29,7 @@ class LiveClient:
             with self._cond:
                 into.append((name, payload))
                 self._cond.notify_all()
+
         return record
 
     def connect(self, **kwargs):

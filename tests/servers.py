@@ -1,4 +1,5 @@
 """Start real servers (gunicorn, flask run) on free ports for the tests."""
+
 import os
 import signal
 import socket
@@ -37,7 +38,11 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            self.argv, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -98,8 +103,16 @@ def server_env(**extra):
 def gunicorn(worker="eventlet", port=None, env=None):
     port = port or free_port()
     argv = [
-        str(BIN / "gunicorn"), "-k", worker, "-w", "1", "-c", "gunicorn.conf.py",
-        "-b", f"127.0.0.1:{port}", "wsgi:app",
+        str(BIN / "gunicorn"),
+        "-k",
+        worker,
+        "-w",
+        "1",
+        "-c",
+        "gunicorn.conf.py",
+        "-b",
+        f"127.0.0.1:{port}",
+        "wsgi:app",
     ]
     return ServerProcess(argv, port, server_env(**(env or {})))
 
@@ -107,8 +120,13 @@ def gunicorn(worker="eventlet", port=None, env=None):
 class FlaskRunProcess(ServerProcess):
     def start(self, timeout=30):
         # `make run` brings the schema up to date before `flask run`; do the same.
-        subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
         return super().start(timeout)
 
 

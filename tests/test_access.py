@@ -5,6 +5,7 @@ every path checks the membership in the database, and a removal makes the user's
 forget the room on every node. The in-process tests remove members directly in the database
 too: that is a removal made on another node whose control message has not arrived yet.
 """
+
 import re
 import threading
 import time
@@ -14,9 +15,10 @@ import pytest
 import requests
 from sqlalchemy import delete, select
 
-from chat import rooms
+from chat.connections.state import state_in
 from chat.extensions import db, socketio
 from chat.models import Message, Room, RoomMember, User
+from chat.rooms import access as rooms
 from tests import cluster as cl
 from tests.accounts import register
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
@@ -148,9 +150,9 @@ def test_removal_makes_every_socket_of_the_user_forget_the_room(secret, app):
         assert received(sock, "rooms_changed") == [{"room": "secret", "reason": "removed"}]
     # What each connection remembers is gone: no `already`, no typing hint, nothing to leave.
     for sock in (bob.sock, second_tab):
-        state = socketio.server.environ[sock.eio_sid]["saved_session"]
-        assert [ref.name for ref in state["rooms"].values()] == [], state
-        assert not state.get("announced"), state
+        state = state_in(socketio.server.environ[sock.eio_sid]["saved_session"])
+        assert [ref.name for ref in state.rooms.values()] == [], state
+        assert not state.announced, state
     assert bob.room("secret") is None
 
 
@@ -208,8 +210,12 @@ def test_a_logged_out_cookie_and_an_outsider_get_nothing(secret, app):
     # The browser's cookie after logout: a guest without a name at most.
     after = socketio.test_client(app, flask_test_client=bob.http)
     for who in (after, mallory.sock):
-        for event, payload in [("join_room", {"room": "secret", "since": 0}), ("get_history", {"room": "secret"}),
-                               ("subscribe", {"room": "secret"}), ("leave_room", {"room": "secret"})]:
+        for event, payload in [
+            ("join_room", {"room": "secret", "since": 0}),
+            ("get_history", {"room": "secret"}),
+            ("subscribe", {"room": "secret"}),
+            ("leave_room", {"room": "secret"}),
+        ]:
             assert who.emit(event, payload, callback=True)["ok"] is False, (event,)
         assert "after logout" not in texts(who.get_received())
     assert bob.http.get("/api/rooms/secret/messages").status_code in (401, 404)
@@ -218,6 +224,7 @@ def test_a_logged_out_cookie_and_an_outsider_get_nothing(secret, app):
 
 
 # ---- three gunicorn nodes, Redis and PostgreSQL (tests/cluster.py) ----
+
 
 @pytest.fixture(scope="module")
 def nodes(pg_available):
@@ -228,8 +235,9 @@ def nodes(pg_available):
     if cl.nginx_binary() is None:
         skip_or_fail("Debian's nginx is not installed (apt-get install -y nginx; .ci/run does it)")
     # No rate limits: the racing clients below ask as fast as they can.
-    running = cl.Cluster(pg_database(f"chat_access_{uuid.uuid4().hex[:8]}"), CHAT_RATE_LIMIT="0",
-                         CHAT_USER_RATE_LIMIT="0").start()
+    running = cl.Cluster(
+        pg_database(f"chat_access_{uuid.uuid4().hex[:8]}"), CHAT_RATE_LIMIT="0", CHAT_USER_RATE_LIMIT="0"
+    ).start()
     yield running.nodes
     running.stop()
 
@@ -339,8 +347,9 @@ def test_a_logout_on_one_node_racing_with_joins_and_history_on_the_others(nodes)
         time.sleep(0.5)
         page = leaver.get(nodes[0].url + "/")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        assert leaver.post(nodes[0].url + "/logout", data={"csrf_token": token},
-                           allow_redirects=False).status_code == 302
+        assert (
+            leaver.post(nodes[0].url + "/logout", data={"csrf_token": token}, allow_redirects=False).status_code == 302
+        )
         for i in range(5):
             assert maker.call("room_message", {"room": room, "message": f"after {i}"})["ok"]
         deadline = time.monotonic() + 10

@@ -1,4 +1,5 @@
 """Register, log in, log out, guests; the socket shares the page's session."""
+
 import pytest
 
 from chat.extensions import db, socketio
@@ -41,13 +42,16 @@ def test_login_and_wrong_password(app):
     assert client.get("/").status_code == 200
 
 
-@pytest.mark.parametrize("name,password,status", [
-    ("x" * 33, "long enough", 400),
-    ("", "long enough", 400),
-    ("tab\tname", "long enough", 400),
-    ("shortpw", "short", 400),
-    ("longpw", "p" * 129, 400),
-])
+@pytest.mark.parametrize(
+    "name,password,status",
+    [
+        ("x" * 33, "long enough", 400),
+        ("", "long enough", 400),
+        ("tab\tname", "long enough", 400),
+        ("shortpw", "short", 400),
+        ("longpw", "p" * 129, 400),
+    ],
+)
 def test_bad_registrations_are_refused_clearly(app, name, password, status):
     response = register(app.test_client(), name, password)
     assert response.status_code == status
@@ -58,8 +62,10 @@ def test_bad_registrations_are_refused_clearly(app, name, password, status):
 
 def test_forms_without_csrf_token_are_refused(app):
     client = app.test_client()
-    response = client.post("/register", data={"register-name": "eve", "register-password": "whatever123",
-                                              "register-confirm": "whatever123"})
+    response = client.post(
+        "/register",
+        data={"register-name": "eve", "register-password": "whatever123", "register-confirm": "whatever123"},
+    )
     assert response.status_code == 400
     with app.app_context():
         assert db.session.execute(db.select(db.func.count(User.id))).scalar() == 0
@@ -70,8 +76,15 @@ def test_login_redirect_only_goes_to_this_site(app):
     client = app.test_client()
     page = client.get("/login?next=//evil.example/").get_data(as_text=True)
     token = page.split('name="login-csrf_token" type="hidden" value="')[1].split('"')[0]
-    response = client.post("/login", data={"login-csrf_token": token, "login-name": "dave",
-                                           "login-password": "correct horse", "next": "//evil.example/"})
+    response = client.post(
+        "/login",
+        data={
+            "login-csrf_token": token,
+            "login-name": "dave",
+            "login-password": "correct horse",
+            "next": "//evil.example/",
+        },
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -124,15 +137,21 @@ def test_the_session_cookie_is_read_once_per_connection(app, monkeypatch):
     register(flask_client, "Gus")
     opened = []
     cookie_session = SecureCookieSessionInterface.open_session
-    monkeypatch.setattr(SecureCookieSessionInterface, "open_session",
-                        lambda self, app_, request: opened.append(1) or cookie_session(self, app_, request))
+    monkeypatch.setattr(
+        SecureCookieSessionInterface,
+        "open_session",
+        lambda self, app_, request: opened.append(1) or cookie_session(self, app_, request),
+    )
     sock = socketio.test_client(app, flask_test_client=flask_client)
     sock.emit("join_room", {"room": "once"}, callback=True)
     acks = [sock.emit("room_message", {"room": "once", "message": f"m{i}"}, callback=True) for i in range(5)]
     assert all(ack["ok"] for ack in acks)
     assert len(opened) == 1
-    names = {r["args"][0]["user"]["name"] for r in sock.get_received()
-             if r["name"] == "room_message" and r["args"][0].get("id")}
+    names = {
+        r["args"][0]["user"]["name"]
+        for r in sock.get_received()
+        if r["name"] == "room_message" and r["args"][0].get("id")
+    }
     assert names == {"Gus"}  # the events still know who is talking
     assert "Gus" in flask_client.get("/").get_data(as_text=True)  # HTTP still reads the cookie
     assert len(opened) == 2

@@ -9,6 +9,7 @@ own users and rooms with a random suffix, and looks only at lines that carry tha
 line names its author, and every author's name has it): messages to everyone stored by another
 test come back in a later page's history and must not disturb the counts.
 """
+
 import re
 import uuid
 
@@ -41,8 +42,15 @@ PASSWORD = "correct horse battery"
 XSS = '<img src=x onerror="window.__xss=1">'
 SOCKET_CONNECT = re.compile(r'40\{"sid":"([^"]+)"')  # socket.io's CONNECT reply (it carries the id)
 
-JA = {"connected": "接続中", "reconnecting": "再接続中…", "room_prefix": "[ルーム]",
-      "no_room": "なし（全員に送信）", "send": "送信", "send_room": "ルームに送信", "pending": "送信中…"}
+JA = {
+    "connected": "接続中",
+    "reconnecting": "再接続中…",
+    "room_prefix": "[ルーム]",
+    "no_room": "なし（全員に送信）",
+    "send": "送信",
+    "send_room": "ルームに送信",
+    "pending": "送信中…",
+}
 EN = {"connected": "Connected", "room_prefix": "[Room]"}
 RICH_PARTS = {"span.edited", "div.file", "div.reactions", "div.actions"}
 
@@ -84,16 +92,33 @@ class Pages:
         self.contexts.append(context)
         page = context.new_page()
         label = name or user or f"page{len(self.contexts)}"
-        page.on("console", lambda msg: msg.type == "error" and self.problems.append(
-            f"{label} console.error: {msg.text} at {msg.location.get('url')}"))
+        page.on(
+            "console",
+            lambda msg: (
+                msg.type == "error"
+                and self.problems.append(f"{label} console.error: {msg.text} at {msg.location.get('url')}")
+            ),
+        )
         page.on("pageerror", lambda exc: self.problems.append(f"{label} pageerror: {exc}"))
         # socket.io's CONNECT reply comes over long-polling or, once upgraded, the websocket.
         polls = self.polls[page] = []
         self.sids[page] = []
-        page.on("requestfinished", lambda req: "/socket.io/" in req.url and req.method == "GET"
-                and "transport=polling" in req.url and polls.append(req))
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: isinstance(frame, str)
-                and self.sids[page].extend(SOCKET_CONNECT.findall(frame))))
+        page.on(
+            "requestfinished",
+            lambda req: (
+                "/socket.io/" in req.url
+                and req.method == "GET"
+                and "transport=polling" in req.url
+                and polls.append(req)
+            ),
+        )
+        page.on(
+            "websocket",
+            lambda ws: ws.on(
+                "framereceived",
+                lambda frame: isinstance(frame, str) and self.sids[page].extend(SOCKET_CONNECT.findall(frame)),
+            ),
+        )
         page.goto(base_url + "/" + query)
         if user is not None:
             register(page, user)
@@ -128,6 +153,7 @@ def pages(browser, live_server):
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 def register(page, name, password=PASSWORD):
     """Create an account with the login page's register form (where `/` sent this page)."""
@@ -223,6 +249,7 @@ def assert_no_socket_ids(pages, *opened):
 
 # --- tests -----------------------------------------------------------------------------------
 
+
 def test_rooms_messages_escaping_and_leave(pages, suffix):
     alice, bob, carol = f"alice-{suffix}", f"bob-{suffix}", f"carol-{suffix}"
     room = f"lobby-{suffix}"
@@ -315,8 +342,12 @@ def test_two_users_see_names_and_the_room_history_after_a_reload(pages, suffix):
     expect_notice(pa, bob, room)
 
     # They take turns (each line seen by both before the next), so the order is known.
-    said = [(alice, f"最初のメッセージ {suffix}"), (bob, "二番目: hello alice"),
-            (alice, "三番目 <b>not bold</b>"), (bob, "四番目、最後")]
+    said = [
+        (alice, f"最初のメッセージ {suffix}"),
+        (bob, "二番目: hello alice"),
+        (alice, "三番目 <b>not bold</b>"),
+        (bob, "四番目、最後"),
+    ]
     for author, text in said:
         type_and_press_enter(pa if author == alice else pb, text)
         for page in (pa, pb):
@@ -354,9 +385,14 @@ def test_two_users_see_names_and_the_room_history_after_a_reload(pages, suffix):
 def quick_server(live_database):
     """Its own server and database, with a short heartbeat: a connection that silently goes away
     (no close frame) is noticed within seconds, by the page and by the server."""
-    server = servers.gunicorn("eventlet", env={
-        "DATABASE_URL": live_database(), "CHAT_PING_INTERVAL": "2", "CHAT_PING_TIMEOUT": "2",
-    }).start()
+    server = servers.gunicorn(
+        "eventlet",
+        env={
+            "DATABASE_URL": live_database(),
+            "CHAT_PING_INTERVAL": "2",
+            "CHAT_PING_TIMEOUT": "2",
+        },
+    ).start()
     yield server
     server.stop()
 
@@ -423,11 +459,13 @@ def check_offline_delivery(pages, suffix):
     type_and_press_enter(pa, last[1][1])
     expect_message(pb, *last[1])
     assert expect_conversation(pa, suffix, [*conversation, *last]) == expect_conversation(
-        pb, suffix, [*conversation, *last])
+        pb, suffix, [*conversation, *last]
+    )
     assert_no_socket_ids(pages, pa, pb)
     # Offline, the page's reconnection attempts fail to load; nothing else may go wrong.
-    pages.assert_no_problems(allowed=re.compile(
-        rf"^{alice} console\.error: Failed to load resource: net::ERR_INTERNET_DISCONNECTED"))
+    pages.assert_no_problems(
+        allowed=re.compile(rf"^{alice} console\.error: Failed to load resource: net::ERR_INTERNET_DISCONNECTED")
+    )
 
 
 def test_enter_during_ime_composition_does_not_send(pages, suffix):
@@ -503,20 +541,26 @@ def expect_named_roles(page, names):
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_every_control_has_an_accessible_name(pages, suffix, lang):
     # The login page first, in the language ?lang= chose (Accept-Language says the other one).
-    page = pages.open(None, f"login?lang={lang}&next=%2F%3Flang%3D{lang}",
-                      locale="ja-JP" if lang == "en" else "en-US")
+    page = pages.open(None, f"login?lang={lang}&next=%2F%3Flang%3D{lang}", locale="ja-JP" if lang == "en" else "en-US")
     expect(page.locator("html")).to_have_attribute("lang", lang)
     controls = accessible_controls(page)
     assert controls["count"] >= 9  # 6 fields, 3 buttons (+ language links, once the page has them)
     assert controls["unnamed"] == []
-    expect_named_roles(page, {
-        "ja": {"textbox": {"名前": 3, "パスワード": 2, "パスワード（確認）": 1},
-               "button": {"ログイン": 1, "登録": 1, "ゲストで参加": 1},
-               "heading": {"ログイン": 1, "アカウント作成": 1, "ゲストとして参加": 1}},
-        "en": {"textbox": {"Name": 3, "Password": 2, "Password (again)": 1},
-               "button": {"Log in": 1, "Register": 1, "Join as guest": 1},
-               "heading": {"Log in": 1, "Create an account": 1, "Join as a guest": 1}},
-    }[lang])
+    expect_named_roles(
+        page,
+        {
+            "ja": {
+                "textbox": {"名前": 3, "パスワード": 2, "パスワード（確認）": 1},
+                "button": {"ログイン": 1, "登録": 1, "ゲストで参加": 1},
+                "heading": {"ログイン": 1, "アカウント作成": 1, "ゲストとして参加": 1},
+            },
+            "en": {
+                "textbox": {"Name": 3, "Password": 2, "Password (again)": 1},
+                "button": {"Log in": 1, "Register": 1, "Join as guest": 1},
+                "heading": {"Log in": 1, "Create an account": 1, "Join as a guest": 1},
+            },
+        }[lang],
+    )
     if lang == "ja":
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "login-page.png"), full_page=True)
@@ -530,14 +574,33 @@ def test_every_control_has_an_accessible_name(pages, suffix, lang):
     controls = accessible_controls(page)
     assert controls["count"] >= 11  # 7 buttons (load-older hidden), 2 inputs, 2 language links
     assert controls["unnamed"] == []
-    expect_named_roles(page, {
-        "ja": {"textbox": {"ルーム名": 1, "メッセージ": 1},
-               "button": {"接続": 1, "切断": 1, "ルームに参加": 1, f"ルームから退出 ({room})": 1,
-                          "ルームに送信": 1, "ログアウト": 1}},
-        "en": {"textbox": {"Room name": 1, "Message": 1},
-               "button": {"Connect": 1, "Disconnect": 1, "Join room": 1, f"Leave room ({room})": 1,
-                          "Send to room": 1, "Log out": 1}},
-    }[lang])
+    expect_named_roles(
+        page,
+        {
+            "ja": {
+                "textbox": {"ルーム名": 1, "メッセージ": 1},
+                "button": {
+                    "接続": 1,
+                    "切断": 1,
+                    "ルームに参加": 1,
+                    f"ルームから退出 ({room})": 1,
+                    "ルームに送信": 1,
+                    "ログアウト": 1,
+                },
+            },
+            "en": {
+                "textbox": {"Room name": 1, "Message": 1},
+                "button": {
+                    "Connect": 1,
+                    "Disconnect": 1,
+                    "Join room": 1,
+                    f"Leave room ({room})": 1,
+                    "Send to room": 1,
+                    "Log out": 1,
+                },
+            },
+        }[lang],
+    )
     expect(page.get_by_role("status")).to_have_text(JA["connected"] if lang == "ja" else EN["connected"])
     expect(page.get_by_role("log")).to_have_count(1)
     pages.assert_no_problems()

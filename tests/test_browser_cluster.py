@@ -1,5 +1,6 @@
 """The page on a node of a cluster, in Debian's chromium: it says when messages are delayed
 (the node's Redis is down) and shows what it missed once delivery resumes."""
+
 import uuid
 
 import pytest
@@ -69,9 +70,13 @@ def test_the_page_shows_a_delay_and_then_what_it_missed(browser, two_nodes):  # 
 
 
 def test_the_page_says_so_when_its_node_has_no_queue(browser, live_database):  # noqa: F811
-    server = servers.gunicorn("eventlet", env={
-        "DATABASE_URL": live_database(), "CHAT_MESSAGE_QUEUE": "redis://127.0.0.1:1/0",
-    }).start(ready=(503,))
+    server = servers.gunicorn(
+        "eventlet",
+        env={
+            "DATABASE_URL": live_database(),
+            "CHAT_MESSAGE_QUEUE": "redis://127.0.0.1:1/0",
+        },
+    ).start(ready=(503,))
     pages = Pages(browser, server.url)
     try:
         page = pages.open(user=f"alone-{uuid.uuid4().hex[:6]}")

@@ -9,6 +9,7 @@ Every user has their own browser context (own cookies), registers through the lo
 has their console watched (tests/test_browser.py's Pages). Alice and Carol read Japanese, Bob
 reads English, so both languages' sidebar texts are exercised.
 """
+
 import re
 
 from tests import test_browser
@@ -22,6 +23,7 @@ TYPING_GONE_MS = 5_000  # a hint disappears with the typer's message, or 4 s aft
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 def entry(page, room):
     """The sidebar's button for `room` (a room in #room-list, a conversation in #dm-list)."""
@@ -67,8 +69,11 @@ def open_room_tools(page):
 
 def emit(page, event, data):
     """Ask the server something through the page's own socket (what a hand-made client could do)."""
-    return page.evaluate("""([event, data]) => new Promise((resolve) => window.chatPage.socket
-        .timeout(5000).emit(event, data, (err, reply) => resolve(err ? {timeout: true} : reply)))""", [event, data])
+    return page.evaluate(
+        """([event, data]) => new Promise((resolve) => window.chatPage.socket
+        .timeout(5000).emit(event, data, (err, reply) => resolve(err ? {timeout: true} : reply)))""",
+        [event, data],
+    )
 
 
 def assert_never_shown(page, texts):
@@ -90,6 +95,7 @@ def expect_sidebar_named(page):
 
 
 # --- the test --------------------------------------------------------------------------------
+
 
 def test_two_people_talk_privately_and_a_third_sees_nothing(pages, suffix):
     alice, bob, carol = f"alice-{suffix}", f"bob-{suffix}", f"carol-{suffix}"
@@ -253,7 +259,8 @@ def test_two_people_talk_privately_and_a_third_sees_nothing(pages, suffix):
     expect(badges.locator(".badge:not(.mention)")).to_have_text("1")
     expect(badges.locator(".badge.mention")).to_have_text("@1")
     expect(badges).to_have_attribute(
-        "aria-label", re.compile(rf"^{secret}, 2 メンバー · \d オンライン, 1 未読, 1 メンション$"))
+        "aria-label", re.compile(rf"^{secret}, 2 メンバー · \d オンライン, 1 未読, 1 メンション$")
+    )
     expect(messages(pa).filter(has_text=mention)).to_have_count(0)
     pa.screenshot(path=str(ARTIFACTS / "everyday-alice.png"), full_page=True)  # the badges
     badges.click()
@@ -288,4 +295,3 @@ def test_two_people_talk_privately_and_a_third_sees_nothing(pages, suffix):
 
     # 7. Nothing went wrong in any page.
     pages.assert_no_problems()
-

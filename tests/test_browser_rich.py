@@ -9,6 +9,7 @@ The server is the module's own gunicorn+eventlet with a short heartbeat (Bob goe
 comes back), a short history on join (the old message is not on screen until searched for) and
 a small upload limit (refused in the page before sending).
 """
+
 import base64
 import io
 import re
@@ -39,11 +40,17 @@ CONFIRM = {"ja": "このメッセージを削除しますか？", "en": "Delete 
 
 @pytest.fixture
 def rich_server(live_database, tmp_path):
-    server = servers.gunicorn("eventlet", env={
-        "DATABASE_URL": live_database(), "CHAT_PING_INTERVAL": "2", "CHAT_PING_TIMEOUT": "2",
-        "CHAT_HISTORY_ON_JOIN": str(HISTORY_ON_JOIN), "CHAT_MAX_UPLOAD_SIZE": str(MAX_UPLOAD),
-        "CHAT_UPLOAD_FOLDER": str(tmp_path / "uploads"),
-    }).start()
+    server = servers.gunicorn(
+        "eventlet",
+        env={
+            "DATABASE_URL": live_database(),
+            "CHAT_PING_INTERVAL": "2",
+            "CHAT_PING_TIMEOUT": "2",
+            "CHAT_HISTORY_ON_JOIN": str(HISTORY_ON_JOIN),
+            "CHAT_MAX_UPLOAD_SIZE": str(MAX_UPLOAD),
+            "CHAT_UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        },
+    ).start()
     yield server
     server.stop()
 
@@ -57,15 +64,18 @@ def pages(browser, rich_server):
 
 # --- helpers ---------------------------------------------------------------------------------
 
+
 def watch_dialogs(page, lang, dialogs):
     """Only the page's own delete confirmation may open a dialog; anything else (an alert from
     injected markup) is recorded, dismissed and fails the test."""
+
     def handle(dialog):
         if dialog.type == "confirm" and dialog.message == CONFIRM[lang]:
             dialog.accept()
             return
         dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
+
     page.on("dialog", handle)
 
 
@@ -92,7 +102,8 @@ def drop_files(page, selector, files):
     """A real drag and drop: a DataTransfer holding the files, dragged over `selector` and dropped.
     Returns whether the page showed its drop hint while dragging."""
     encoded = [[name, mime, base64.b64encode(data).decode()] for name, mime, data in files]
-    return page.locator(selector).evaluate("""(el, files) => {
+    return page.locator(selector).evaluate(
+        """(el, files) => {
         const transfer = new DataTransfer();
         for (const [name, type, b64] of files) {
             const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -106,7 +117,9 @@ def drop_files(page, selector, files):
         const shown = !hint.hidden && getComputedStyle(hint).display !== 'none' && hint.textContent.trim();
         fire('drop');
         return shown;
-    }""", encoded)
+    }""",
+        encoded,
+    )
 
 
 def chip(item, emoji):
@@ -125,6 +138,7 @@ def message_id(item):
 
 
 # --- the test --------------------------------------------------------------------------------
+
 
 def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
     alice, bob, carol = f"alice-{suffix}", f"bob-{suffix}", f"carol-{suffix}"
@@ -165,8 +179,10 @@ def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
         expect(image).to_have_attribute("alt", picture)
         expect(image).to_have_attribute("width", "320")
         expect(image).to_have_attribute("height", "240")
-        page.wait_for_function("() => { const img = document.querySelector('#messages .file img');"
-                               " return img && img.complete && img.naturalWidth > 0; }")
+        page.wait_for_function(
+            "() => { const img = document.querySelector('#messages .file img');"
+            " return img && img.complete && img.naturalWidth > 0; }"
+        )
     shown = line(pb, picture)  # no caption: the text is the file's name
     expect(shown.locator(".author")).to_have_text(alice)
     opens = re.compile(rf"^Open image: {re.escape(picture)} \(\d+(\.\d)? KB\)$")
@@ -182,18 +198,23 @@ def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
     expect(attach).to_be_visible()
     pa.locator("#message-input").fill("議事録です")
     minutes = "議題: 来週の計画\n".encode()
-    pa.locator("#file-input").set_input_files(files=[{
-        "name": f"notes-{suffix}.txt", "mimeType": "text/plain", "buffer": minutes}])
+    pa.locator("#file-input").set_input_files(
+        files=[{"name": f"notes-{suffix}.txt", "mimeType": "text/plain", "buffer": minutes}]
+    )
     expect(pa.locator("#message-input")).to_have_value("")
     notes = line(pb, "議事録です")
     expect(notes.locator(".file a.download")).to_have_text(f"📄 notes-{suffix}.txt ({len(minutes)} B)")
     # Refused files say why, in the errors area: a disguised type (415) and one over the limit.
-    pa.locator("#file-input").set_input_files(files=[{
-        "name": f"fake-{suffix}.png", "mimeType": "image/png", "buffer": b"not an image at all"}])
+    pa.locator("#file-input").set_input_files(
+        files=[{"name": f"fake-{suffix}.png", "mimeType": "image/png", "buffer": b"not an image at all"}]
+    )
     expect(pa.locator("#errors")).to_contain_text("この種類のファイルは送れません")
     expect(pa.locator("#messages li.failed .state")).to_contain_text("アップロードできませんでした")
-    pa.locator("#file-input").set_input_files(files=[{
-        "name": f"big-{suffix}.bin", "mimeType": "application/octet-stream", "buffer": b"\0" * (MAX_UPLOAD + 1)}])
+    pa.locator("#file-input").set_input_files(
+        files=[
+            {"name": f"big-{suffix}.bin", "mimeType": "application/octet-stream", "buffer": b"\0" * (MAX_UPLOAD + 1)}
+        ]
+    )
     expect(pa.locator("#errors")).to_contain_text("ファイルが大きすぎます（上限 195 KB）")
     expect(line(pb, f"fake-{suffix}.png")).to_have_count(0)
 
@@ -280,8 +301,12 @@ def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
     expect(line(pb, doomed)).to_have_count(0)
 
     # 5. Hostile Markdown is inert in the browser; harmless formatting works.
-    hostile = [f"<img src=x onerror=alert(1)> {suffix}", f"[x](javascript:alert(1)) {suffix}",
-               f"**<script>alert(2)</script>** {suffix}", f"<a href=\"javascript:alert(3)\">y</a> {suffix}"]
+    hostile = [
+        f"<img src=x onerror=alert(1)> {suffix}",
+        f"[x](javascript:alert(1)) {suffix}",
+        f"**<script>alert(2)</script>** {suffix}",
+        f'<a href="javascript:alert(3)">y</a> {suffix}',
+    ]
     for text in hostile:
         send(pa, text)
     good = f"**太字** と _斜体_ と `code` https://example.com/docs {suffix}"
@@ -303,7 +328,8 @@ def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
         hrefs = page.locator("#messages a").evaluate_all("links => links.map((a) => a.getAttribute('href') || '')")
         assert [h for h in hrefs if not re.match(r"^(https://example\.com/|/uploads/)", h)] == [], hrefs
         handlers = page.locator("#messages *").evaluate_all(
-            "els => els.flatMap((el) => [...el.attributes].map((a) => a.name)).filter((n) => n.startsWith('on'))")
+            "els => els.flatMap((el) => [...el.attributes].map((a) => a.name)).filter((n) => n.startsWith('on'))"
+        )
         assert handlers == []
         assert page.evaluate("() => typeof window.__xss") == "undefined"
 
@@ -399,8 +425,13 @@ def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
     last = line(pb, later[-1])
     expect(last.get_by_role("button", name="Add reaction", exact=True)).to_have_count(1)
     expect(last.get_by_role("button", name="Delete message", exact=True)).to_have_count(0)
-    subprocess.run([str(servers.BIN / "flask"), "--app", "wsgi", "chat", "admin", bob], cwd=servers.ROOT,
-                   env=rich_server.env, check=True, capture_output=True)
+    subprocess.run(
+        [str(servers.BIN / "flask"), "--app", "wsgi", "chat", "admin", bob],
+        cwd=servers.ROOT,
+        env=rich_server.env,
+        check=True,
+        capture_output=True,
+    )
     pb.reload()  # the page learns it at load
     expect(pb.locator("#status")).to_have_class("status connected")
     entry(pb, room).click()
@@ -419,6 +450,9 @@ def test_rich_messages_live_private_and_inert(pages, rich_server, suffix):
     assert dialogs == []
     # Bob's page was offline for a while (its reconnection attempts fail to load); the refused
     # uploads answer 415 (a failed resource load in Alice's console). Nothing else went wrong.
-    pages.assert_no_problems(allowed=re.compile(
-        rf"^({bob} console\.error: Failed to load resource: net::ERR_INTERNET_DISCONNECTED"
-        rf"|{alice} console\.error: Failed to load resource: the server responded with a status of 415)"))
+    pages.assert_no_problems(
+        allowed=re.compile(
+            rf"^({bob} console\.error: Failed to load resource: net::ERR_INTERNET_DISCONNECTED"
+            rf"|{alice} console\.error: Failed to load resource: the server responded with a status of 415)"
+        )
+    )

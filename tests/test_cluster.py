@@ -1,5 +1,6 @@
 """Past one process, for real: three gunicorn eventlet nodes on loopback behind Debian's nginx,
 the machine's Redis (Flask-SocketIO's message queue) and one PostgreSQL database."""
+
 import os
 import re
 import subprocess
@@ -43,6 +44,7 @@ def cluster(services):
 
 
 # ---- the deploy files describe the cluster this test runs ----
+
 
 def compose():
     return yaml.safe_load(cl.COMPOSE_FILE.read_text())
@@ -92,12 +94,17 @@ def test_nginx_keeps_sockets_longer_than_the_heartbeat():
     config = Config()
     assert read_timeout > config.CHAT_PING_INTERVAL + config.CHAT_PING_TIMEOUT
     assert re.search(r"^\s*ip_hash;", text, re.M)
-    for directive in ("proxy_buffering off;", "proxy_set_header Upgrade $http_upgrade;",
-                      "proxy_set_header Connection $connection_upgrade;", "proxy_http_version 1.1;"):
+    for directive in (
+        "proxy_buffering off;",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header Connection $connection_upgrade;",
+        "proxy_http_version 1.1;",
+    ):
         assert directive in location
 
 
 # ---- through nginx, and across nodes ----
+
 
 def test_websocket_and_polling_clients_through_nginx_get_no_400(cluster):
     url = cluster.nginx.url
@@ -128,8 +135,11 @@ def test_websocket_and_polling_clients_through_nginx_get_no_400(cluster):
 
 
 def test_a_room_message_from_node_1_reaches_nodes_2_and_3_exactly_once(cluster):
-    clients = [LiveClient(node.url, transports).connect()
-               for node in cluster.nodes for transports in (["websocket"], ["polling"])]
+    clients = [
+        LiveClient(node.url, transports).connect()
+        for node in cluster.nodes
+        for transports in (["websocket"], ["polling"])
+    ]
     try:
         for client in clients:
             assert client.call("join_room", {"room": "fan-out"})["ok"]
@@ -154,23 +164,46 @@ def test_announce_from_the_command_line_reaches_every_node(cluster):
     try:
         for client in clients:
             client.call("join_room", {"room": "news"})
-        command = [sys.executable, "-m", "flask", "--app", "wsgi", "chat", "announce", "--room", "news",
-                   "maintenance at 10:00"]
+        command = [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "chat",
+            "announce",
+            "--room",
+            "news",
+            "maintenance at 10:00",
+        ]
         result = subprocess.run(command, cwd=cl.ROOT, env=cluster.env(), capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         announced = int(re.search(r"message (\d+)", result.stdout).group(1))
-        everyone = subprocess.run(command[:7] + ["everyone, hello"], cwd=cl.ROOT, env=cluster.env(),
-                                  capture_output=True, text=True, timeout=60)
+        everyone = subprocess.run(
+            command[:7] + ["everyone, hello"],
+            cwd=cl.ROOT,
+            env=cluster.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert everyone.returncode == 0, everyone.stderr
         for client in clients:
             client.wait_for(lambda got: any(n == "message" and p.get("text") == "everyone, hello" for n, p in got))
             room = [p for n, p in client.received if n == "room_message" and p.get("id")]
             assert [(p["id"], p["text"], p["user"]["name"]) for p in room] == [
-                (announced, "maintenance at 10:00", "system")]
+                (announced, "maintenance at 10:00", "system")
+            ]
         stored = requests.get(f"{cluster.nodes[1].url}/api/rooms/news/messages").json()["messages"]
         assert [m["text"] for m in stored] == ["maintenance at 10:00"]
-        unknown = subprocess.run(command[:8] + ["no-such-room", "x"], cwd=cl.ROOT, env=cluster.env(),
-                                 capture_output=True, text=True, timeout=60)
+        unknown = subprocess.run(
+            command[:8] + ["no-such-room", "x"],
+            cwd=cl.ROOT,
+            env=cluster.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert unknown.returncode != 0 and "No room called" in unknown.stderr
     finally:
         for client in clients:
@@ -190,8 +223,12 @@ def test_logout_on_one_node_closes_the_users_sockets_on_every_node(cluster):
     try:
         page = session.get(cluster.nodes[0].url + "/")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        assert session.post(cluster.nodes[0].url + "/logout", data={"csrf_token": token},
-                            allow_redirects=False).status_code == 302
+        assert (
+            session.post(
+                cluster.nodes[0].url + "/logout", data={"csrf_token": token}, allow_redirects=False
+            ).status_code
+            == 302
+        )
         deadline = time.monotonic() + 10
         while any(s.sio.connected for s in sockets) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -206,8 +243,10 @@ def test_a_cookie_copied_before_logout_gets_nothing_from_any_node(cluster):
     session, cookie = signed_in(cluster.nodes[1].url, f"copied-{uuid.uuid4().hex[:6]}")
     page = session.get(cluster.nodes[1].url + "/")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    assert session.post(cluster.nodes[1].url + "/logout", data={"csrf_token": token},
-                        allow_redirects=False).status_code == 302
+    assert (
+        session.post(cluster.nodes[1].url + "/logout", data={"csrf_token": token}, allow_redirects=False).status_code
+        == 302
+    )
     for url in [node.url for node in cluster.nodes] + [cluster.nginx.url]:
         page = requests.get(url + "/", headers={"Cookie": cookie}, allow_redirects=False)
         assert page.status_code == 302 and "/login" in page.headers["Location"], url
@@ -274,13 +313,16 @@ def test_presence_is_the_same_seen_from_every_node(cluster):
 
 # ---- faults ----
 
+
 def test_a_node_killed_while_messages_flow_loses_its_clients_nothing(services):
     running = new_cluster()
     receivers, senders = [], []
     try:
         url = running.nginx.url
-        receivers = [cl.TrackingClient(url, "survive", transports).connect()
-                     for transports in (["websocket"], ["websocket"], ["polling"], ["polling"])]
+        receivers = [
+            cl.TrackingClient(url, "survive", transports).connect()
+            for transports in (["websocket"], ["websocket"], ["polling"], ["polling"])
+        ]
         deadline = time.monotonic() + 10
         while sum(c or 0 for c in running.connections()) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -325,13 +367,17 @@ def test_redis_stopped_and_started_again_loses_nothing(services):
     receivers, senders = [], []
     try:
         running.wait_health(lambda code, body: code == 200 and body["redis"] == "ok")
-        receivers = [cl.TrackingClient(node.url, "weather", transports).connect()
-                     for node in running.nodes for transports in (["websocket"], ["polling"])]
+        receivers = [
+            cl.TrackingClient(node.url, "weather", transports).connect()
+            for node in running.nodes
+            for transports in (["websocket"], ["polling"])
+        ]
         receivers.append(cl.TrackingClient(running.nginx.url, "weather").connect())
         for client in receivers:
             client.wait_ids([])
-        senders = [cl.Sender(node.url, "weather", f"from-{i}", 120, 0.05).start()
-                   for i, node in enumerate(running.nodes[:2])]
+        senders = [
+            cl.Sender(node.url, "weather", f"from-{i}", 120, 0.05).start() for i, node in enumerate(running.nodes[:2])
+        ]
         time.sleep(1)
         try:
             cl.stop_redis()
@@ -342,8 +388,10 @@ def test_redis_stopped_and_started_again_loses_nothing(services):
         finally:
             cl.start_redis()
         started = time.monotonic()
-        running.wait_health(lambda code, body: code == 200 and body == {"status": "healthy", "database": "ok",
-                                                                         "redis": "ok"}, timeout=20)
+        running.wait_health(
+            lambda code, body: code == 200 and body == {"status": "healthy", "database": "ok", "redis": "ok"},
+            timeout=20,
+        )
         acked = {}
         for sender in senders:
             acked.update(sender.join())
@@ -380,8 +428,13 @@ def test_redis_stopped_and_started_again_loses_nothing(services):
 
 def test_announce_without_a_queue_says_why():
     env = {k: v for k, v in cl.node_env("sqlite:///:memory:", "x", 0).items() if k != "CHAT_MESSAGE_QUEUE"}
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "chat", "announce", "hello"],
-                            cwd=cl.ROOT, env={**os.environ, **env, "CHAT_MESSAGE_QUEUE": ""},
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "chat", "announce", "hello"],
+        cwd=cl.ROOT,
+        env={**os.environ, **env, "CHAT_MESSAGE_QUEUE": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "CHAT_MESSAGE_QUEUE is not set" in result.stderr

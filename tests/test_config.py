@@ -1,4 +1,5 @@
 """Safe defaults: secrets, CORS, headers, language, and the deploy files."""
+
 import json
 import logging
 import re
@@ -131,11 +132,14 @@ def test_page_has_no_inline_script(app):
             json.loads(body)  # the translations block is data, not code
 
 
-@pytest.mark.parametrize("header,lang,word", [
-    ("ja,en;q=0.5", "ja", "ログイン"),
-    ("en-US,en;q=0.9", "en", "Log in"),
-    ("fr-FR", "en", "Log in"),
-])
+@pytest.mark.parametrize(
+    "header,lang,word",
+    [
+        ("ja,en;q=0.5", "ja", "ログイン"),
+        ("en-US,en;q=0.9", "en", "Log in"),
+        ("fr-FR", "en", "Log in"),
+    ],
+)
 def test_language_follows_accept_language(app, header, lang, word):
     html = app.test_client().get("/login", headers={"Accept-Language": header}).get_data(as_text=True)
     assert f'<html lang="{lang}">' in html and word in html
@@ -161,7 +165,7 @@ def test_health_and_api(app):
 def procfile_command():
     for line in (ROOT / "Procfile").read_text().splitlines():
         if line.startswith("web:"):
-            return shlex.split(line[len("web:"):])
+            return shlex.split(line[len("web:") :])
     raise AssertionError("Procfile has no web: line")
 
 
@@ -212,14 +216,17 @@ def test_login_page_offers_both_languages_and_keeps_next(app):
         assert "next=/rooms" in href.replace("%2F", "/") and f"lang={lang}" in href
 
 
-@pytest.mark.parametrize("query, ssl_context, verify, hostname", [
-    ("", None, None, None),
-    ("?sslmode=prefer", None, None, None),
-    ("?sslmode=disable", False, None, None),
-    ("?sslmode=require", "context", ssl.CERT_NONE, False),
-    ("?sslmode=verify-ca", "context", ssl.CERT_REQUIRED, False),
-    ("?sslmode=verify-full&application_name=chat", "context", ssl.CERT_REQUIRED, True),
-])
+@pytest.mark.parametrize(
+    "query, ssl_context, verify, hostname",
+    [
+        ("", None, None, None),
+        ("?sslmode=prefer", None, None, None),
+        ("?sslmode=disable", False, None, None),
+        ("?sslmode=require", "context", ssl.CERT_NONE, False),
+        ("?sslmode=verify-ca", "context", ssl.CERT_REQUIRED, False),
+        ("?sslmode=verify-full&application_name=chat", "context", ssl.CERT_REQUIRED, True),
+    ],
+)
 def test_libpq_sslmode_in_database_url_becomes_pg8000s_ssl_context(query, ssl_context, verify, hostname):
     from sqlalchemy.engine import make_url
 

@@ -1,4 +1,5 @@
 """The seed's event contract, through Flask-SocketIO's test client."""
+
 import pytest
 
 from chat.extensions import socketio
@@ -47,7 +48,7 @@ def test_room_message_reaches_the_room_only(client_factory):
     assert ack == {"ok": True, "id": ack["id"]} and isinstance(ack["id"], int)
     expected = f"クライアント {sid_of(a)}: こんにちは 🎉 <script>"
     for member in (a, b):
-        (name, payload), = events(member)
+        ((name, payload),) = events(member)
         assert name == "room_message"
         assert payload["data"] == expected
         assert payload["text"] == "こんにちは 🎉 <script>"
@@ -65,7 +66,7 @@ def test_send_message_reaches_everyone(client_factory):
     c.get_received()
     assert a.emit("send_message", {"message": "hello"}, callback=True)["ok"] is True
     for client in (a, b, c):
-        (name, payload), = events(client)
+        ((name, payload),) = events(client)
         assert name == "message"
         assert payload["data"] == f"クライアント {sid_of(a)}: hello"
 
@@ -77,7 +78,7 @@ def test_leave_notifies_those_who_stay_not_the_leaver(client_factory):
     a.get_received(), b.get_received()
     assert a.emit("leave_room", {"room": "r1"}, callback=True) == {"ok": True, "room": "r1"}
     assert events(a) == []
-    (name, payload), = events(b)
+    ((name, payload),) = events(b)
     assert payload["data"] == f"クライアント {sid_of(a)} がルーム r1 から退出しました"
     assert payload["type"] == "leave"
     b.emit("room_message", {"room": "r1", "message": "still here?"})
@@ -169,7 +170,7 @@ def test_bad_input_gets_a_clear_error_and_the_connection_keeps_working(client_fa
     assert ack["error"]["code"] == code
     assert ack["error"]["event"] == event
     assert "Traceback" not in ack["error"]["message"]
-    (name, err), = events(sender)
+    ((name, err),) = events(sender)
     assert name == "error" and err == ack["error"]
     assert events(bystander) == []
 
@@ -180,7 +181,7 @@ def test_bad_input_gets_a_clear_error_and_the_connection_keeps_working(client_fa
 def test_event_without_payload_and_without_callback_gets_an_error_event(client_factory):
     client = client_factory()
     client.emit("join_room")
-    (name, err), = events(client)
+    ((name, err),) = events(client)
     assert name == "error" and err["code"] == "invalid_payload"
 
 
@@ -199,7 +200,7 @@ def test_limits_come_from_configuration(make_app):
 
 
 def test_an_unexpected_server_error_is_reported_without_a_traceback(client_factory, monkeypatch):
-    from chat import messages
+    from chat.messages import events as messages
 
     def boom(*_):
         raise RuntimeError("secret internals")

@@ -6,6 +6,7 @@ checks that the committed bytes are exactly those of socket.io-client's tarball 
 package-lock.json pins it (version and integrity): an upgrade of package.json or the lockfile
 that is not copied into static/vendor fails it (`make vendor` copies it).
 """
+
 import base64
 import hashlib
 import io
@@ -92,8 +93,10 @@ def test_the_committed_client_is_exactly_the_locked_npm_package():
     else:
         version, files = files_from_node_modules(locked)
     if files is None:
-        skip_or_fail(f"socket.io-client {locked['version']} is neither in npm's cache nor in node_modules: "
-                     "run `npm ci` (make setup-dev)")
+        skip_or_fail(
+            f"socket.io-client {locked['version']} is neither in npm's cache nor in node_modules: "
+            "run `npm ci` (make setup-dev)"
+        )
     assert version == locked["version"]
     for name in CLIENT_FILES:
         committed = (VENDOR / name).read_bytes()
@@ -103,14 +106,19 @@ def test_the_committed_client_is_exactly_the_locked_npm_package():
 
 def test_the_client_is_committed_not_ignored():
     """Tracked by git (a Python-only deploy has it), and neither git nor Docker leaves it out."""
-    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", *(f"static/vendor/{n}" for n in CLIENT_FILES)],
-                             cwd=ROOT, capture_output=True, text=True)
+    tracked = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", *(f"static/vendor/{n}" for n in CLIENT_FILES)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert tracked.returncode == 0, tracked.stderr
     for ignore in (".gitignore", ".dockerignore"):
         assert "static/vendor" not in (ROOT / ignore).read_text(), ignore
 
 
 # ---- the Procfile's command on a checkout where npm never ran, in a real browser ----
+
 
 @pytest.fixture(scope="module")
 def npm_free_checkout(tmp_path_factory):
@@ -158,10 +166,13 @@ def test_the_procfile_serves_a_page_that_connects_without_npm(pages, procfile_se
     pages.assert_no_problems()
 
 
-@pytest.mark.parametrize("locale, alert, status", [
-    ("ja-JP", STRINGS["ja"]["client_missing"], STRINGS["ja"]["cannot_connect"]),
-    ("en-US", STRINGS["en"]["client_missing"], STRINGS["en"]["cannot_connect"]),
-])
+@pytest.mark.parametrize(
+    "locale, alert, status",
+    [
+        ("ja-JP", STRINGS["ja"]["client_missing"], STRINGS["ja"]["cannot_connect"]),
+        ("en-US", STRINGS["en"]["client_missing"], STRINGS["en"]["cannot_connect"]),
+    ],
+)
 def test_the_page_says_when_its_client_did_not_load(pages, locale, alert, status):
     """A proxy that blocks the script, a broken copy: an alert says so, and nothing pretends to wait."""
     blocked = []
@@ -192,13 +203,17 @@ WITH_OPEN_FILES_LIMIT = (
 EXPLAINED = "the same app runs on gevent: see README.md, 'eventlet or gevent'"
 
 
-@pytest.mark.parametrize("worker, soft_limit, connections, warned", [
-    ("eventlet", 1024, 10000, True),
-    ("eventlet", 4096, 1000, False),
-    ("gevent", 1024, 10000, True),
-])
-def test_start_up_explains_eventlet_and_warns_below_worker_connections(tmp_path, worker, soft_limit, connections,
-                                                                        warned):
+@pytest.mark.parametrize(
+    "worker, soft_limit, connections, warned",
+    [
+        ("eventlet", 1024, 10000, True),
+        ("eventlet", 4096, 1000, False),
+        ("gevent", 1024, 10000, True),
+    ],
+)
+def test_start_up_explains_eventlet_and_warns_below_worker_connections(
+    tmp_path, worker, soft_limit, connections, warned
+):
     server = servers.gunicorn(worker, env={"GUNICORN_WORKER_CONNECTIONS": connections})
     server.argv = [sys.executable, "-c", WITH_OPEN_FILES_LIMIT, str(soft_limit), *server.argv]
     server.log_path = tmp_path / "gunicorn.log"
@@ -233,8 +248,12 @@ def gevent_venv():
     pip = GEVENT_VENV / "bin" / "pip"
     if not pip_reaches_the_index(pip):
         skip_or_fail("pip cannot reach its package index: requirements-gevent.txt cannot be installed here")
-    install = subprocess.run([str(pip), "install", "-q", "--disable-pip-version-check", "-r",
-                              str(ROOT / "requirements-gevent.txt")], capture_output=True, text=True, timeout=900)
+    install = subprocess.run(
+        [str(pip), "install", "-q", "--disable-pip-version-check", "-r", str(ROOT / "requirements-gevent.txt")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     stamp.write_text(wanted)
     return GEVENT_VENV / "bin"
@@ -242,6 +261,7 @@ def gevent_venv():
 
 def test_the_gevent_set_pins_the_same_app_packages():
     """requirements-gevent.txt is requirements.txt with gunicorn 26+ for 25 and without eventlet."""
+
     def pins(name):
         lines = (ROOT / name).read_text().splitlines()
         pairs = (line.split("==") for line in lines if line and not line.startswith("#"))
@@ -260,10 +280,21 @@ def test_the_gevent_set_serves_the_app_on_gunicorn_26(tmp_path, live_database):
     version = subprocess.run([str(bin_dir / "gunicorn"), "--version"], capture_output=True, text=True, check=True)
     assert int(version.stdout.split()[-1].strip(")").split(".")[0]) >= 26, version.stdout
     port = servers.free_port()
-    argv = [str(bin_dir / "gunicorn"), "-k", "gevent", "-w", "1", "-c", "gunicorn.conf.py",
-            "-b", f"127.0.0.1:{port}", "wsgi:app"]
-    server = servers.ServerProcess(argv, port, servers.server_env(DATABASE_URL=live_database()),
-                                   log_path=tmp_path / "gunicorn.log")
+    argv = [
+        str(bin_dir / "gunicorn"),
+        "-k",
+        "gevent",
+        "-w",
+        "1",
+        "-c",
+        "gunicorn.conf.py",
+        "-b",
+        f"127.0.0.1:{port}",
+        "wsgi:app",
+    ]
+    server = servers.ServerProcess(
+        argv, port, servers.server_env(DATABASE_URL=live_database()), log_path=tmp_path / "gunicorn.log"
+    )
     server.start(timeout=60)
     alice, bob = LiveClient(server.url).connect(), LiveClient(server.url, ["polling"]).connect()
     try:

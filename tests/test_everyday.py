@@ -1,4 +1,5 @@
 """Everyday chat: room directory, private rooms, direct messages, presence, typing, unread, limits."""
+
 import os
 import time
 
@@ -130,8 +131,12 @@ def test_direct_messages_reach_only_the_two(people):
     for sock in (bob_tab1, bob_tab2):  # every tab of bob, without opening the conversation
         assert [m["text"] for m in received(sock, "room_message")] == ["内緒の話"]
     assert "内緒の話" not in str(carol.sock.get_received())
-    for event, payload in [("join_room", {"room": dm}), ("get_history", {"room": dm}),
-                           ("room_message", {"room": dm, "message": "hi"}), ("subscribe", {"room": dm})]:
+    for event, payload in [
+        ("join_room", {"room": dm}),
+        ("get_history", {"room": dm}),
+        ("room_message", {"room": dm, "message": "hi"}),
+        ("subscribe", {"room": dm}),
+    ]:
         assert carol.call(event, payload)["ok"] is False
     assert carol.http.get(f"/api/rooms/{dm}/messages").status_code == 404
     assert carol.room(dm) is None
@@ -198,6 +203,7 @@ def test_unread_counts_follow_the_user_across_sessions(people, app):
     laptop = bob.sock
     phone_http = app.test_client()
     from tests.accounts import login
+
     login(phone_http, "bob")
     phone = socketio.test_client(app, flask_test_client=phone_http)
     bob.sockets.append(phone)
@@ -207,8 +213,10 @@ def test_unread_counts_follow_the_user_across_sessions(people, app):
     # The phone hears of the new room and follows it, as the page does.
     assert received(phone, "rooms_changed") == [{"room": "team", "reason": "joined"}]
     assert bob.call("subscribe", {"room": "team"}, sock=phone)["ok"]
-    ids = [alice.call("room_message", {"room": "team", "message": text})["id"]
-           for text in ("one", "two", "@bob look", "@BOB again")]
+    ids = [
+        alice.call("room_message", {"room": "team", "message": text})["id"]
+        for text in ("one", "two", "@bob look", "@BOB again")
+    ]
     info = bob.room("team")
     assert (info["unread"], info["mentions"]) == (4, 2)
     bob_id = next(u["id"] for u in bob.call("who_is_online")["users"] if u["name"] == "bob")
@@ -231,12 +239,20 @@ def test_unread_counts_follow_the_user_across_sessions(people, app):
     assert alice.room("team")["unread"] == 0  # one's own messages are read
 
 
-@pytest.mark.parametrize("event,payload", [
-    ("create_room", {"room": 5}), ("create_room", {"room": "x", "private": "yes"}),
-    ("create_room", {"room": "x", "topic": "t" * 501}), ("set_topic", {"room": "nope", "topic": "x"}),
-    ("invite", {"room": "nope"}), ("open_dm", {}), ("open_dm", {"user": 3}),
-    ("mark_read", {"room": "nope"}), ("mark_read", {"room": "nope", "id": -1}),
-])
+@pytest.mark.parametrize(
+    "event,payload",
+    [
+        ("create_room", {"room": 5}),
+        ("create_room", {"room": "x", "private": "yes"}),
+        ("create_room", {"room": "x", "topic": "t" * 501}),
+        ("set_topic", {"room": "nope", "topic": "x"}),
+        ("invite", {"room": "nope"}),
+        ("open_dm", {}),
+        ("open_dm", {"user": 3}),
+        ("mark_read", {"room": "nope"}),
+        ("mark_read", {"room": "nope", "id": -1}),
+    ],
+)
 def test_bad_directory_requests_get_clear_errors(people, event, payload):
     alice = people("alice")
     ack = alice.call(event, payload)
@@ -246,8 +262,11 @@ def test_bad_directory_requests_get_clear_errors(people, event, payload):
 
 def test_anonymous_sockets_cannot_create_or_invite(client_factory):
     anon = client_factory()
-    for event, payload in [("create_room", {"room": "r"}), ("open_dm", {"user": "x"}),
-                           ("invite", {"room": "r", "user": "x"})]:
+    for event, payload in [
+        ("create_room", {"room": "r"}),
+        ("open_dm", {"user": "x"}),
+        ("invite", {"room": "r", "user": "x"}),
+    ]:
         ack = anon.emit(event, payload, callback=True)
         assert ack["ok"] is False and ack["error"]["code"] in ("forbidden", "unknown_room")
 
@@ -290,15 +309,14 @@ def test_connections_per_user_are_capped(make_app):
     alice.close()
 
 
-
 def test_members_arriving_together_look_a_new_room_up_once(make_app, tmp_path, monkeypatch):
     """A connect storm: the first to join a room nobody has made yet looks it up and creates
     it; the others wait for that and find it remembered, instead of each querying the room
     (and trying to create it) while the first lookup is still out."""
     import threading
 
-    from chat import rooms
     from chat.models import Room
+    from chat.rooms import access as rooms
     from tests.conftest import TEST_DB
 
     # Threads need a database of their own connections: a file, not the in-memory SQLite.

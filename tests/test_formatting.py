@@ -1,9 +1,10 @@
 """Formatting: a small Markdown subset as sanitized HTML; raw HTML and dangerous links never get through."""
+
 from html.parser import HTMLParser
 
 import pytest
 
-from chat.formatting import ALLOWED_TAGS, render_markdown
+from chat.messages.formatting import ALLOWED_TAGS, render_markdown
 from tests.test_everyday import Person, received
 
 
@@ -33,25 +34,42 @@ def assert_safe(html):
                 assert value.lower().startswith(("http://", "https://", "mailto:")), value
 
 
-@pytest.mark.parametrize("text", [
-    "hello", "猫が好き", "12:30 and 1/2", "a & b \"quoted\"", "5 * 3 = 15", "line one\nline two: yes",
-    "  spaced out :)  ", "", "example.com", "a@example.com", "- not a list", "# not a heading", "> not a quote",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hello",
+        "猫が好き",
+        "12:30 and 1/2",
+        'a & b "quoted"',
+        "5 * 3 = 15",
+        "line one\nline two: yes",
+        "  spaced out :)  ",
+        "",
+        "example.com",
+        "a@example.com",
+        "- not a list",
+        "# not a heading",
+        "> not a quote",
+    ],
+)
 def test_plain_text_has_no_html(text):
     assert render_markdown(text) is None
 
 
-@pytest.mark.parametrize("text,html", [
-    ("**bold** and *italic*", "<p><strong>bold</strong> and <em>italic</em></p>"),
-    ("__bold__ _it_", "<p><strong>bold</strong> <em>it</em></p>"),
-    ("**太字**です", "<p><strong>太字</strong>です</p>"),
-    ("~~gone~~", "<p><s>gone</s></p>"),
-    ("run `ls -l`", "<p>run <code>ls -l</code></p>"),
-    ("```\nfor x in y:\n    print(x)\n```", "<pre><code>for x in y:\n    print(x)\n</code></pre>"),
-    ("    indented: code", "<pre><code>indented: code\n</code></pre>"),
-    ("*one*\ntwo", "<p><em>one</em><br>\ntwo</p>"),
-    ("*a*\n\nb", "<p><em>a</em></p>\n<p>b</p>"),
-])
+@pytest.mark.parametrize(
+    "text,html",
+    [
+        ("**bold** and *italic*", "<p><strong>bold</strong> and <em>italic</em></p>"),
+        ("__bold__ _it_", "<p><strong>bold</strong> <em>it</em></p>"),
+        ("**太字**です", "<p><strong>太字</strong>です</p>"),
+        ("~~gone~~", "<p><s>gone</s></p>"),
+        ("run `ls -l`", "<p>run <code>ls -l</code></p>"),
+        ("```\nfor x in y:\n    print(x)\n```", "<pre><code>for x in y:\n    print(x)\n</code></pre>"),
+        ("    indented: code", "<pre><code>indented: code\n</code></pre>"),
+        ("*one*\ntwo", "<p><em>one</em><br>\ntwo</p>"),
+        ("*a*\n\nb", "<p><em>a</em></p>\n<p>b</p>"),
+    ],
+)
 def test_the_subset_is_rendered(text, html):
     assert render_markdown(text) == html
 
@@ -66,30 +84,33 @@ def test_links_open_safely_in_a_new_tab():
     assert Elements(mail).tags[1][1]["href"] == "mailto:someone@example.com"
 
 
-@pytest.mark.parametrize("text", [
-    "<script>alert(1)</script>",
-    "[x](javascript:alert(1))",
-    "[x](JaVaScRiPt:alert(1))",
-    "[x](&#106;avascript:alert(1))",
-    "[x]( javascript:alert(1))",
-    "<javascript:alert(1)>",
-    "<img src=x onerror=alert(1)>",
-    '<a href="javascript:alert(1)">click</a>',
-    "[x](data:text/html,<script>alert(1)</script>)",
-    "[x](vbscript:msgbox(1))",
-    "[x](/relative/path)",
-    "[x](//evil.example)",
-    "**<b>x</b>**",
-    "`<script>alert(1)</script>`",
-    "```\n<script>alert(1)</script>\n```",
-    '[x](https://example.com/" onmouseover="alert(1))',
-    '<https://example.com/" onmouseover="alert(1)>',
-    "https://example.com/<script>alert(1)</script>",
-    '[x](https://example.com "title" onclick="alert(1)")',
-    "[<img src=x onerror=alert(1)>](https://example.com)",
-    "![img](https://example.com/x.png)",
-    "<style>*{}</style><iframe src=https://example.com></iframe>",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>",
+        "[x](javascript:alert(1))",
+        "[x](JaVaScRiPt:alert(1))",
+        "[x](&#106;avascript:alert(1))",
+        "[x]( javascript:alert(1))",
+        "<javascript:alert(1)>",
+        "<img src=x onerror=alert(1)>",
+        '<a href="javascript:alert(1)">click</a>',
+        "[x](data:text/html,<script>alert(1)</script>)",
+        "[x](vbscript:msgbox(1))",
+        "[x](/relative/path)",
+        "[x](//evil.example)",
+        "**<b>x</b>**",
+        "`<script>alert(1)</script>`",
+        "```\n<script>alert(1)</script>\n```",
+        '[x](https://example.com/" onmouseover="alert(1))',
+        '<https://example.com/" onmouseover="alert(1)>',
+        "https://example.com/<script>alert(1)</script>",
+        '[x](https://example.com "title" onclick="alert(1)")',
+        "[<img src=x onerror=alert(1)>](https://example.com)",
+        "![img](https://example.com/x.png)",
+        "<style>*{}</style><iframe src=https://example.com></iframe>",
+    ],
+)
 def test_hostile_input_is_shown_as_text(text):
     assert_safe(render_markdown(text))
 

@@ -14,6 +14,7 @@ CHAT_FUZZ_EXAMPLES sets the examples per test (default 100); CHAT_FUZZ_SEED=rand
 examples on each run instead of the same ones (the default, so that CI is repeatable);
 CHAT_FUZZ_SHRINK=1 shrinks a failure to a minimal example.
 """
+
 import json
 import logging
 import os
@@ -30,8 +31,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from werkzeug.security import generate_password_hash
 
-from chat import history
 from chat.extensions import db, socketio
+from chat.messages import store as history
 from chat.models import Message, User
 from tests.accounts import csrf_token as form_csrf_token
 from tests.accounts import login
@@ -58,12 +59,37 @@ from tests.fuzz_values import (
 
 # Codes the README documents (the socket's Errors list, edits and reactions, uploads, HTTP history).
 DOCUMENTED_CODES = {
-    "invalid_payload", "missing_field", "invalid_type", "empty_field", "too_long", "invalid_room",
-    "not_in_room", "too_many_rooms", "out_of_range", "invalid_query", "forbidden", "unknown_room",
-    "unknown_user", "invalid_user", "room_exists", "rate_limited", "unknown_event",
-    "not_found", "deleted", "invalid_emoji", "too_many_reactions",
-    "unauthorized", "invalid_csrf", "empty_file", "too_large", "type_mismatch", "invalid_image",
-    "invalid_text", "conflict", "method_not_allowed", "busy",
+    "invalid_payload",
+    "missing_field",
+    "invalid_type",
+    "empty_field",
+    "too_long",
+    "invalid_room",
+    "not_in_room",
+    "too_many_rooms",
+    "out_of_range",
+    "invalid_query",
+    "forbidden",
+    "unknown_room",
+    "unknown_user",
+    "invalid_user",
+    "room_exists",
+    "rate_limited",
+    "unknown_event",
+    "not_found",
+    "deleted",
+    "invalid_emoji",
+    "too_many_reactions",
+    "unauthorized",
+    "invalid_csrf",
+    "empty_file",
+    "too_large",
+    "type_mismatch",
+    "invalid_image",
+    "invalid_text",
+    "conflict",
+    "method_not_allowed",
+    "busy",
 }
 ALLOWED_CODES = DOCUMENTED_CODES
 
@@ -80,8 +106,12 @@ fuzz = settings(
     derandomize=os.environ.get("CHAT_FUZZ_SEED", "") != "random",
     database=None,
     print_blob=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
 )
 
 pytestmark = pytest.mark.timeout(600)
@@ -109,13 +139,13 @@ def families(test):
     return params
 
 
-
 def short(value, size=300):
     text = repr(value)
     return text if len(text) <= size else text[:size] + f"... ({len(text)} chars)"
 
 
 # ---- the world each test fuzzes ----
+
 
 class ErrorLog(logging.Handler):
     """Collects ERROR records of the watched loggers (the `chat` logger does not propagate)."""
@@ -134,16 +164,21 @@ class ErrorLog(logging.Handler):
             first = next((r for r in records if r.exc_info), records[0])
             exc = first.exc_info[1] if first.exc_info else None
             summary = f"{type(exc).__name__}: {exc}" if exc is not None else first.getMessage()
-            detail = "\n".join(f"{r.name}: {r.getMessage()}" + (
-                "\n" + "\n".join(formatter.formatException(r.exc_info).splitlines()[-6:]) if r.exc_info else "")
-                for r in records)
+            detail = "\n".join(
+                f"{r.name}: {r.getMessage()}"
+                + ("\n" + "\n".join(formatter.formatException(r.exc_info).splitlines()[-6:]) if r.exc_info else "")
+                for r in records
+            )
             raise AssertionError(f"logged at ERROR after {context}: {summary[:160]}\n{detail}")
 
 
 def received(sock, event):
     # The test client gives a "message" event's payload as is, any other event's as a list.
-    return [r["args"][0] if isinstance(r["args"], list) and r["args"] else r["args"]
-            for r in sock.get_received() if r["name"] == event]
+    return [
+        r["args"][0] if isinstance(r["args"], list) and r["args"] else r["args"]
+        for r in sock.get_received()
+        if r["name"] == event
+    ]
 
 
 class World:
@@ -220,9 +255,15 @@ class World:
 
     def limit_of(self, kind):
         cfg = self.app.config
-        return {"room": cfg["CHAT_MAX_ROOM_LENGTH"], "message": cfg["CHAT_MAX_MESSAGE_LENGTH"],
-                "user": cfg["CHAT_MAX_NAME_LENGTH"], "topic": cfg["CHAT_MAX_TOPIC_LENGTH"],
-                "q": cfg["CHAT_MAX_SEARCH_LENGTH"], "client_id": 64, "emoji": 64}.get(kind, 100)
+        return {
+            "room": cfg["CHAT_MAX_ROOM_LENGTH"],
+            "message": cfg["CHAT_MAX_MESSAGE_LENGTH"],
+            "user": cfg["CHAT_MAX_NAME_LENGTH"],
+            "topic": cfg["CHAT_MAX_TOPIC_LENGTH"],
+            "q": cfg["CHAT_MAX_SEARCH_LENGTH"],
+            "client_id": 64,
+            "emoji": 64,
+        }.get(kind, 100)
 
     def field(self, kind, family):
         near = {"room": self.rooms, "user": self.users}.get(kind, ())
@@ -234,10 +275,10 @@ class World:
         self.bob.get_received()
         client_id = uuid.uuid4().hex
         text = f"still here {client_id}"
-        ack = self.bob.emit("room_message", {"room": "lobby", "message": text, "client_id": client_id},
-                            callback=True)
-        assert isinstance(ack, dict) and ack.get("ok") is True and isinstance(ack.get("id"), int), \
+        ack = self.bob.emit("room_message", {"room": "lobby", "message": text, "client_id": client_id}, callback=True)
+        assert isinstance(ack, dict) and ack.get("ok") is True and isinstance(ack.get("id"), int), (
             f"bob's ordinary message after {context} was refused: {ack}"
+        )
         assert not ack.get("duplicate")
         got = [p for p in received(self.carol, "room_message") if p.get("id") == ack["id"]]
         assert [p["text"] for p in got] == [text], f"carol did not get bob's message after {context}"
@@ -292,6 +333,7 @@ def world(make_app, tmp_path):
 
 
 # ---- the properties ----
+
 
 def check_reply(reply, sock, context):
     """An ack with ok true, or ok false with an allowed code that the sender also got as `error`."""
@@ -354,17 +396,30 @@ def event_payload(world, event, family):
 
 
 # `*`, `connect` and `disconnect` are names of the server's own handlers: test_reserved_event_names.
-UNKNOWN_EVENT_NAMES = ["", "message", "json", "error", "history", "room_message ", "JOIN_ROOM", "__proto__",
-                       "constructor", "connected", "disconnect_event"]
+UNKNOWN_EVENT_NAMES = [
+    "",
+    "message",
+    "json",
+    "error",
+    "history",
+    "room_message ",
+    "JOIN_ROOM",
+    "__proto__",
+    "constructor",
+    "connected",
+    "disconnect_event",
+]
 RESERVED_EVENT_NAMES = ["*", "connect", "disconnect"]
 
 
 def any_event(world, family):
     """(event, args): one of the contract's events with a hostile payload, or an unknown event."""
     known = st.sampled_from(list(SOCKET_EVENTS)).flatmap(
-        lambda event: event_payload(world, event, family).map(lambda args: (event, args)))
-    name = st.one_of(st.sampled_from(UNKNOWN_EVENT_NAMES), hostile_text(TEXT if family == TYPES else family, 100)
-                     ).filter(lambda v: v not in RESERVED_EVENT_NAMES)
+        lambda event: event_payload(world, event, family).map(lambda args: (event, args))
+    )
+    name = st.one_of(
+        st.sampled_from(UNKNOWN_EVENT_NAMES), hostile_text(TEXT if family == TYPES else family, 100)
+    ).filter(lambda v: v not in RESERVED_EVENT_NAMES)
     args = st.one_of(st.just(()), st.tuples(wrong_type()), st.tuples(st.dictionaries(benign_text(), benign_text())))
     return st.one_of(known, known, known, st.tuples(name, args))
 
@@ -379,6 +434,7 @@ def test_socket_events_with_hostile_payloads(world, family, data):
 
 
 # ---- canonical cases: each field of each event with one value of each hostile kind ----
+
 
 def valid_payloads(world):
     """A legitimate payload per event (mallory's), in which one field at a time is replaced."""
@@ -457,6 +513,7 @@ def test_each_field_of_each_event_with_each_kind_of_hostile_value(world, family)
 
 # ---- a hostile message and an ordinary one in the same group commit ----
 
+
 def wait_until(condition, timeout=10.0):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -476,11 +533,12 @@ def in_one_batch(world, event, args):
         results["hostile"] = mallory.emit(event, *args, callback=True)
 
     def ordinary():
-        results["bob"] = world.bob.emit("room_message", {"room": "lobby", "message": text, "client_id": client_id},
-                                        callback=True)
+        results["bob"] = world.bob.emit(
+            "room_message", {"room": "lobby", "message": text, "client_id": client_id}, callback=True
+        )
 
     threads = [threading.Thread(target=hostile), threading.Thread(target=ordinary)]
-    with history._write_lock:
+    with history.write_lock:
         threads[0].start()
         wait_until(lambda: len(history._waiting) == 1 or not threads[0].is_alive())
         queued = len(history._waiting)
@@ -516,6 +574,7 @@ def test_an_ordinary_message_in_the_same_commit_as_a_hostile_one_is_stored(world
 
 
 # ---- HTTP ----
+
 
 def check_api_response(response, context):
     assert response.status_code < 500, f"{context}: {response.status_code}"
@@ -557,8 +616,9 @@ def body_strategy(world, fields, family):
     """A JSON request body: an object of hostile fields, anything else, or no JSON at all."""
     fields = {name: world.field(name, family) for name in fields}
     obj = payload(fields, family).map(lambda args: args[0] if args else None)
-    raw = st.sampled_from([b"", b"{", b"\xff\xfe", b"{\"message\": \"\\ud800\"}", b"[]", b"null", b"NaN",
-                           b"{\"message\": 1e999}", b"\"\x00\""])
+    raw = st.sampled_from(
+        [b"", b"{", b"\xff\xfe", b'{"message": "\\ud800"}', b"[]", b"null", b"NaN", b'{"message": 1e999}', b'"\x00"']
+    )
     return st.one_of(obj.map(json_body), obj.map(json_body), raw)
 
 
@@ -573,8 +633,11 @@ def headers_for(world, who, csrf):
 
 def id_segment(world):
     """A message id in a URL: the route takes digits only (tests below send other segments)."""
-    return st.one_of(st.sampled_from(sorted(world.ids.values())), st.integers(0, 10**25),
-                     st.sampled_from(["0" * 30 + "1", "9" * 400, "١٢"])).map(str)
+    return st.one_of(
+        st.sampled_from(sorted(world.ids.values())),
+        st.integers(0, 10**25),
+        st.sampled_from(["0" * 30 + "1", "9" * 400, "١٢"]),
+    ).map(str)
 
 
 HTTP_WRITES = {
@@ -592,7 +655,8 @@ def message_write_request(world, family, data):
     headers = headers_for(world, who, data.draw(CSRF_HEADER, label="csrf"))
     content_type = data.draw(st.sampled_from(["application/json", "application/json", "text/plain", None]))
     return f"{method} {target} {short(body)} as {who}", partial(
-        world.http[who].open, target, method=method, data=body, headers=headers, content_type=content_type)
+        world.http[who].open, target, method=method, data=body, headers=headers, content_type=content_type
+    )
 
 
 def query_value(world, kind, family):
@@ -601,8 +665,10 @@ def query_value(world, kind, family):
         good = st.one_of(st.integers(-5, 10**20), st.sampled_from(sorted(world.ids.values()))).map(str)
         bad = st.one_of(st.sampled_from(["", "1.0", "١", "１", "+1", " 1", "NaN", "9" * 400]), benign_text(max_size=8))
         return st.one_of(good, bad if family == TYPES else hostile_text(family, 100)).map(wire_bytes)
-    return st.one_of(world.field(kind, family).filter(lambda v: isinstance(v, str)).map(wire_bytes),
-                     st.sampled_from([b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"%", b"\x00"]))
+    return st.one_of(
+        world.field(kind, family).filter(lambda v: isinstance(v, str)).map(wire_bytes),
+        st.sampled_from([b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"%", b"\x00"]),
+    )
 
 
 def query_string(world, kinds, family, data):
@@ -638,6 +704,7 @@ def test_http_api_with_hostile_requests(world, family, data):
 
 # ---- uploads: multipart built by hand, so that any bytes can be in a name or a field ----
 
+
 def tiny_png():
     out = BytesIO()
     Image.new("RGB", (2, 2), (1, 2, 3)).save(out, "PNG")
@@ -664,26 +731,41 @@ def multipart(parts, boundary=b"fuzzBoundary7MA4YWxk"):
 @given(data=st.data())
 def test_http_upload_form_fields(world, family, data):
     who = data.draw(st.sampled_from(["mallory", "mallory", "anonymous"]), label="who")
-    text_of = {kind: world.field(kind, family).filter(lambda v: isinstance(v, str)).map(wire_bytes)
-               for kind in ("room", "message", "client_id")}
-    fields = data.draw(st.fixed_dictionaries({}, optional={
-        "room": text_of["room"], "message": text_of["message"], "client_id": text_of["client_id"],
-        "sid": st.one_of(st.just(b"abc"), text_of["client_id"]),
-        "csrf_token": st.just(world.csrf[who].encode()),
-    }), label="fields")
+    text_of = {
+        kind: world.field(kind, family).filter(lambda v: isinstance(v, str)).map(wire_bytes)
+        for kind in ("room", "message", "client_id")
+    }
+    fields = data.draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "room": text_of["room"],
+                "message": text_of["message"],
+                "client_id": text_of["client_id"],
+                "sid": st.one_of(st.just(b"abc"), text_of["client_id"]),
+                "csrf_token": st.just(world.csrf[who].encode()),
+            },
+        ),
+        label="fields",
+    )
     hostile_name = hostile_text(family if family != TYPES else TEXT, 255).map(wire_bytes)
-    name = data.draw(st.one_of(st.sampled_from([b"a.txt", b"pic.png", b"../../x", b"", b"a\\b.txt"]), hostile_name),
-                     label="filename")
+    name = data.draw(
+        st.one_of(st.sampled_from([b"a.txt", b"pic.png", b"../../x", b"", b"a\\b.txt"]), hostile_name), label="filename"
+    )
     content = data.draw(FILE_CONTENTS, label="content")
     parts = [(key.encode(), value, None) for key, value in fields.items()]
     if data.draw(st.booleans(), label="with file") or family != TYPES:
         parts.append((b"file", content, name))
     body, content_type = multipart(parts)
-    run_http_example(world, f"POST /api/uploads {short(parts)} as {who}", lambda: world.http[who].post(
-        "/api/uploads", data=body, content_type=content_type))
+    run_http_example(
+        world,
+        f"POST /api/uploads {short(parts)} as {who}",
+        lambda: world.http[who].post("/api/uploads", data=body, content_type=content_type),
+    )
 
 
 # ---- the login page's forms and `next` ----
+
 
 def location_is_on_site(response, context):
     """A redirect goes to this site, read as a browser reads it (tabs and newlines dropped,
@@ -706,23 +788,42 @@ FORMS = {"login": ["name", "password"], "register": ["name", "password", "confir
 
 
 def form_value(world, family):
-    good = st.one_of(st.sampled_from(["bob", "mallory", "correct horse", "newcomer"]),
-                     benign_text(min_size=1, max_size=40))
-    bad = hostile_text(family, 128, near=["bob", "mallory", "carol"]) if family != TYPES else \
-        st.sampled_from(["", " ", "x" * 5000, "a" * 129, "0", "[]", "{}", "null", "true"])
+    good = st.one_of(
+        st.sampled_from(["bob", "mallory", "correct horse", "newcomer"]), benign_text(min_size=1, max_size=40)
+    )
+    bad = (
+        hostile_text(family, 128, near=["bob", "mallory", "carol"])
+        if family != TYPES
+        else st.sampled_from(["", " ", "x" * 5000, "a" * 129, "0", "[]", "{}", "null", "true"])
+    )
     return st.one_of(good, bad, bad).map(wire_bytes)
 
 
 NEXT_TARGETS = [
-    "/", "/?lang=en", "//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", "/\r/evil.example",
-    "https://evil.example/", "javascript:alert(1)", "/%2F%2Fevil.example", "\\\\evil.example", "/\x00/evil.example",
-    "/\u3000/evil.example", "/\r\nSet-Cookie: a=b", "／／evil.example", " //evil.example", "/" + "x" * 5000,
+    "/",
+    "/?lang=en",
+    "//evil.example",
+    "/\\evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r/evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "/%2F%2Fevil.example",
+    "\\\\evil.example",
+    "/\x00/evil.example",
+    "/\u3000/evil.example",
+    "/\r\nSet-Cookie: a=b",
+    "／／evil.example",
+    " //evil.example",
+    "/" + "x" * 5000,
 ]
 
 
 def next_value(family):
-    return st.one_of(st.none(), st.sampled_from(NEXT_TARGETS), hostile_text(family if family != TYPES else TEXT, 200)
-                     ).map(lambda v: None if v is None else wire_bytes(v))
+    return st.one_of(
+        st.none(), st.sampled_from(NEXT_TARGETS), hostile_text(family if family != TYPES else TEXT, 200)
+    ).map(lambda v: None if v is None else wire_bytes(v))
 
 
 def form_request(world, family, data):
@@ -736,7 +837,8 @@ def form_request(world, family, data):
         values["next"] = target
     body = "&".join(f"{quote_from_bytes(k.encode())}={quote_from_bytes(v)}" for k, v in values.items())
     return f"POST /{form} {short(values)}", partial(
-        client.post, f"/{form}", data=body, content_type="application/x-www-form-urlencoded")
+        client.post, f"/{form}", data=body, content_type="application/x-www-form-urlencoded"
+    )
 
 
 def signed_in_next_request(world, family, data):
@@ -755,6 +857,7 @@ def test_login_page_forms_and_next(world, family, data):
 
 
 # ---- requests the routing layers answer before the app's handlers ----
+
 
 @pytest.mark.parametrize("name", RESERVED_EVENT_NAMES)
 def test_reserved_event_names_sent_by_a_client_are_refused(world, name):
@@ -779,9 +882,17 @@ def test_reserved_event_names_sent_by_a_client_are_refused(world, name):
     assert not failures, "\n".join(failures)
 
 
-API_PATHS_NO_ROUTE = ["/api/messages/-1", "/api/messages/1.5", "/api/messages/abc", "/api/messages/%00",
-                      "/api/messages/-1/reactions", "/api/rooms//messages", "/api/rooms/a%0Ab/messages",
-                      "/api/nothing", "/api/uploads"]  # the last: a route, but only for POST (405)
+API_PATHS_NO_ROUTE = [
+    "/api/messages/-1",
+    "/api/messages/1.5",
+    "/api/messages/abc",
+    "/api/messages/%00",
+    "/api/messages/-1/reactions",
+    "/api/rooms//messages",
+    "/api/rooms/a%0Ab/messages",
+    "/api/nothing",
+    "/api/uploads",
+]  # the last: a route, but only for POST (405)
 
 
 def test_api_urls_that_match_no_route_answer_json(world):
@@ -790,8 +901,12 @@ def test_api_urls_that_match_no_route_answer_json(world):
     failures = []
     for path in API_PATHS_NO_ROUTE:
         for method in ("GET", "PATCH", "DELETE", "POST"):
-            response = world.http["mallory"].open(path, method=method, json={"message": "x", "emoji": "👍"},
-                                                  headers={"X-CSRFToken": world.csrf["mallory"]})
+            response = world.http["mallory"].open(
+                path,
+                method=method,
+                json={"message": "x", "emoji": "👍"},
+                headers={"X-CSRFToken": world.csrf["mallory"]},
+            )
             try:
                 check_api_response(response, f"{method} {path}")
             except AssertionError as exc:
@@ -801,6 +916,7 @@ def test_api_urls_that_match_no_route_answer_json(world):
 
 
 # ---- canonical HTTP cases: each field of each write and query with one value of each hostile kind ----
+
 
 def text_values(world, kind, family):
     """Canonical strings of the family for a field (the types family: strings a form can carry)."""
@@ -812,16 +928,20 @@ def text_values(world, kind, family):
 def http_json_cases(world, family):
     mallory = world.http["mallory"]
     headers = {"X-CSRFToken": world.csrf["mallory"]}
-    writes = [("PATCH", f"/api/messages/{world.ids['mine']}", "message", {"message": "edited"}),
-              ("POST", f"/api/messages/{world.ids['bob']}/reactions", "emoji", {"emoji": "🎉"})]
+    writes = [
+        ("PATCH", f"/api/messages/{world.ids['mine']}", "message", {"message": "edited"}),
+        ("POST", f"/api/messages/{world.ids['bob']}/reactions", "emoji", {"emoji": "🎉"}),
+    ]
     for method, path, name, valid in writes:
         values = CANONICAL_TYPES if family == TYPES else canonical_values(world, name, family)
         bodies = [json_body({**valid, name: v}) for v in values]
         if family == TYPES:
             bodies += [json_body(v) for v in CANONICAL_PAYLOADS] + [b"", b"{", b"\xff", b"NaN"]
         for body in bodies:
-            yield f"{method} {path} {short(body, 120)}", partial(
-                mallory.open, path, method=method, data=body, headers=headers, content_type="application/json")
+            yield (
+                f"{method} {path} {short(body, 120)}",
+                partial(mallory.open, path, method=method, data=body, headers=headers, content_type="application/json"),
+            )
 
 
 def http_query_cases(world, family):
@@ -852,8 +972,10 @@ def upload_cases(world, family):
                 fields[kind] = wire_bytes(value)
             parts = [(k.encode(), v, None) for k, v in fields.items()] + [(b"file", b"hello", filename)]
             body, content_type = multipart(parts)
-            yield f"POST /api/uploads {kind}={value!r}", partial(
-                world.http["mallory"].post, "/api/uploads", data=body, content_type=content_type)
+            yield (
+                f"POST /api/uploads {kind}={value!r}",
+                partial(world.http["mallory"].post, "/api/uploads", data=body, content_type=content_type),
+            )
 
 
 FORM_CASES_PER_FIELD = 10  # a successful registration costs a scrypt hash: ~0.1 s each

@@ -1,4 +1,5 @@
 """Messages are stored before they are sent; history on join; paging; idempotent retries."""
+
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -71,21 +72,24 @@ def test_get_history_pages_back_and_covers_the_global_channel(client_factory):
     assert [m["text"] for m in since["messages"]] == ["g1", "g2"]
 
 
-@pytest.mark.parametrize("payload,code", [
-    ({"since": -1}, "out_of_range"),
-    ({"since": 2**70}, "out_of_range"),
-    ({"since": "5"}, "invalid_type"),
-    ({"since": 1.5}, "invalid_type"),
-    ({"since": True}, "invalid_type"),
-    ({"before": [1]}, "invalid_type"),
-    ({"limit": 0}, "out_of_range"),
-    ({"limit": 201}, "out_of_range"),
-    ({"limit": "10"}, "invalid_type"),
-    ({"since": 1, "before": 5}, "invalid_query"),
-    ({"room": "x" * 101}, "too_long"),
-    ({"room": 5}, "invalid_type"),
-    ("not an object", "invalid_payload"),
-])
+@pytest.mark.parametrize(
+    "payload,code",
+    [
+        ({"since": -1}, "out_of_range"),
+        ({"since": 2**70}, "out_of_range"),
+        ({"since": "5"}, "invalid_type"),
+        ({"since": 1.5}, "invalid_type"),
+        ({"since": True}, "invalid_type"),
+        ({"before": [1]}, "invalid_type"),
+        ({"limit": 0}, "out_of_range"),
+        ({"limit": 201}, "out_of_range"),
+        ({"limit": "10"}, "invalid_type"),
+        ({"since": 1, "before": 5}, "invalid_query"),
+        ({"room": "x" * 101}, "too_long"),
+        ({"room": 5}, "invalid_type"),
+        ("not an object", "invalid_payload"),
+    ],
+)
 def test_bad_history_requests_get_clear_errors(client_factory, payload, code):
     c = client_factory()
     c.emit("join_room", {"room": "r"})
@@ -182,15 +186,18 @@ def test_http_history_api(app, client_factory):
     assert [m["text"] for m in http.get("/api/messages").get_json()["messages"]] == ["everyone"]
 
 
-@pytest.mark.parametrize("query,status,code", [
-    ("limit=201", 400, "invalid_query"),
-    ("limit=0", 400, "invalid_query"),
-    ("limit=-3", 400, "invalid_query"),
-    ("before=abc", 400, "invalid_query"),
-    ("before=0", 400, "invalid_query"),
-    ("since=99999999999999999999999", 400, "invalid_query"),
-    ("since=1&before=3", 400, "invalid_query"),
-])
+@pytest.mark.parametrize(
+    "query,status,code",
+    [
+        ("limit=201", 400, "invalid_query"),
+        ("limit=0", 400, "invalid_query"),
+        ("limit=-3", 400, "invalid_query"),
+        ("before=abc", 400, "invalid_query"),
+        ("before=0", 400, "invalid_query"),
+        ("since=99999999999999999999999", 400, "invalid_query"),
+        ("since=1&before=3", 400, "invalid_query"),
+    ],
+)
 def test_http_history_rejects_bad_queries(app, query, status, code):
     client = socketio.test_client(app)
     client.emit("join_room", {"room": "q"})
@@ -224,7 +231,8 @@ def test_history_says_who_a_message_mentions(app):
 
 def waiting_write(app, room, text, client_id=None, event="room_message"):
     """A message that waits for the write lock (as another connection's would under load)."""
-    from chat import history, rooms
+    from chat.messages import store as history
+    from chat.rooms import access as rooms
 
     with app.test_request_context():
         ref = rooms.lookup_ref(room) if room is not None else None
@@ -248,8 +256,12 @@ def test_messages_waiting_for_the_lock_are_stored_in_one_commit_and_sent_in_id_o
     a.emit("join_room", {"room": "other"})
     b.emit("join_room", {"room": "batch"})
     b.get_received()
-    waiting = [waiting_write(app, "batch", "w1"), waiting_write(app, "other", "w2"),
-               waiting_write(app, None, "w3", event="message"), waiting_write(app, "batch", "w4")]
+    waiting = [
+        waiting_write(app, "batch", "w1"),
+        waiting_write(app, "other", "w2"),
+        waiting_write(app, None, "w3", event="message"),
+        waiting_write(app, "batch", "w4"),
+    ]
     commits = count_commits(app)
     ack = send(a, "batch", "mine")
     assert ack["ok"] is True
@@ -258,8 +270,12 @@ def test_messages_waiting_for_the_lock_are_stored_in_one_commit_and_sent_in_id_o
     ids = [w.payload["id"] for w in waiting] + [ack["id"]]
     assert ids == sorted(ids) and len(set(ids)) == 5  # ids in arrival order
     got = [(n, p["text"], p["id"]) for n, p in events(b) if n in ("room_message", "message")]
-    assert got == [("room_message", "w1", ids[0]), ("message", "w3", ids[2]),
-                   ("room_message", "w4", ids[3]), ("room_message", "mine", ids[4])]
+    assert got == [
+        ("room_message", "w1", ids[0]),
+        ("message", "w3", ids[2]),
+        ("room_message", "w4", ids[3]),
+        ("room_message", "mine", ids[4]),
+    ]
     with app.app_context():
         stored = db.session.execute(db.select(Message.id, Message.text).order_by(Message.id)).all()
     assert [tuple(r) for r in stored] == list(zip(ids, ["w1", "w2", "w3", "w4", "mine"], strict=True))
@@ -298,7 +314,7 @@ def test_when_a_batch_cannot_be_stored_every_writer_hears_and_nothing_is_sent(ap
 
 def test_prev_chains_through_the_messages_of_one_batch():
     """With a message queue each payload names its channel's previous message, batch or not."""
-    from chat.cluster import ChannelOrder
+    from chat.cluster.order import ChannelOrder
 
     order = ChannelOrder({1: 5, None: None})
     payloads = [{"id": 7}, {"id": 8}, {"id": 9}]
@@ -317,7 +333,7 @@ def test_messages_are_stored_again_after_the_database_drops_the_connection(app, 
     connection idle for CHAT_DB_PING_AFTER seconds is checked first: then no message fails."""
     from sqlalchemy import text
 
-    from chat.writer import _writer
+    from chat.messages.writer import _writer
 
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
@@ -379,8 +395,9 @@ def test_on_postgresql_a_page_of_history_is_read_without_a_transaction(pg_availa
         page = bob.call("get_history", {"room": "m"})
         monkeypatch.undo()
 
-        assert [(m["text"], m.get("mentions"), [r["emoji"] for r in m.get("reactions", [])])
-                for m in page["messages"]] == [("@bob hello", [bob_id], ["👍"])]
+        assert [
+            (m["text"], m.get("mentions"), [r["emoji"] for r in m.get("reactions", [])]) for m in page["messages"]
+        ] == [("@bob hello", [bob_id], ["👍"])]
         # The page, its reactions, its mentions: one SELECT each, nothing around them.
         assert statements == ["SELECT"] * 3
         alice.close(), bob.close()

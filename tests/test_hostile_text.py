@@ -1,5 +1,6 @@
 """What text the server accepts (README: "What text is accepted"), on every field that takes text,
 socket and HTTP; and group commit: a message the database refuses never fails the others."""
+
 import threading
 from io import BytesIO
 
@@ -8,7 +9,7 @@ from sqlalchemy import select
 
 from chat.errors import ChatError
 from chat.extensions import db
-from chat.history import _waiting
+from chat.messages.store import _waiting
 from chat.models import Message, Room
 from chat.validation import check_text, refused_character
 from tests.test_contract import events, sid_of
@@ -49,11 +50,34 @@ def at_once(*calls):
 
 # ---- the rule ----
 
-@pytest.mark.parametrize("text", [
-    "\x00", "a\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1b[2J", "\x1f", "\x7f", "\x80", "\x85", "\x9f",
-    "\ud800", "\udbff\u0041", "x\udc00", "\udfff", "\ufdd0", "\ufdef", "\ufffe", "\uffff", "\U0001fffe",
-    "\U0010ffff",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\x00",
+        "a\x01",
+        "\x08",
+        "\x0b",
+        "\x0c",
+        "\x0e",
+        "\x1b[2J",
+        "\x1f",
+        "\x7f",
+        "\x80",
+        "\x85",
+        "\x9f",
+        "\ud800",
+        "\udbff\u0041",
+        "x\udc00",
+        "\udfff",
+        "\ufdd0",
+        "\ufdef",
+        "\ufffe",
+        "\uffff",
+        "\U0001fffe",
+        "\U0010ffff",
+    ],
+)
 def test_nul_controls_lone_surrogates_and_non_characters_are_refused(text):
     with pytest.raises(ChatError) as refused:
         check_text("ok " + text, "message")
@@ -80,7 +104,7 @@ def test_accepted_text_is_stored_sent_and_paged_exactly_as_sent(app, client_fact
     b.get_received()
     ack = send(a, "exact", text, client_id="c-" + str(len(text)))
     assert ack["ok"] is True
-    (name, payload), = events(b)
+    ((name, payload),) = events(b)
     assert name == "room_message" and payload["text"] == text
     assert payload["data"] == f"クライアント {sid_of(a)}: {text}"
     assert [m["text"] for m in b.emit("get_history", {"room": "exact"}, callback=True)["messages"]] == [text]
@@ -89,6 +113,7 @@ def test_accepted_text_is_stored_sent_and_paged_exactly_as_sent(app, client_fact
 
 
 # ---- every socket event that takes text ----
+
 
 def hostile_calls(value, own_id):
     """Every socket event and field that takes text, with `value` in that field."""
@@ -128,10 +153,12 @@ def test_every_socket_text_field_refuses_it_while_others_chat_on(app, people, va
     codes, delivered, sent = {}, [], []
     for field, (event, payload) in hostile_calls(value, own_id).items():
         ordinary = f"ordinary during {field}"
-        refused, ok = at_once(lambda: alice.call(event, payload),  # noqa: B023 - called before the loop moves on
-                              lambda: carol.call("room_message", {"room": "lobby", "message": ordinary}))  # noqa: B023
+        refused, ok = at_once(
+            lambda: alice.call(event, payload),  # noqa: B023 - called before the loop moves on
+            lambda: carol.call("room_message", {"room": "lobby", "message": ordinary}),  # noqa: B023
+        )
         codes[field] = refused.get("error", {}).get("code")
-        (name, error), = events(alice.sock, "error")
+        ((name, error),) = events(alice.sock, "error")
         assert name == "error" and error == refused["error"] and error["event"] == event
         assert ok["ok"] is True
         sent.append(ordinary)
@@ -148,6 +175,7 @@ def test_every_socket_text_field_refuses_it_while_others_chat_on(app, people, va
 
 # ---- the HTTP twins ----
 
+
 @pytest.fixture
 def writer(app, people, tmp_path):
     app.config["CHAT_UPLOAD_FOLDER"] = str(tmp_path / "uploads")
@@ -159,8 +187,12 @@ def writer(app, people, tmp_path):
 
 
 def upload(person, filename="note.txt", **fields):
-    return person.http.post("/api/uploads", data={"file": (BytesIO(b"hello"), filename), **fields},
-                            headers=person.headers, content_type="multipart/form-data")
+    return person.http.post(
+        "/api/uploads",
+        data={"file": (BytesIO(b"hello"), filename), **fields},
+        headers=person.headers,
+        content_type="multipart/form-data",
+    )
 
 
 def error_of(response):
@@ -173,10 +205,14 @@ def test_http_json_writes_refuse_it_while_others_chat_on(app, writer, people, va
     bob.call("join_room", {"room": "lobby"})
     writer.sock.get_received()
     url = f"/api/messages/{writer.own_id}"
-    edited, ok_1 = at_once(lambda: writer.http.patch(url, json={"message": value}, headers=writer.headers),
-                           lambda: bob.call("room_message", {"room": "lobby", "message": "one"}))
-    reacted, ok_2 = at_once(lambda: writer.http.post(url + "/reactions", json={"emoji": value}, headers=writer.headers),
-                            lambda: bob.call("room_message", {"room": "lobby", "message": "two"}))
+    edited, ok_1 = at_once(
+        lambda: writer.http.patch(url, json={"message": value}, headers=writer.headers),
+        lambda: bob.call("room_message", {"room": "lobby", "message": "one"}),
+    )
+    reacted, ok_2 = at_once(
+        lambda: writer.http.post(url + "/reactions", json={"emoji": value}, headers=writer.headers),
+        lambda: bob.call("room_message", {"room": "lobby", "message": "two"}),
+    )
     assert error_of(edited) == error_of(reacted) == (400, "invalid_text")
     assert ok_1["ok"] and ok_2["ok"]
     assert [(n, p["text"]) for n, p in events(writer.sock)] == [("room_message", "one"), ("room_message", "two")]
@@ -208,6 +244,7 @@ def test_search_with_nul_is_a_clear_400_not_a_500(writer):
 
 # ---- group commit: a refused row fails alone ----
 
+
 @pytest.fixture
 def refuse_nul(app, monkeypatch):
     """PostgreSQL refuses NUL itself (22021); SQLite stores it, so there the test refuses it the
@@ -220,7 +257,7 @@ def refuse_nul(app, monkeypatch):
 
     def do_execute(cursor, statement, parameters, context=None):
         if any(isinstance(p, str) and "\x00" in p for p in parameters or ()):
-            raise dialect.loaded_dbapi.DataError("invalid byte sequence for encoding \"UTF8\": 0x00")
+            raise dialect.loaded_dbapi.DataError('invalid byte sequence for encoding "UTF8": 0x00')
         return original(cursor, statement, parameters, context)
 
     monkeypatch.setattr(dialect, "do_execute", do_execute)
@@ -231,8 +268,12 @@ def test_a_batch_with_a_row_the_database_refuses_stores_every_other_one(app, cli
     for c in (a, b):
         c.emit("join_room", {"room": "mixed"})
     b.get_received()
-    waiting = [waiting_write(app, "mixed", "w1"), waiting_write(app, "mixed", "bad\x00"),
-               waiting_write(app, None, "w3", event="message"), waiting_write(app, "mixed", "w4", client_id="k")]
+    waiting = [
+        waiting_write(app, "mixed", "w1"),
+        waiting_write(app, "mixed", "bad\x00"),
+        waiting_write(app, None, "w3", event="message"),
+        waiting_write(app, "mixed", "w4", client_id="k"),
+    ]
     commits = count_commits(app)
     ack = send(a, "mixed", "mine")
     assert ack["ok"] is True
@@ -243,8 +284,12 @@ def test_a_batch_with_a_row_the_database_refuses_stores_every_other_one(app, cli
     assert ids == sorted(ids) and len(set(ids)) == 4
     assert len(commits) == 4  # the batch failed; then each good message in a transaction of its own
     got = [(n, p["text"], p["id"]) for n, p in events(b) if n in ("room_message", "message")]
-    assert got == [("room_message", "w1", ids[0]), ("message", "w3", ids[1]),
-                   ("room_message", "w4", ids[2]), ("room_message", "mine", ids[3])]
+    assert got == [
+        ("room_message", "w1", ids[0]),
+        ("message", "w3", ids[1]),
+        ("room_message", "w4", ids[2]),
+        ("room_message", "mine", ids[3]),
+    ]
     with app.app_context():
         stored = db.session.execute(select(Message.id, Message.text).order_by(Message.id)).all()
     assert [tuple(r) for r in stored] == list(zip(ids, ["w1", "w3", "w4", "mine"], strict=True))
@@ -271,11 +316,14 @@ def test_writers_sending_refused_rows_never_fail_the_others(app, client_factory,
     bad_texts = [[f"bad {i}.{n}\x00" for n in range(8)] for i in range(len(bad))]
     good_texts = [[f"good {i}.{n}" for n in range(8)] for i in range(len(good))]
     acks = at_once(*(sender(c, t) for c, t in zip(bad + good, bad_texts + good_texts, strict=True)))
-    bad_acks, good_acks = acks[:len(bad)], acks[len(bad):]
+    bad_acks, good_acks = acks[: len(bad)], acks[len(bad) :]
     assert all(ack["ok"] is False for acks_of_one in bad_acks for ack in acks_of_one)
     assert all(ack["ok"] is True for acks_of_one in good_acks for ack in acks_of_one)
-    acked = {ack["id"]: text for acks_of_one, texts in zip(good_acks, good_texts, strict=True)
-             for ack, text in zip(acks_of_one, texts, strict=True)}
+    acked = {
+        ack["id"]: text
+        for acks_of_one, texts in zip(good_acks, good_texts, strict=True)
+        for ack, text in zip(acks_of_one, texts, strict=True)
+    }
     delivered = [(p["id"], p["text"]) for n, p in events(listener) if n == "room_message"]
     assert delivered == sorted(acked.items())  # each once, in id order
     with app.app_context():
@@ -313,6 +361,7 @@ def test_when_the_database_is_unreachable_a_batch_is_not_retried_row_by_row(app,
 
 # ---- item 7: client_ids are per sender ----
 
+
 def test_anonymous_clients_with_the_same_client_id_both_get_their_messages_stored(app, client_factory):
     a, b, listener = client_factory(), client_factory(), client_factory()
     for c in (a, b, listener):
@@ -330,7 +379,11 @@ def test_anonymous_clients_with_the_same_client_id_both_get_their_messages_store
     assert retry == {"ok": True, "id": first["id"], "duplicate": True}
     with app.app_context():
         assert db.session.execute(select(Message.text).order_by(Message.id)).scalars().all() == [
-            "from a", "from b", "b elsewhere", "a again"]
+            "from a",
+            "from b",
+            "b elsewhere",
+            "a again",
+        ]
 
 
 def test_a_signed_in_users_retry_is_stored_once_across_reconnects(app, people):
@@ -345,7 +398,7 @@ def test_a_signed_in_users_retry_is_stored_once_across_reconnects(app, people):
 
 
 def test_the_longest_dedupe_key_fits_its_column():
-    from chat.history import dedupe_key_of
+    from chat.messages.store import dedupe_key_of
 
     longest = max(dedupe_key_of(None, "c" * 64, "s" * 64), dedupe_key_of(2**63 - 1, "c" * 64), key=len)
     assert len(longest) <= Message.__table__.c.dedupe_key.type.length

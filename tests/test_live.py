@@ -1,4 +1,5 @@
 """The whole contract against the Procfile's server: gunicorn with the eventlet worker."""
+
 import time
 
 import pytest
@@ -135,9 +136,13 @@ def test_server_log_has_one_line_per_lifecycle_event_and_no_message_text(live_se
     client.disconnect()
     time.sleep(0.5)
     log = live_server.log()
-    for line in (f"chat.connection: connect sid={sid}", f"chat.rooms: join sid={sid} room=logged",
-                 f"chat.rooms: leave sid={sid} room=logged", f"chat.connection: disconnect sid={sid}",
-                 f"rejected join_room from {sid}: invalid_type"):
+    for line in (
+        f"chat.connection: connect sid={sid}",
+        f"chat.rooms: join sid={sid} room=logged",
+        f"chat.rooms: leave sid={sid} room=logged",
+        f"chat.connection: disconnect sid={sid}",
+        f"rejected join_room from {sid}: invalid_type",
+    ):
         assert log.count(line) == 1, line
     assert "private words" not in log
     assert "Traceback" not in log

@@ -1,4 +1,5 @@
 """Ten password guessers against a real server (eventlet, gevent) do not stall everyone else's chat."""
+
 import statistics
 import threading
 import time
@@ -28,9 +29,16 @@ def guess_until(url, stop, outcomes):
     session = requests.Session()
     token = csrf_token(session.get(url + "/login").text, "login")
     while not stop.is_set():
-        response = session.post(url + "/login", allow_redirects=False, timeout=30, data={
-            "login-csrf_token": token, "login-name": "victim", "login-password": "not the password",
-        })
+        response = session.post(
+            url + "/login",
+            allow_redirects=False,
+            timeout=30,
+            data={
+                "login-csrf_token": token,
+                "login-name": "victim",
+                "login-password": "not the password",
+            },
+        )
         outcomes.append(response.status_code)
 
 
@@ -50,8 +58,9 @@ def test_other_users_acks_stay_fast_while_ten_clients_guess_passwords(server):
     assert register(requests.Session(), "victim", "the real password", base=server.url).status_code == 302
     chatter = LiveClient(server.url).connect()
     stop, outcomes = threading.Event(), []
-    guessers = [threading.Thread(target=guess_until, args=(server.url, stop, outcomes), daemon=True)
-                for _ in range(GUESSERS)]
+    guessers = [
+        threading.Thread(target=guess_until, args=(server.url, stop, outcomes), daemon=True) for _ in range(GUESSERS)
+    ]
     try:
         assert chatter.call("join_room", {"room": "lobby"})["ok"]
         quiet = ack_times(chatter, 30)
@@ -70,8 +79,10 @@ def test_other_users_acks_stay_fast_while_ten_clients_guess_passwords(server):
             thread.join(30)
         chatter.disconnect()
     median, p90 = statistics.median(loaded), sorted(loaded)[int(0.9 * len(loaded))]
-    report = (f"acks: median {median * 1000:.1f} ms under load (quiet {statistics.median(quiet) * 1000:.1f} ms), "
-              f"p90 {p90 * 1000:.1f} ms; {len(loaded)} acks, {guessed_during} guesses meanwhile")
+    report = (
+        f"acks: median {median * 1000:.1f} ms under load (quiet {statistics.median(quiet) * 1000:.1f} ms), "
+        f"p90 {p90 * 1000:.1f} ms; {len(loaded)} acks, {guessed_during} guesses meanwhile"
+    )
     print(report)
     assert set(outcomes) == {401}, f"guesses got {set(outcomes)}"
     assert guessed_during >= 3 * GUESSERS, f"the guessers barely ran: {report}"  # the load was real

@@ -1,4 +1,5 @@
 """/metrics is Prometheus text (prometheus-client's parser reads it): the README's metrics, process and GC ones."""
+
 import re
 from pathlib import Path
 
@@ -12,8 +13,14 @@ from tests.live_client import LiveClient
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
-HISTOGRAMS = ("chat_db_write_seconds", "chat_queue_publish_seconds", "chat_queue_delivery_lag_seconds",
-              "chat_gc_gen0_pause_seconds", "chat_gc_gen1_pause_seconds", "chat_gc_gen2_pause_seconds")
+HISTOGRAMS = (
+    "chat_db_write_seconds",
+    "chat_queue_publish_seconds",
+    "chat_queue_delivery_lag_seconds",
+    "chat_gc_gen0_pause_seconds",
+    "chat_gc_gen1_pause_seconds",
+    "chat_gc_gen2_pause_seconds",
+)
 
 
 def scrape(app, path="/metrics", **headers):
@@ -41,13 +48,13 @@ def values(families):
 def documented_metrics():
     """The metric names README.md's **Metrics** item lists, without their labels."""
     text = README.read_text(encoding="utf-8")
-    item = text[text.index("- **Metrics**"):]
-    item = item[:item.index("\n- ")]
+    item = text[text.index("- **Metrics**") :]
+    item = item[: item.index("\n- ")]
     return set(re.findall(r"`(chat_[a-z0-9_]+)", item))
 
 
 def family_name(metric):
-    return metric[:-len("_total")] if metric.endswith("_total") else metric
+    return metric[: -len("_total")] if metric.endswith("_total") else metric
 
 
 def test_metrics_parse_and_have_the_documented_names_with_their_types(app):
@@ -66,9 +73,15 @@ def test_metrics_parse_and_have_the_documented_names_with_their_types(app):
 
 def test_metrics_include_the_process_and_garbage_collector_ones(app):
     families = scrape(app)
-    for name in ("process_cpu_seconds", "process_resident_memory_bytes", "process_open_fds",
-                 "process_start_time_seconds", "python_gc_collections", "python_gc_objects_collected",
-                 "python_info"):
+    for name in (
+        "process_cpu_seconds",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "python_gc_collections",
+        "python_gc_objects_collected",
+        "python_info",
+    ):
         assert name in families, name
     gc_generations = {sample.labels["generation"] for sample in families["python_gc_collections"].samples}
     assert gc_generations == {"0", "1", "2"}
@@ -150,7 +163,10 @@ def test_a_real_server_counts_messages_under_its_worker(worker, live_database):
     finally:
         server.stop()
     after = values(families)
-    assert after['chat_messages_in_total{event="room_message"}'] - before.get(
-        'chat_messages_in_total{event="room_message"}', 0) == 20
+    assert (
+        after['chat_messages_in_total{event="room_message"}']
+        - before.get('chat_messages_in_total{event="room_message"}', 0)
+        == 20
+    )
     assert after["chat_db_write_seconds_count"] - before.get("chat_db_write_seconds_count", 0) == 20
     assert after["process_cpu_seconds_total"] > 0 and "python_gc_collections" in families

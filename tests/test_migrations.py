@@ -1,4 +1,5 @@
 """The schema comes from Alembic migrations, from empty, on SQLite and on PostgreSQL."""
+
 import os
 
 import pytest
@@ -10,11 +11,19 @@ from sqlalchemy import inspect
 from chat import create_app
 from chat.config import TestConfig, database_url
 from chat.extensions import db
-from chat.search_schema import PG_INDEX, SQLITE_FTS, include_object
+from chat.search.schema import PG_INDEX, SQLITE_FTS, include_object
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 
 TABLES = {
-    "users", "rooms", "messages", "room_members", "mentions", "nodes", "connections", "uploads", "reactions",
+    "users",
+    "rooms",
+    "messages",
+    "room_members",
+    "mentions",
+    "nodes",
+    "connections",
+    "uploads",
+    "reactions",
     "alembic_version",
 }
 

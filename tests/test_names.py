@@ -1,4 +1,5 @@
 """Names that cannot pass for someone else's: one rule for people and rooms (chat/names.py)."""
+
 import os
 
 import pytest
@@ -15,30 +16,50 @@ from tests.conftest import PG_ADMIN_URL, drop_pg_database, pg_database, skip_or_
 from tests.test_everyday import received
 
 INVISIBLE = {
-    "zero width space": "\u200b", "zero width joiner": "\u200d", "zero width non-joiner": "\u200c",
-    "word joiner": "\u2060", "soft hyphen": "\u00ad", "byte order mark": "\ufeff",
-    "right-to-left override": "\u202e", "left-to-right embedding": "\u202a", "first strong isolate": "\u2068",
-    "pop directional isolate": "\u2069", "arabic letter mark": "\u061c", "hangul filler": "\u3164",
-    "variation selector": "\ufe0f", "tag character": "\U000e0041", "braille blank": "\u2800",
+    "zero width space": "\u200b",
+    "zero width joiner": "\u200d",
+    "zero width non-joiner": "\u200c",
+    "word joiner": "\u2060",
+    "soft hyphen": "\u00ad",
+    "byte order mark": "\ufeff",
+    "right-to-left override": "\u202e",
+    "left-to-right embedding": "\u202a",
+    "first strong isolate": "\u2068",
+    "pop directional isolate": "\u2069",
+    "arabic letter mark": "\u061c",
+    "hangul filler": "\u3164",
+    "variation selector": "\ufe0f",
+    "tag character": "\U000e0041",
+    "braille blank": "\u2800",
 }
-CONTROL = {"tab": "\t", "newline": "\n", "nul": "\x00", "delete": "\x7f", "line separator": "\u2028",
-           "private use": "\ue000"}
+CONTROL = {
+    "tab": "\t",
+    "newline": "\n",
+    "nul": "\x00",
+    "delete": "\x7f",
+    "line separator": "\u2028",
+    "private use": "\ue000",
+}
 
 
 # ---- the rule ----
 
-@pytest.mark.parametrize("raw,name,key", [
-    ("General", "General", "general"),
-    ("ｇｅｎｅｒａｌ", "general", "general"),
-    ("ＧＥＮＥＲＡＬ", "GENERAL", "general"),
-    ("  spaced   out  ", "spaced out", "spaced out"),
-    ("no\u00a0break\u3000ideographic", "no break ideographic", "no break ideographic"),
-    ("Straße", "Straße", "strasse"),
-    ("雑談", "雑談", "雑談"),
-    ("ｶﾀｶﾅ", "カタカナ", "カタカナ"),
-    ("Ⅻ", "XII", "xii"),
-    ("😀 room", "😀 room", "😀 room"),
-])
+
+@pytest.mark.parametrize(
+    "raw,name,key",
+    [
+        ("General", "General", "general"),
+        ("ｇｅｎｅｒａｌ", "general", "general"),
+        ("ＧＥＮＥＲＡＬ", "GENERAL", "general"),
+        ("  spaced   out  ", "spaced out", "spaced out"),
+        ("no\u00a0break\u3000ideographic", "no break ideographic", "no break ideographic"),
+        ("Straße", "Straße", "strasse"),
+        ("雑談", "雑談", "雑談"),
+        ("ｶﾀｶﾅ", "カタカナ", "カタカナ"),
+        ("Ⅻ", "XII", "xii"),
+        ("😀 room", "😀 room", "😀 room"),
+    ],
+)
 def test_names_are_normalised_and_compared_by_key(raw, name, key):
     assert names.normalise(raw) == name
     assert names.name_key(name) == key == names.name_key(raw)
@@ -68,6 +89,7 @@ def test_a_name_and_its_key_must_fit():
 
 
 # ---- rooms ----
+
 
 @pytest.mark.parametrize("raw", ["ｇｅｎｅｒａｌ", "general", "GENERAL", " General ", "Ｇｅｎｅｒａｌ"])
 def test_one_room_whatever_the_case_or_width(people, raw):
@@ -114,13 +136,15 @@ def test_a_conversation_is_found_by_its_members_in_any_case(people):
     assert carol.call("join_room", {"room": dm.upper()})["error"]["code"] == "unknown_room"
 
 
-@pytest.mark.parametrize("char", list(INVISIBLE.values()) + list(CONTROL.values()),
-                         ids=list(INVISIBLE) + list(CONTROL))
+@pytest.mark.parametrize("char", list(INVISIBLE.values()) + list(CONTROL.values()), ids=list(INVISIBLE) + list(CONTROL))
 def test_room_names_with_invisible_or_control_characters_are_refused(people, char):
     alice = people("alice")
     assert alice.call("create_room", {"room": "secret", "private": True})["ok"]
-    for event, payload in [("join_room", {"room": f"sec{char}ret"}), ("create_room", {"room": f"sec{char}ret"}),
-                           ("join_room", {"room": f"{char}lobby"})]:
+    for event, payload in [
+        ("join_room", {"room": f"sec{char}ret"}),
+        ("create_room", {"room": f"sec{char}ret"}),
+        ("join_room", {"room": f"{char}lobby"}),
+    ]:
         ack = alice.call(event, payload)
         # Characters no text field accepts (NUL, DEL, ...) are refused by the text rule first.
         expected = "invalid_text" if refused_character(char) else "invalid_room"
@@ -140,6 +164,7 @@ def test_a_public_room_cannot_look_like_a_private_one(people):
 
 # ---- people ----
 
+
 def test_account_names_are_one_whatever_the_case_or_width(app):
     first, second = app.test_client(), app.test_client()
     assert register(first, "Ｔａｒｏ").status_code == 302
@@ -152,8 +177,7 @@ def test_account_names_are_one_whatever_the_case_or_width(app):
         assert db.session.execute(text("SELECT name, name_key FROM users")).all() == [("Taro", "taro")]
 
 
-@pytest.mark.parametrize("char", list(INVISIBLE.values()) + list(CONTROL.values()),
-                         ids=list(INVISIBLE) + list(CONTROL))
+@pytest.mark.parametrize("char", list(INVISIBLE.values()) + list(CONTROL.values()), ids=list(INVISIBLE) + list(CONTROL))
 def test_people_names_with_invisible_or_control_characters_are_refused(app, char):
     client = app.test_client()
     for post in (register, guest):
@@ -188,6 +212,7 @@ def test_people_are_found_by_their_key_and_never_by_a_lookalike(people):
 
 # ---- the migration ----
 
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_database(request, tmp_path, pg_available):
     if request.param == "sqlite":
@@ -204,35 +229,58 @@ def test_the_migration_keys_every_name_and_renames_the_later_of_two_lookalikes(o
     app = create_app(TestConfig(SQLALCHEMY_DATABASE_URI=database_url(old_database)))
     with app.app_context():
         upgrade(revision="c3a9d2e41b07")
-        db.session.execute(text(
-            "INSERT INTO users (id, name, name_key, is_guest, is_admin, created_at) VALUES "
-            "(1, 'Taro', 'taro', false, false, CURRENT_TIMESTAMP), "
-            "(2, 'Ｔａｒｏ', 'ｔａｒｏ', false, false, CURRENT_TIMESTAMP), "
-            "(3, :zw, :zwkey, true, false, CURRENT_TIMESTAMP), "
-            "(4, 'Hanako', 'hanako', false, false, CURRENT_TIMESTAMP), "
-            "(5, :invisible, :invisible, true, false, CURRENT_TIMESTAMP)"),
-            {"zw": "Ta\u200bro", "zwkey": "ta\u200bro", "invisible": "\u200b\u200b"})
-        db.session.execute(text(
-            "INSERT INTO rooms (id, name, kind, is_private, topic, created_at) VALUES "
-            "(1, 'general', 'room', false, '', CURRENT_TIMESTAMP), "
-            "(2, 'ＧＥＮＥＲＡＬ', 'room', true, '', CURRENT_TIMESTAMP), "
-            "(3, 'DM:1:4', 'room', false, '', CURRENT_TIMESTAMP), "
-            "(4, 'dm:1:4', 'dm', true, '', CURRENT_TIMESTAMP), "
-            "(5, 'ｍｙ　ｒｏｏｍ', 'room', false, '', CURRENT_TIMESTAMP)"))
-        db.session.execute(text(
-            "INSERT INTO messages (id, room_id, user_id, author_name, sender_sid, text, created_at) VALUES "
-            "(1, 2, 2, 'Ｔａｒｏ', 's', 'kept', CURRENT_TIMESTAMP)"))
+        db.session.execute(
+            text(
+                "INSERT INTO users (id, name, name_key, is_guest, is_admin, created_at) VALUES "
+                "(1, 'Taro', 'taro', false, false, CURRENT_TIMESTAMP), "
+                "(2, 'Ｔａｒｏ', 'ｔａｒｏ', false, false, CURRENT_TIMESTAMP), "
+                "(3, :zw, :zwkey, true, false, CURRENT_TIMESTAMP), "
+                "(4, 'Hanako', 'hanako', false, false, CURRENT_TIMESTAMP), "
+                "(5, :invisible, :invisible, true, false, CURRENT_TIMESTAMP)"
+            ),
+            {"zw": "Ta\u200bro", "zwkey": "ta\u200bro", "invisible": "\u200b\u200b"},
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO rooms (id, name, kind, is_private, topic, created_at) VALUES "
+                "(1, 'general', 'room', false, '', CURRENT_TIMESTAMP), "
+                "(2, 'ＧＥＮＥＲＡＬ', 'room', true, '', CURRENT_TIMESTAMP), "
+                "(3, 'DM:1:4', 'room', false, '', CURRENT_TIMESTAMP), "
+                "(4, 'dm:1:4', 'dm', true, '', CURRENT_TIMESTAMP), "
+                "(5, 'ｍｙ　ｒｏｏｍ', 'room', false, '', CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO messages (id, room_id, user_id, author_name, sender_sid, text, created_at) VALUES "
+                "(1, 2, 2, 'Ｔａｒｏ', 's', 'kept', CURRENT_TIMESTAMP)"
+            )
+        )
         db.session.commit()
         upgrade(revision="e3f4a5b6c7d8")
         users = db.session.execute(text("SELECT id, name, name_key FROM users ORDER BY id")).all()
-        assert users == [(1, "Taro", "taro"), (2, "Taro-2", "taro-2"), (3, "Taro-3", "taro-3"),
-                         (4, "Hanako", "hanako"), (5, "user-5", "user-5")]
+        assert users == [
+            (1, "Taro", "taro"),
+            (2, "Taro-2", "taro-2"),
+            (3, "Taro-3", "taro-3"),
+            (4, "Hanako", "hanako"),
+            (5, "user-5", "user-5"),
+        ]
         rooms = db.session.execute(text("SELECT id, name, name_key FROM rooms ORDER BY id")).all()
-        assert rooms == [(1, "general", "general"), (2, "GENERAL-2", "general-2"), (3, "DM-1:4", "dm-1:4"),
-                         (4, "dm:1:4", "dm:1:4"), (5, "my room", "my room")]
+        assert rooms == [
+            (1, "general", "general"),
+            (2, "GENERAL-2", "general-2"),
+            (3, "DM-1:4", "dm-1:4"),
+            (4, "dm:1:4", "dm:1:4"),
+            (5, "my room", "my room"),
+        ]
         assert db.session.execute(text("SELECT room_id, author_name FROM messages")).all() == [(2, "Ｔａｒｏ")]
         with pytest.raises(IntegrityError, match="ix_rooms_name_key|rooms.name_key"):
-            db.session.execute(text("INSERT INTO rooms (id, name, name_key, kind, is_private, topic, created_at) "
-                                    "VALUES (6, 'General', 'general', 'room', false, '', CURRENT_TIMESTAMP)"))
+            db.session.execute(
+                text(
+                    "INSERT INTO rooms (id, name, name_key, kind, is_private, topic, created_at) "
+                    "VALUES (6, 'General', 'general', 'room', false, '', CURRENT_TIMESTAMP)"
+                )
+            )
         db.session.rollback()
         db.engine.dispose()

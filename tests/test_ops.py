@@ -1,4 +1,5 @@
 """For operators: /health, metrics, the announce command and the cluster pieces that need no cluster."""
+
 import uuid
 
 import pytest
@@ -92,11 +93,19 @@ def test_metrics_time_garbage_collections(app):
     assert after["chat_gc_gen2_pause_seconds_sum"] > before["chat_gc_gen2_pause_seconds_sum"]
 
 
-@pytest.mark.parametrize("headers", [
-    {},  # long-polling first (browsers): the handshake's GET
-    {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-     "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="},
-], ids=["polling", "websocket"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # long-polling first (browsers): the handshake's GET
+        {
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
+        },
+    ],
+    ids=["polling", "websocket"],
+)
 def test_socket_events_request_context_matches_a_route(app, headers):
     """Flask-SocketIO pushes a request context per event with the connection's environ; when
     the URL map has no rule for it, Flask keeps a NotFound (and its traceback) per event."""
@@ -154,8 +163,9 @@ def test_metrics_path_and_token_are_configurable(make_app):
 
 
 def test_with_the_queue_down_a_message_still_reaches_this_nodes_clients(live_database):
-    server = servers.gunicorn("eventlet", env={"DATABASE_URL": live_database(),
-                                               "CHAT_MESSAGE_QUEUE": UNREACHABLE_REDIS}).start(ready=(503,))
+    server = servers.gunicorn(
+        "eventlet", env={"DATABASE_URL": live_database(), "CHAT_MESSAGE_QUEUE": UNREACHABLE_REDIS}
+    ).start(ready=(503,))
     a, b = LiveClient(server.url), LiveClient(server.url)
     delivery = []
     b.sio.on("delivery", delivery.append)
@@ -187,7 +197,7 @@ def test_one_node_without_a_queue_sends_no_prev(client_factory):
 
 def test_prev_names_the_channels_previous_message(make_app):
     app = make_app(CHAT_MESSAGE_QUEUE=UNREACHABLE_REDIS)
-    from chat.cluster import channel_order
+    from chat.cluster.order import channel_order
 
     with app.app_context():
         orders, payloads = [], []
@@ -195,8 +205,9 @@ def test_prev_names_the_channels_previous_message(make_app):
             with channel_order({room_id}, db.session.connection()) as order:
                 orders.append(order)
                 new_id = db.session.execute(
-                    insert(Message).values(room_id=room_id, author_name="x", sender_sid="s", text="t",
-                                           created_at=utc_now()).returning(Message.id)
+                    insert(Message)
+                    .values(room_id=room_id, author_name="x", sender_sid="s", text="t", created_at=utc_now())
+                    .returning(Message.id)
                 ).scalar_one()
                 db.session.commit()
                 payloads.append({"id": new_id})
@@ -209,7 +220,7 @@ def test_prev_names_the_channels_previous_message(make_app):
 def test_a_users_write_limit_is_shared_through_redis(make_app):
     if not cl.redis_up():
         skip_or_fail(f"Redis is not reachable at {cl.REDIS_URL}")
-    from chat.cluster import shared_bucket_take
+    from chat.cluster.shared_rate import shared_bucket_take
 
     app = make_app(CHAT_MESSAGE_QUEUE=cl.REDIS_URL, CHAT_QUEUE_CHANNEL=f"chat-test-{uuid.uuid4().hex[:8]}")
     with app.app_context():

@@ -1,4 +1,5 @@
 """Presence across a server restart, and rate limits, on the real gunicorn eventlet server."""
+
 import time
 
 import requests
@@ -69,8 +70,9 @@ def test_a_flooding_client_is_limited_while_others_keep_flowing(live_database):
             flooder.emit("room_message", {"room": "flood", "message": f"f{i}"})
         calm_ids = [calm.call("room_message", {"room": "flood", "message": f"c{i}"})["id"] for i in range(5)]
         # Every one of the 100 comes back to the flooder: as its own message, or as an error.
-        flooder.wait_for(lambda got: sum(1 for n, p in got if n == "error" or p.get("text", "").startswith("f"))
-                         >= 100, timeout=20)
+        flooder.wait_for(
+            lambda got: sum(1 for n, p in got if n == "error" or p.get("text", "").startswith("f")) >= 100, timeout=20
+        )
         errors = [p for n, p in flooder.received if n == "error"]
         assert {e["code"] for e in errors} == {"rate_limited"}
         accepted = 100 - len(errors)

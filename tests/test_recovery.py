@@ -1,4 +1,5 @@
 """No message lost across reconnects or restarts, against the real gunicorn eventlet server."""
+
 import socket
 import threading
 import time
@@ -19,8 +20,9 @@ class RecoveringClient:
         self.last_id = None
         self.connects = 0
         self.lock = threading.Lock()
-        self.live = LiveClient(url, ["websocket"], reconnection=True, reconnection_delay=0.2,
-                               reconnection_delay_max=0.5)
+        self.live = LiveClient(
+            url, ["websocket"], reconnection=True, reconnection_delay=0.2, reconnection_delay_max=0.5
+        )
         self.live.sio.on("connect", self.on_connect)
         self.live.sio.on("room_message", self.keep)
         self.live.sio.on("history", lambda reply: [self.keep(m) for m in reply["messages"]])
@@ -57,9 +59,14 @@ def cut_transport(client):
 
 
 def test_a_client_cut_off_while_others_talk_gets_every_message_once_in_order(live_database):
-    server = servers.gunicorn("eventlet", env={
-        "DATABASE_URL": live_database(), "CHAT_PING_INTERVAL": "1", "CHAT_PING_TIMEOUT": "1",
-    }).start()
+    server = servers.gunicorn(
+        "eventlet",
+        env={
+            "DATABASE_URL": live_database(),
+            "CHAT_PING_INTERVAL": "1",
+            "CHAT_PING_TIMEOUT": "1",
+        },
+    ).start()
     a = RecoveringClient(server.url, "recover")
     b = LiveClient(server.url).connect()
     try:

@@ -1,4 +1,5 @@
 """Editing, deleting and reacting to messages: who may, what everyone sees live, what history keeps."""
+
 import re
 import time
 from io import BytesIO
@@ -54,6 +55,7 @@ def error_code(ack):
 
 # ---- edit ----
 
+
 def test_the_author_edits_and_everyone_in_the_room_sees_it_live_and_in_history(app, trio):
     alice, bob, carol = trio
     first = say(alice, "helo wrold")
@@ -73,7 +75,9 @@ def test_the_author_edits_and_everyone_in_the_room_sees_it_live_and_in_history(a
     assert "edited_at" not in by_id[second]
     http = carol.http.get("/api/rooms/r/messages").get_json()["messages"]
     assert [(m["id"], m["text"], m.get("edited_at")) for m in http] == [
-        (first, "hello **world**", live["edited_at"]), (second, "unchanged", None)]
+        (first, "hello **world**", live["edited_at"]),
+        (second, "unchanged", None),
+    ]
     since = carol.call("get_history", {"room": "r", "since": first - 1})["messages"]
     assert since[0]["text"] == "hello **world**" and since[0]["edited_at"] == live["edited_at"]
     with app.app_context():
@@ -105,7 +109,24 @@ def test_editing_recounts_mentions(app, trio):
     assert page["messages"][0]["mentions"] == [carol_id]
 
 
+def test_a_message_is_one_payload_live_in_history_after_an_edit_and_in_search(app, trio):
+    """One builder for every path: the same fields, mentions and reactions included."""
+    alice, bob, carol = trio
+    target = say(alice, "lunch with @bob and @carol today")
+    live = [p for p in received(bob.sock, "room_message") if p.get("id") == target][0]
+    assert live["mentions"] == sorted([user_id(app, "bob"), user_id(app, "carol")])
+    page = bob.call("get_history", {"room": "r"})["messages"]
+    assert [p for p in page if p["id"] == target] == [live]
+    assert bob.call("search", {"q": "lunch", "room": "r"})["results"] == [live]
+    assert bob.call("react", {"id": target, "emoji": "👍"})["ok"]
+    updated = updates(alice)[-1]
+    assert updated == {**live, "reactions": [{"emoji": "👍", "count": 1, "users": [user_id(app, "bob")]}]}
+    assert bob.call("search", {"q": "lunch"})["results"] == [updated]
+    assert [p for p in bob.call("get_history", {"room": "r"})["messages"] if p["id"] == target] == [updated]
+
+
 # ---- delete ----
+
 
 def test_the_author_deletes_and_a_tombstone_keeps_the_id(app, trio):
     alice, bob, carol = trio
@@ -129,7 +150,9 @@ def test_the_author_deletes_and_a_tombstone_keeps_the_id(app, trio):
         assert row.text == "" and row.deleted_at is not None
         assert db.session.execute(select(func.count()).select_from(Reaction)).scalar() == 0
         assert db.session.execute(select(Mention.message_id).order_by(Mention.message_id)).scalars().all() == [
-            ids[0], ids[2]]
+            ids[0],
+            ids[2],
+        ]
     assert bob.room("r")["mentions"] == 2
     # Deleting again is harmless (a retry), and a tombstone cannot be edited back to life.
     assert alice.call("delete_message", {"id": ids[1]})["ok"] is True
@@ -168,8 +191,11 @@ def test_deleting_a_message_deletes_its_file(make_app, tmp_path):
         alice.call("create_room", {"room": "files"})
         bob.call("join_room", {"room": "files"})
         response = alice.http.post(
-            "/api/uploads", data={"file": (BytesIO(b"hello, file"), "note.txt"), "room": "files"},
-            headers=csrf_headers(alice), content_type="multipart/form-data")
+            "/api/uploads",
+            data={"file": (BytesIO(b"hello, file"), "note.txt"), "room": "files"},
+            headers=csrf_headers(alice),
+            content_type="multipart/form-data",
+        )
         assert response.status_code == 201, response.get_data(as_text=True)
         message = response.get_json()["message"]
         url = message["file"]["url"]
@@ -191,26 +217,36 @@ def test_deleting_a_message_deletes_its_file(make_app, tmp_path):
 
 # ---- reactions ----
 
+
 def test_reactions_toggle_count_per_user_and_show_in_history(app, trio):
     alice, bob, carol = trio
     target = say(alice, "react to me")
     alice_id, bob_id = user_id(app, "alice"), user_id(app, "bob")
     first = bob.call("react", {"id": target, "emoji": "👍"})
-    assert first == {"ok": True, "id": target, "emoji": "👍", "added": True,
-                     "reactions": [{"emoji": "👍", "count": 1, "users": [bob_id]}]}
+    assert first == {
+        "ok": True,
+        "id": target,
+        "emoji": "👍",
+        "added": True,
+        "reactions": [{"emoji": "👍", "count": 1, "users": [bob_id]}],
+    }
     live = updates(carol)
     assert live[-1]["id"] == target and live[-1]["reactions"] == first["reactions"]
     alice.call("react", {"id": target, "emoji": "👍"})
     both = alice.call("react", {"id": target, "emoji": "🎉"})
-    assert both["reactions"] == [{"emoji": "👍", "count": 2, "users": [bob_id, alice_id]},
-                                 {"emoji": "🎉", "count": 1, "users": [alice_id]}]
+    assert both["reactions"] == [
+        {"emoji": "👍", "count": 2, "users": [bob_id, alice_id]},
+        {"emoji": "🎉", "count": 1, "users": [alice_id]},
+    ]
     page = carol.call("get_history", {"room": "r"})["messages"]
     assert page[0]["reactions"] == both["reactions"]
 
     off = bob.call("react", {"id": target, "emoji": "👍"})
     assert off["added"] is False
-    assert off["reactions"] == [{"emoji": "👍", "count": 1, "users": [alice_id]},
-                                {"emoji": "🎉", "count": 1, "users": [alice_id]}]
+    assert off["reactions"] == [
+        {"emoji": "👍", "count": 1, "users": [alice_id]},
+        {"emoji": "🎉", "count": 1, "users": [alice_id]},
+    ]
     assert updates(carol)[-1]["reactions"] == off["reactions"]
     alice.call("react", {"id": target, "emoji": "👍"})
     alice.call("react", {"id": target, "emoji": "🎉"})
@@ -241,6 +277,7 @@ def test_every_emoji_form_is_one_emoji(trio):
 
 # ---- who may touch which message ----
 
+
 def test_messages_in_channels_one_cannot_read_are_not_found(app, people):
     alice, bob, mallory = people("alice"), people("bob"), people("mallory")
     alice.call("create_room", {"room": "secret", "private": True})
@@ -255,8 +292,9 @@ def test_messages_in_channels_one_cannot_read_are_not_found(app, people):
             ack = mallory.call(event, {"id": target, **data})
             assert {"code": ack["error"]["code"]} == expected, (event, target)
             assert "secret" not in ack["error"]["message"] and "just us" not in ack["error"]["message"]
-        response = mallory.http.post(f"/api/messages/{target}/reactions", json={"emoji": "👍"},
-                                     headers=csrf_headers(mallory))
+        response = mallory.http.post(
+            f"/api/messages/{target}/reactions", json={"emoji": "👍"}, headers=csrf_headers(mallory)
+        )
         assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
     # bob, a member, reacts to both; the DM's update reaches both of its users' sockets.
     bob.sock.get_received()
@@ -298,30 +336,34 @@ def test_global_channel_updates_reach_every_connection(app, people):
 
 # ---- bad input ----
 
-@pytest.mark.parametrize("event,payload,code", [
-    ("edit_message", {"message": "x"}, "missing_field"),
-    ("edit_message", {"id": "1", "message": "x"}, "invalid_type"),
-    ("edit_message", {"id": 1.5, "message": "x"}, "invalid_type"),
-    ("edit_message", {"id": True, "message": "x"}, "invalid_type"),
-    ("edit_message", {"id": 2**70, "message": "x"}, "out_of_range"),
-    ("edit_message", {"id": -1, "message": "x"}, "out_of_range"),
-    ("edit_message", {"id": "TARGET"}, "missing_field"),
-    ("edit_message", {"id": "TARGET", "message": 5}, "invalid_type"),
-    ("edit_message", {"id": "TARGET", "message": "   "}, "empty_field"),
-    ("edit_message", {"id": "TARGET", "message": "x" * 4001}, "too_long"),
-    ("edit_message", "not an object", "invalid_payload"),
-    ("edit_message", {"id": 2**62, "message": "x"}, "not_found"),
-    ("delete_message", {}, "missing_field"),
-    ("delete_message", {"id": [1]}, "invalid_type"),
-    ("delete_message", None, "invalid_payload"),
-    ("react", {"id": "TARGET"}, "missing_field"),
-    ("react", {"id": "TARGET", "emoji": "a"}, "invalid_emoji"),
-    ("react", {"id": "TARGET", "emoji": "👍👍"}, "invalid_emoji"),
-    ("react", {"id": "TARGET", "emoji": ":+1:"}, "invalid_emoji"),
-    ("react", {"id": "TARGET", "emoji": ""}, "invalid_emoji"),
-    ("react", {"id": "TARGET", "emoji": "👍" * 100}, "invalid_emoji"),
-    ("react", {"id": "TARGET", "emoji": 1}, "invalid_type"),
-])
+
+@pytest.mark.parametrize(
+    "event,payload,code",
+    [
+        ("edit_message", {"message": "x"}, "missing_field"),
+        ("edit_message", {"id": "1", "message": "x"}, "invalid_type"),
+        ("edit_message", {"id": 1.5, "message": "x"}, "invalid_type"),
+        ("edit_message", {"id": True, "message": "x"}, "invalid_type"),
+        ("edit_message", {"id": 2**70, "message": "x"}, "out_of_range"),
+        ("edit_message", {"id": -1, "message": "x"}, "out_of_range"),
+        ("edit_message", {"id": "TARGET"}, "missing_field"),
+        ("edit_message", {"id": "TARGET", "message": 5}, "invalid_type"),
+        ("edit_message", {"id": "TARGET", "message": "   "}, "empty_field"),
+        ("edit_message", {"id": "TARGET", "message": "x" * 4001}, "too_long"),
+        ("edit_message", "not an object", "invalid_payload"),
+        ("edit_message", {"id": 2**62, "message": "x"}, "not_found"),
+        ("delete_message", {}, "missing_field"),
+        ("delete_message", {"id": [1]}, "invalid_type"),
+        ("delete_message", None, "invalid_payload"),
+        ("react", {"id": "TARGET"}, "missing_field"),
+        ("react", {"id": "TARGET", "emoji": "a"}, "invalid_emoji"),
+        ("react", {"id": "TARGET", "emoji": "👍👍"}, "invalid_emoji"),
+        ("react", {"id": "TARGET", "emoji": ":+1:"}, "invalid_emoji"),
+        ("react", {"id": "TARGET", "emoji": ""}, "invalid_emoji"),
+        ("react", {"id": "TARGET", "emoji": "👍" * 100}, "invalid_emoji"),
+        ("react", {"id": "TARGET", "emoji": 1}, "invalid_type"),
+    ],
+)
 def test_bad_requests_get_clear_errors_and_the_connection_keeps_working(app, trio, event, payload, code):
     alice, bob, _ = trio
     target = say(alice, "original")
@@ -337,6 +379,7 @@ def test_bad_requests_get_clear_errors_and_the_connection_keeps_working(app, tri
 
 
 # ---- HTTP twins ----
+
 
 def test_http_edit_delete_and_react_with_a_csrf_token(app, trio):
     alice, bob, carol = trio
@@ -372,6 +415,7 @@ def test_http_edit_delete_and_react_with_a_csrf_token(app, trio):
 
 
 # ---- several nodes ----
+
 
 @pytest.mark.usefixtures("services")
 def test_updates_reach_the_clients_of_every_node_in_order():

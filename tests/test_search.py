@@ -1,4 +1,5 @@
 """Search: only messages one may read, never tombstones; Japanese and English; socket and HTTP."""
+
 import pytest
 
 from chat.extensions import socketio
@@ -122,18 +123,21 @@ def test_limit(world):
     assert len(search(carol, "pear", limit=50)) == 25
 
 
-@pytest.mark.parametrize("payload,code", [
-    ({}, "missing_field"),
-    ({"q": ""}, "empty_field"),
-    ({"q": "   "}, "empty_field"),
-    ({"q": 5}, "invalid_type"),
-    ({"q": "x" * 201}, "too_long"),
-    ({"q": "x", "limit": 51}, "out_of_range"),
-    ({"q": "x", "limit": 0}, "out_of_range"),
-    ({"q": "x", "limit": "5"}, "invalid_type"),
-    ({"q": "x", "room": 5}, "invalid_type"),
-    ("apples", "invalid_payload"),
-])
+@pytest.mark.parametrize(
+    "payload,code",
+    [
+        ({}, "missing_field"),
+        ({"q": ""}, "empty_field"),
+        ({"q": "   "}, "empty_field"),
+        ({"q": 5}, "invalid_type"),
+        ({"q": "x" * 201}, "too_long"),
+        ({"q": "x", "limit": 51}, "out_of_range"),
+        ({"q": "x", "limit": 0}, "out_of_range"),
+        ({"q": "x", "limit": "5"}, "invalid_type"),
+        ({"q": "x", "room": 5}, "invalid_type"),
+        ("apples", "invalid_payload"),
+    ],
+)
 def test_bad_searches_get_clear_errors(world, payload, code):
     _, _, carol, _, sent = world
     ack = carol.call("search", payload)

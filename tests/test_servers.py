@@ -1,4 +1,5 @@
 """The ways users serve the app: gunicorn eventlet (Procfile), gunicorn gevent, flask run."""
+
 import json
 import logging
 import shutil
@@ -83,7 +84,9 @@ def node():
 def test_a_seed_client_works_unchanged(any_server, node, mode):
     run = subprocess.run(
         [node, str(SEED_CLIENT / "seed_client.js"), any_server.url, mode],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
@@ -95,10 +98,16 @@ def test_a_seed_client_works_unchanged(any_server, node, mode):
     everyone = f"クライアント {b['id']}: 全員へ"
     left = f"クライアント {a['id']} がルーム test-room から退出しました"
     assert a["received"] == [
-        ["room_message", joined_a], ["room_message", joined_b], ["room_message", said], ["message", everyone],
+        ["room_message", joined_a],
+        ["room_message", joined_b],
+        ["room_message", said],
+        ["message", everyone],
     ]
     assert b["received"] == [
-        ["room_message", joined_b], ["room_message", said], ["message", everyone], ["room_message", left],
+        ["room_message", joined_b],
+        ["room_message", said],
+        ["message", everyone],
+        ["room_message", left],
     ]
 
 
@@ -123,7 +132,8 @@ def websocket_extensions(url):
 
     ws = websocket.create_connection(
         url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
-        header=["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"], timeout=5,
+        header=["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"],
+        timeout=5,
     )
     try:
         return (ws.getheaders() or {}).get("sec-websocket-extensions")
@@ -138,8 +148,9 @@ def test_websocket_compression_is_off_unless_configured(worker, live_database):
         assert websocket_extensions(plain.url) is None
     finally:
         plain.stop()
-    compressed = servers.gunicorn(worker, env={"DATABASE_URL": live_database(),
-                                               "CHAT_WEBSOCKET_COMPRESSION": "true"}).start()
+    compressed = servers.gunicorn(
+        worker, env={"DATABASE_URL": live_database(), "CHAT_WEBSOCKET_COMPRESSION": "true"}
+    ).start()
     try:
         assert "permessage-deflate" in (websocket_extensions(compressed.url) or "")
     finally:
@@ -168,12 +179,14 @@ def test_gunicorns_socket_reaches_eventlet_without_engineio_wrapping_it():
 
     sock = object()
     WebSocketEnviron(downstream, drop_compression=True, eventlet_input=True)(
-        {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}, None)
+        {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}, None
+    )
     assert seen["eventlet.input"].get_socket() is sock
     assert "gunicorn.socket" not in seen and "HTTP_SEC_WEBSOCKET_EXTENSIONS" not in seen
     seen.clear()
     WebSocketEnviron(downstream, drop_compression=False, eventlet_input=False)(
-        {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}, None)
+        {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}, None
+    )
     assert seen == {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}
 
 
@@ -182,8 +195,9 @@ def close_with_a_close_frame(url, count):
     import websocket
 
     for _ in range(count):
-        ws = websocket.create_connection(url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket",
-                                         timeout=5)
+        ws = websocket.create_connection(
+            url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket", timeout=5
+        )
         assert ws.recv().startswith("0{")  # Engine.IO open
         ws.send("40")
         assert ws.recv().startswith("40{")  # Socket.IO connect

@@ -1,5 +1,6 @@
 """Issue 18's trust boundary: where a login may send the browser, sessions that end, throttled
 password guessing, and password hashing off the event loop."""
+
 import os
 import threading
 import time
@@ -8,23 +9,28 @@ import uuid
 import pytest
 import redis
 
-from chat import users
+from chat.accounts import sessions as users
+from chat.accounts.sessions import end_sessions
 from chat.blocking import BlockingPool, Busy
 from chat.blocking import pool as blocking_pool
 from chat.config import Config, ConfigError, TestConfig, database_url
 from chat.extensions import db, socketio
 from chat.models import User
-from chat.users import end_sessions
 from tests.accounts import csrf_token, guest, login, register
 from tests.conftest import skip_or_fail
 
 
 def login_with_next(client, next_value, name="dave", password="correct horse"):
     page = client.get("/login").get_data(as_text=True)
-    return client.post("/login", data={
-        "login-csrf_token": csrf_token(page, "login"), "login-name": name, "login-password": password,
-        "next": next_value,
-    })
+    return client.post(
+        "/login",
+        data={
+            "login-csrf_token": csrf_token(page, "login"),
+            "login-name": name,
+            "login-password": password,
+            "next": next_value,
+        },
+    )
 
 
 OFF_SITE = [
@@ -59,8 +65,17 @@ def test_login_never_redirects_off_site(app, target):
     assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
-@pytest.mark.parametrize("raw", ["/%09/evil.example", "/%0d%0aSet-Cookie:%20x=1", "/%0a/evil", "%2F%2Fevil.example",
-                                 "/%5Cevil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/%09/evil.example",
+        "/%0d%0aSet-Cookie:%20x=1",
+        "/%0a/evil",
+        "%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "javascript:alert(1)",
+    ],
+)
 def test_raw_query_strings_are_checked_after_decoding(app, raw):
     register(app.test_client(), "dave")
     client = app.test_client()
@@ -77,6 +92,7 @@ def test_paths_on_this_site_are_kept(app, target):
 
 
 # --- Sessions that end ------------------------------------------------------------------------
+
 
 def copy_of(app, client):
     """Another browser holding the same session cookie (copied before logout)."""
@@ -120,7 +136,7 @@ def test_a_cookie_copied_before_logout_gets_nothing(app):
 def test_a_logout_racing_with_a_connect_leaves_no_socket_open(app, monkeypatch):
     """The connect reads the session (still current), a logout on another request commits and
     closes the user's channel, then the connect joins that channel: it must not stay open."""
-    from chat import connection
+    from chat.connections import lifecycle as connection
 
     client = app.test_client()
     register(client, "Rae")
@@ -188,6 +204,7 @@ def test_a_session_from_before_the_upgrade_still_works_until_logout(app):
 
 # --- Blocking work off the event loop, bounded ------------------------------------------------
 
+
 def test_the_blocking_pool_runs_jobs_and_passes_their_errors_on():
     pool = BlockingPool(threads=2, queue=0, mode="threading")
     assert pool.run(pow, 2, 10) == 1024
@@ -251,6 +268,7 @@ def wait_until(predicate, timeout=5):
 
 
 # --- Password guessing, throttled -------------------------------------------------------------
+
 
 def attempt(app, name, password, address="192.0.2.1", headers=None):
     """One login from a fresh browser at `address`."""
@@ -318,8 +336,9 @@ def test_unknown_names_and_guests_are_checked_against_a_hash_like_real_ones(make
     guest(app.test_client(), "visitor")
     checked = []
     real_check = users.check_password_hash
-    monkeypatch.setattr(users, "check_password_hash",
-                        lambda stored, pw: checked.append(stored) or real_check(stored, pw))
+    monkeypatch.setattr(
+        users, "check_password_hash", lambda stored, pw: checked.append(stored) or real_check(stored, pw)
+    )
     for name in ("victim", "nobody", "visitor"):
         assert attempt(app, name, "wrong password").status_code == 401
     method = lambda stored: stored.split("$")[0]  # noqa: E731  e.g. "scrypt:32768:8:1"
@@ -353,8 +372,11 @@ def redis_url():
 
 def test_failures_are_counted_across_nodes_through_redis(make_app, redis_url, app_database_url, tmp_path):
     url = app_database_url if app_database_url.startswith("postgresql") else f"sqlite:///{tmp_path / 'shared.db'}"
-    shared = dict(CHAT_LOGIN_LIMIT_STORAGE=redis_url, CHAT_QUEUE_CHANNEL=f"test-{uuid.uuid4().hex}",
-                  SQLALCHEMY_DATABASE_URI=database_url(url))
+    shared = dict(
+        CHAT_LOGIN_LIMIT_STORAGE=redis_url,
+        CHAT_QUEUE_CHANNEL=f"test-{uuid.uuid4().hex}",
+        SQLALCHEMY_DATABASE_URI=database_url(url),
+    )
     node1 = make_app(CHAT_LOGIN_ACCOUNT_LIMIT="4 per 10 minutes", CHAT_LOGIN_ADDRESS_LIMIT=None, **shared)
     node2 = make_app(CHAT_LOGIN_ACCOUNT_LIMIT="4 per 10 minutes", CHAT_LOGIN_ADDRESS_LIMIT=None, **shared)
     register(node1.test_client(), "victim", "right password")
@@ -365,8 +387,9 @@ def test_failures_are_counted_across_nodes_through_redis(make_app, redis_url, ap
 
 
 def test_an_unreachable_redis_leaves_logins_working_and_throttled_in_memory(make_app):
-    app = throttled_app(make_app, account="2 per 10 minutes", address=None,
-                        CHAT_LOGIN_LIMIT_STORAGE="redis://127.0.0.1:1/0")
+    app = throttled_app(
+        make_app, account="2 per 10 minutes", address=None, CHAT_LOGIN_LIMIT_STORAGE="redis://127.0.0.1:1/0"
+    )
     assert attempt(app, "victim", "right password").status_code == 302
     assert [attempt(app, "victim", "guess").status_code for _ in range(3)] == [401, 401, 429]
 
@@ -386,8 +409,7 @@ def test_reset_password_from_the_command_line_ends_the_users_sessions(app):
     register(client, "Oda", "old password")
     sock = socketio.test_client(app, flask_test_client=client)
     old_cookie = client.get_cookie("session").value
-    result = app.test_cli_runner().invoke(args=["chat", "reset-password", "oda"],
-                                          input="new password\nnew password\n")
+    result = app.test_cli_runner().invoke(args=["chat", "reset-password", "oda"], input="new password\nnew password\n")
     assert result.exit_code == 0, result.output
     assert not sock.is_connected()
     assert_gets_nothing(app, with_cookie(app, old_cookie))

@@ -1,4 +1,5 @@
 """Uploads: POST /api/uploads stores a file and its message; /uploads/<token>/... serves it to readers only."""
+
 import os
 import re
 import struct
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 
 from chat.extensions import db, socketio
 from chat.models import Message, Upload
-from chat.uploads import discard, display_name
+from chat.uploads.files import discard, display_name
 from tests import servers
 from tests.accounts import guest, register
 from tests.live_client import LiveClient
@@ -65,13 +66,20 @@ class Person:
 
     def upload(self, content, filename, **fields):
         return self.client.post(
-            "/api/uploads", data={"file": (BytesIO(content), filename), **fields},
-            headers={"X-CSRFToken": self.token}, content_type="multipart/form-data",
+            "/api/uploads",
+            data={"file": (BytesIO(content), filename), **fields},
+            headers={"X-CSRFToken": self.token},
+            content_type="multipart/form-data",
         )
 
     def raw_upload(self, body, boundary="XyZzY", **environ):
-        return self.client.post("/api/uploads", data=body, content_type=f"multipart/form-data; boundary={boundary}",
-                                headers={"X-CSRFToken": self.token}, environ_overrides=environ)
+        return self.client.post(
+            "/api/uploads",
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            headers={"X-CSRFToken": self.token},
+            environ_overrides=environ,
+        )
 
     @property
     def sid(self):
@@ -80,8 +88,11 @@ class Person:
 
     def received(self, event):
         # The test client gives a "message" event's payload as is, any other event's as a list.
-        return [r["args"][0] if isinstance(r["args"], list) else r["args"]
-                for r in self.socket.get_received() if r["name"] == event]
+        return [
+            r["args"][0] if isinstance(r["args"], list) else r["args"]
+            for r in self.socket.get_received()
+            if r["name"] == event
+        ]
 
 
 @pytest.fixture
@@ -117,15 +128,20 @@ def stored_files(folder):
 def multipart(filename_header, content, boundary="XyZzY", **fields):
     """A multipart body written by hand, for file names a test client would not send."""
     parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
     ]
-    parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; ".encode() + filename_header
-                 + b"\r\nContent-Type: application/octet-stream\r\n\r\n" + content + b"\r\n")
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '.encode()
+        + filename_header
+        + b"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        + content
+        + b"\r\n"
+    )
     return b"".join(parts) + f"--{boundary}--\r\n".encode()
 
 
 # ---- an image, end to end ----
+
 
 def test_png_reaches_the_room_with_its_file_and_thumbnail(app, people, folder):
     alice, bob, carol = people("alice"), people("bob"), people("carol")
@@ -135,8 +151,9 @@ def test_png_reaches_the_room_with_its_file_and_thumbnail(app, people, folder):
     bob.socket.get_received()
     original = png(800, 600)
 
-    response = alice.upload(original, "holiday.png", room="team", message="look **at** this", client_id="c-1",
-                            sid=alice.sid)
+    response = alice.upload(
+        original, "holiday.png", room="team", message="look **at** this", client_id="c-1", sid=alice.sid
+    )
 
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
@@ -234,15 +251,24 @@ def test_an_upload_names_only_a_socket_of_its_own_uploader(app, people):
     assert gina.upload(b"late", "l.txt", sid=second_sid).get_json()["message"]["sid"] == "upload"
     with app.app_context():
         assert [m.sender_sid for m in db.session.scalars(select(Message).order_by(Message.id))] == [
-            "upload", "upload", second_sid, gina.sid, hugo.sid, "upload"]
+            "upload",
+            "upload",
+            second_sid,
+            gina.sid,
+            hugo.sid,
+            "upload",
+        ]
 
 
-@pytest.mark.parametrize("content,filename,expected", [
-    (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "logo.svg", "text/plain"),
-    (bytes(range(256)) * 4, "data.bin", "application/octet-stream"),
-    (b"%PDF-1.4\n" + b"x" * 300, "paper.pdf", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "notes.txt", None),  # a PNG's signature, unreadable: refused below
-])
+@pytest.mark.parametrize(
+    "content,filename,expected",
+    [
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "logo.svg", "text/plain"),
+        (bytes(range(256)) * 4, "data.bin", "application/octet-stream"),
+        (b"%PDF-1.4\n" + b"x" * 300, "paper.pdf", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "notes.txt", None),  # a PNG's signature, unreadable: refused below
+    ],
+)
 def test_type_is_decided_by_the_content(people, content, filename, expected):
     gina = people("gina")
     response = gina.upload(content, filename)
@@ -273,12 +299,15 @@ def image_bytes(mode, fmt, size=(640, 480), **options):
     return out.getvalue()
 
 
-@pytest.mark.parametrize("content,name,mime,thumb", [
-    (image_bytes("P", "GIF", transparency=0), "anim.gif", "image/gif", "PNG"),
-    (image_bytes("RGBA", "WEBP"), "pic.webp", "image/webp", "PNG"),
-    (image_bytes("I;16", "PNG"), "deep.png", "image/png", "PNG"),
-    (image_bytes("CMYK", "JPEG"), "print.jpg", "image/jpeg", "JPEG"),
-])
+@pytest.mark.parametrize(
+    "content,name,mime,thumb",
+    [
+        (image_bytes("P", "GIF", transparency=0), "anim.gif", "image/gif", "PNG"),
+        (image_bytes("RGBA", "WEBP"), "pic.webp", "image/webp", "PNG"),
+        (image_bytes("I;16", "PNG"), "deep.png", "image/png", "PNG"),
+        (image_bytes("CMYK", "JPEG"), "print.jpg", "image/jpeg", "JPEG"),
+    ],
+)
 def test_every_inline_format_gets_a_thumbnail(people, content, name, mime, thumb):
     ben = people("ben")
     response = ben.upload(content, name)
@@ -292,6 +321,7 @@ def test_every_inline_format_gets_a_thumbnail(people, content, name, mime, thumb
 
 
 # ---- refusals: nothing is kept ----
+
 
 def test_html_named_like_an_image_is_refused(app, people, folder):
     ivan = people("ivan")
@@ -336,9 +366,13 @@ def test_too_large_is_refused_before_or_while_reading(make_app, tmp_path):
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
     # Chunked (no Content-Length): the stream itself is cut at the limit.
     body = multipart(b'filename="chunked.txt"', b"a" * 200_000)
-    response = kim.client.post("/api/uploads", input_stream=BytesIO(body), headers={"X-CSRFToken": kim.token},
-                               content_type="multipart/form-data; boundary=XyZzY",
-                               environ_overrides={"wsgi.input_terminated": True})
+    response = kim.client.post(
+        "/api/uploads",
+        input_stream=BytesIO(body),
+        headers={"X-CSRFToken": kim.token},
+        content_type="multipart/form-data; boundary=XyZzY",
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
     # A Content-Length that lies (shorter than the body): a cut-off form, no file.
     body = multipart(b'filename="liar.txt"', b"a" * 5000)
@@ -360,12 +394,14 @@ def test_too_many_pixels_is_refused(make_app, tmp_path):
 
 def png_header(width, height):
     """A tiny PNG whose header claims width x height pixels (a decompression bomb's shape)."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("width, height", [(20000, 20000), (9000, 5000)])
@@ -382,8 +418,7 @@ def test_a_decompression_bomb_is_too_large_before_its_pixels_are_decoded(app, pe
 
 def test_anonymous_is_refused(app, folder):
     client = app.test_client()
-    response = client.post("/api/uploads", data={"file": (BytesIO(png()), "x.png")},
-                           content_type="multipart/form-data")
+    response = client.post("/api/uploads", data={"file": (BytesIO(png()), "x.png")}, content_type="multipart/form-data")
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
     assert counts(app) == (0, 0) and stored_files(folder) == []
 
@@ -392,23 +427,33 @@ def test_missing_or_wrong_csrf_token_is_refused(app, people, folder):
     assert app.config["WTF_CSRF_ENABLED"]
     mia = people("mia")
     for headers in ({}, {"X-CSRFToken": "forged"}):
-        response = mia.client.post("/api/uploads", data={"file": (BytesIO(b"hi"), "a.txt")}, headers=headers,
-                                   content_type="multipart/form-data")
+        response = mia.client.post(
+            "/api/uploads",
+            data={"file": (BytesIO(b"hi"), "a.txt")},
+            headers=headers,
+            content_type="multipart/form-data",
+        )
         assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_csrf"
     assert counts(app) == (0, 0) and stored_files(folder) == []
     # The form field works as well as the header.
-    response = mia.client.post("/api/uploads", data={"file": (BytesIO(b"hi"), "a.txt"), "csrf_token": mia.token},
-                               content_type="multipart/form-data")
+    response = mia.client.post(
+        "/api/uploads",
+        data={"file": (BytesIO(b"hi"), "a.txt"), "csrf_token": mia.token},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("fields,status,code", [
-    ({"room": "nowhere"}, 404, "not_found"),
-    ({"room": "secret"}, 404, "not_found"),  # private, not a member
-    ({"room": "bad\nname"}, 400, "invalid_room"),
-    ({"message": "x" * 4001}, 400, "too_long"),
-    ({"client_id": "x" * 65}, 400, "invalid_type"),
-])
+@pytest.mark.parametrize(
+    "fields,status,code",
+    [
+        ({"room": "nowhere"}, 404, "not_found"),
+        ({"room": "secret"}, 404, "not_found"),  # private, not a member
+        ({"room": "bad\nname"}, 400, "invalid_room"),
+        ({"message": "x" * 4001}, 400, "too_long"),
+        ({"client_id": "x" * 65}, 400, "invalid_type"),
+    ],
+)
 def test_bad_forms_are_refused(app, people, folder, fields, status, code):
     owner, nico = people("owner"), people("nico")
     private_room(owner, "secret")
@@ -438,15 +483,19 @@ def test_a_public_room_takes_uploads_from_anyone_signed_in(app, people):
 
 # ---- names ----
 
-@pytest.mark.parametrize("header,shown", [
-    (b'filename="../../etc/passwd"', "passwd"),
-    ("filename*=UTF-8''{}".format(quote("..\\..\\x.txt", safe="")).encode(), "x.txt"),
-    ("filename*=UTF-8''{}".format(quote("a\0b\nc\r.txt", safe="")).encode(), "abc.txt"),
-    ("filename*=UTF-8''{}".format(quote("/etc/../.bashrc", safe="")).encode(), "bashrc"),
-    ("filename*=UTF-8''{}".format(quote("invoice\u202etxt.exe", safe="")).encode(), "invoicetxt.exe"),
-    (b'filename="..."', "file"),
-    (b'filename=""', "file"),
-])
+
+@pytest.mark.parametrize(
+    "header,shown",
+    [
+        (b'filename="../../etc/passwd"', "passwd"),
+        ("filename*=UTF-8''{}".format(quote("..\\..\\x.txt", safe="")).encode(), "x.txt"),
+        ("filename*=UTF-8''{}".format(quote("a\0b\nc\r.txt", safe="")).encode(), "abc.txt"),
+        ("filename*=UTF-8''{}".format(quote("/etc/../.bashrc", safe="")).encode(), "bashrc"),
+        ("filename*=UTF-8''{}".format(quote("invoice\u202etxt.exe", safe="")).encode(), "invoicetxt.exe"),
+        (b'filename="..."', "file"),
+        (b'filename=""', "file"),
+    ],
+)
 def test_path_tricks_in_the_file_name_stay_in_the_folder(app, people, folder, header, shown):
     rosa = people("rosa")
     response = rosa.raw_upload(multipart(header, b"some text"))
@@ -497,6 +546,7 @@ def test_a_file_named_thumb_is_still_reachable(people):
 
 # ---- retries, deletion ----
 
+
 def test_same_client_id_twice_is_one_message_and_one_file(app, people, folder):
     uma, vic = people("uma"), people("vic")
     vic.socket.get_received()
@@ -534,12 +584,12 @@ def test_deleting_the_message_deletes_the_file(app, people, folder):
 
 
 def test_a_failed_store_leaves_no_file(app, people, folder, monkeypatch):
-    import chat.history
+    import chat.uploads.routes
 
     def broken(*args, **kwargs):
         raise RuntimeError("database down")
 
-    monkeypatch.setattr(chat.history, "store_and_send", broken)
+    monkeypatch.setattr(chat.uploads.routes, "store_and_send", broken)
     xia = people("xia")
     app.config["PROPAGATE_EXCEPTIONS"] = False
     assert xia.upload(png(30, 30), "x.png").status_code == 500
@@ -573,14 +623,20 @@ def test_uploads_can_be_rate_limited(make_app, tmp_path, monkeypatch):
 
 # ---- a real server (eventlet, gevent), long-polling beside the body limit ----
 
+
 @pytest.fixture(scope="module", params=["eventlet", "gevent"])
 def upload_server(request, live_database, tmp_path_factory):
     """gunicorn with each worker the app supports: images are decoded on an OS thread under both."""
     folder = tmp_path_factory.mktemp("live-uploads")
-    server = servers.gunicorn(request.param, env={
-        "DATABASE_URL": live_database(), "CHAT_UPLOAD_FOLDER": str(folder), "CHAT_MAX_UPLOAD_SIZE": "1000",
-        "CHAT_UPLOAD_THUMBNAIL_SIZE": "64",
-    }).start()
+    server = servers.gunicorn(
+        request.param,
+        env={
+            "DATABASE_URL": live_database(),
+            "CHAT_UPLOAD_FOLDER": str(folder),
+            "CHAT_MAX_UPLOAD_SIZE": "1000",
+            "CHAT_UPLOAD_THUMBNAIL_SIZE": "64",
+        },
+    ).start()
     yield server, folder
     server.stop()
 
@@ -594,16 +650,22 @@ def test_live_server_takes_an_image_and_polling_is_not_capped_by_the_body_limit(
     try:
         image = png(100, 50)
         assert len(image) <= 1000
-        response = session.post(server.url + "/api/uploads", files={"file": ("live.png", image, "image/png")},
-                                headers={"X-CSRFToken": token})
+        response = session.post(
+            server.url + "/api/uploads",
+            files={"file": ("live.png", image, "image/png")},
+            headers={"X-CSRFToken": token},
+        )
         assert response.status_code == 201, response.text
         info = response.json()["message"]["file"]
         listener.wait_for(lambda got: any(p.get("file") == info for n, p in got if n == "message"))
         thumb = session.get(server.url + info["thumb_url"])
         with Image.open(BytesIO(thumb.content)) as small:
             assert small.size == (64, 32)
-        too_big = session.post(server.url + "/api/uploads", files={"file": ("big.bin", os.urandom(200_000))},
-                               headers={"X-CSRFToken": token})
+        too_big = session.post(
+            server.url + "/api/uploads",
+            files={"file": ("big.bin", os.urandom(200_000))},
+            headers={"X-CSRFToken": token},
+        )
         assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "too_large"
         # A polling POST far above MAX_CONTENT_LENGTH (about 80 kB here) still reaches Engine.IO:
         # the event is answered (refused for its topic's length), the connection stays.

@@ -20,6 +20,7 @@ Revises: b7e2c1d90a14
 Create Date: 2026-11-29 21:00:00
 
 """
+
 import logging
 import unicodedata
 
@@ -29,8 +30,8 @@ from alembic import op
 from chat.names import NameRefused, name_key, normalise
 
 # revision identifiers, used by Alembic.
-revision = 'e3f4a5b6c7d8'
-down_revision = 'b7e2c1d90a14'
+revision = "e3f4a5b6c7d8"
+down_revision = "b7e2c1d90a14"
 branch_labels = None
 depends_on = None
 
@@ -40,10 +41,14 @@ USER_NAME_LENGTH = 32  # users.name and users.name_key
 ROOM_NAME_LENGTH = 100  # rooms.name and rooms.name_key
 DM_PREFIX = "dm:"
 
-users = sa.table("users", sa.column("id", sa.Integer), sa.column("name", sa.String),
-                 sa.column("name_key", sa.String))
-rooms = sa.table("rooms", sa.column("id", sa.Integer), sa.column("name", sa.String),
-                 sa.column("name_key", sa.String), sa.column("kind", sa.String))
+users = sa.table("users", sa.column("id", sa.Integer), sa.column("name", sa.String), sa.column("name_key", sa.String))
+rooms = sa.table(
+    "rooms",
+    sa.column("id", sa.Integer),
+    sa.column("name", sa.String),
+    sa.column("name_key", sa.String),
+    sa.column("kind", sa.String),
+)
 
 
 def cleaned(name):
@@ -66,7 +71,7 @@ def cleaned(name):
 
 def fit(name, limit, suffix=""):
     """`name` + `suffix`, shortened until both it and its key fit in `limit` characters."""
-    base = name[:max(limit - len(suffix), 1)]
+    base = name[: max(limit - len(suffix), 1)]
     while base and (len(base + suffix) > limit or len(name_key(base + suffix)) > limit):
         base = base[:-1]
     return (base.rstrip() or "x") + suffix
@@ -105,30 +110,39 @@ def rewrite(table, wanted, current, columns):
 
 def upgrade():
     bind = op.get_bind()
-    with op.batch_alter_table('rooms', schema=None, recreate="never") as batch_op:
-        batch_op.add_column(sa.Column('name_key', sa.String(length=100), nullable=False, server_default=''))
+    with op.batch_alter_table("rooms", schema=None, recreate="never") as batch_op:
+        batch_op.add_column(sa.Column("name_key", sa.String(length=100), nullable=False, server_default=""))
 
-    user_rows = bind.execute(sa.select(users.c.id, users.c.name, sa.literal("user").label("kind"),
-                                       users.c.name_key).order_by(users.c.id)).all()
-    rewrite(users, new_names(user_rows, USER_NAME_LENGTH, "user"),
-            {r.id: (r.name, r.name_key) for r in user_rows}, ("name", "name_key"))
+    user_rows = bind.execute(
+        sa.select(users.c.id, users.c.name, sa.literal("user").label("kind"), users.c.name_key).order_by(users.c.id)
+    ).all()
+    rewrite(
+        users,
+        new_names(user_rows, USER_NAME_LENGTH, "user"),
+        {r.id: (r.name, r.name_key) for r in user_rows},
+        ("name", "name_key"),
+    )
 
-    room_rows = bind.execute(sa.select(rooms.c.id, rooms.c.name, rooms.c.kind, rooms.c.name_key)
-                             .order_by(rooms.c.id)).all()
-    wanted = new_names(room_rows, ROOM_NAME_LENGTH, "room",
-                       reserved=lambda name: name_key(name).startswith(DM_PREFIX))
+    room_rows = bind.execute(
+        sa.select(rooms.c.id, rooms.c.name, rooms.c.kind, rooms.c.name_key).order_by(rooms.c.id)
+    ).all()
+    wanted = new_names(room_rows, ROOM_NAME_LENGTH, "room", reserved=lambda name: name_key(name).startswith(DM_PREFIX))
     rewrite(rooms, wanted, {r.id: (r.name, r.name_key) for r in room_rows}, ("name", "name_key"))
 
     if bind.dialect.name != "sqlite":  # SQLite cannot drop a default without rebuilding the table
-        op.alter_column('rooms', 'name_key', server_default=None)
-    op.create_index('ix_rooms_name_key', 'rooms', ['name_key'], unique=True)
+        op.alter_column("rooms", "name_key", server_default=None)
+    op.create_index("ix_rooms_name_key", "rooms", ["name_key"], unique=True)
 
 
 def downgrade():
     bind = op.get_bind()
-    op.drop_index('ix_rooms_name_key', table_name='rooms')
-    with op.batch_alter_table('rooms', schema=None, recreate="never") as batch_op:
-        batch_op.drop_column('name_key')
+    op.drop_index("ix_rooms_name_key", table_name="rooms")
+    with op.batch_alter_table("rooms", schema=None, recreate="never") as batch_op:
+        batch_op.drop_column("name_key")
     user_rows = bind.execute(sa.select(users.c.id, users.c.name, users.c.name_key)).all()
-    rewrite(users, {r.id: (r.name.strip().casefold(),) for r in user_rows},
-            {r.id: (r.name_key,) for r in user_rows}, ("name_key",))
+    rewrite(
+        users,
+        {r.id: (r.name.strip().casefold(),) for r in user_rows},
+        {r.id: (r.name_key,) for r in user_rows},
+        ("name_key",),
+    )

@@ -1,4 +1,5 @@
 """Response headers that keep the page safe; the session cookie, read once per connection."""
+
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -1,15 +1,20 @@
 """Connection lifecycle and events nobody handles."""
+
 import logging
 
-from flask import current_app, request, session
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 
-from . import cluster, metrics, presence
-from .errors import ChatError
-from .extensions import socketio
-from .rooms import leave_all, subscribe_memberships, user_channel
-from .users import connection_identity, session_still_current
+from .. import metrics
+from ..accounts.sessions import connection_identity, session_still_current
+from ..cluster import queue as cluster
+from ..errors import ChatError
+from ..extensions import socketio
+from ..presence import online as presence
+from ..rooms.access import subscribe_memberships, user_channel
+from ..rooms.joining import leave_all
+from .state import begin, current
 
 log = logging.getLogger("chat.connection")
 
@@ -28,29 +33,41 @@ def refuse_reserved(name):
     raise ChatError("unknown_event", f"'{name}' is the server's own event: a client cannot send it.")
 
 
+def admitted_identity(sid):
+    """Who the connecting client is, if it may connect (a session, or guests allowed; not too
+    many connections of one user); ConnectionRefusedError otherwise."""
+    if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
+        log.info("refused sid=%s: no session", sid)
+        raise ConnectionRefusedError("unauthorized")
+    who = connection_identity(sid)
+    if who["id"] is not None:
+        if presence.connection_count(who["id"]) >= current_app.config["CHAT_MAX_CONNECTIONS_PER_USER"]:
+            log.info("refused sid=%s: too many connections for user=%s", sid, who["id"])
+            raise ConnectionRefusedError("too_many_connections")
+    return who
+
+
+def settle_user(sid, who):
+    """A signed-in user's socket: in the user's channel, following their rooms, counted online."""
+    join_room(user_channel(who["id"]))
+    # A logout that committed after this session was read closed the user's channel before
+    # this socket was in it: look again now that it is, or the socket would outlive it.
+    if not session_still_current(who["id"]):
+        log.info("refused sid=%s: the session ended while connecting", sid)
+        raise ConnectionRefusedError("session_ended")
+    subscribe_memberships(who["id"])
+    if presence.add_connection(sid, who["id"]):
+        presence.announce(who, "online")
+
+
 @socketio.on("connect")
 def connect_event(auth=None):
     if sent_by_the_client():
         refuse_reserved("connect")
-    if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
-        log.info("refused sid=%s: no session", request.sid)
-        raise ConnectionRefusedError("unauthorized")
-    who = connection_identity(request.sid)
+    who = admitted_identity(request.sid)
+    begin(who)
     if who["id"] is not None:
-        if presence.connection_count(who["id"]) >= current_app.config["CHAT_MAX_CONNECTIONS_PER_USER"]:
-            log.info("refused sid=%s: too many connections for user=%s", request.sid, who["id"])
-            raise ConnectionRefusedError("too_many_connections")
-    session["identity"] = who
-    if who["id"] is not None:
-        join_room(user_channel(who["id"]))
-        # A logout that committed after this session was read closed the user's channel before
-        # this socket was in it: look again now that it is, or the socket would outlive it.
-        if not session_still_current(who["id"]):
-            log.info("refused sid=%s: the session ended while connecting", request.sid)
-            raise ConnectionRefusedError("session_ended")
-        subscribe_memberships(who["id"])
-        if presence.add_connection(request.sid, who["id"]):
-            presence.announce(who, "online")
+        settle_user(request.sid, who)
     log.info("connect sid=%s user=%s", request.sid, who["id"])
     cluster.connected(request.sid)  # counts it; tells it when delivery is delayed (queue down)
 
@@ -59,8 +76,9 @@ def connect_event(auth=None):
 def disconnect_event(reason=None):
     if sent_by_the_client():
         refuse_reserved("disconnect")
-    who = session.get("identity")
-    if who is not None:
+    own = current()
+    if own is not None:
+        who = own.identity
         leave_all(request.sid)
         if who["id"] is not None and presence.remove_connection(request.sid, who["id"]):
             presence.announce(who, "offline")

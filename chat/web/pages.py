@@ -1,9 +1,10 @@
-"""HTTP: the chat page, health, and the seed's JSON greeting."""
+"""HTTP: the chat page and the seed's JSON greeting."""
+
 from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from .i18n import LANG_COOKIE, LANGUAGES, STRINGS, page_language
+from ..i18n import LANG_COOKIE, LANGUAGES, STRINGS, page_language
 
 bp = Blueprint("pages", __name__)
 

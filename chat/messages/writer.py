@@ -9,6 +9,7 @@ a full disk) and replaced after any other (a network error, a restarted database
 write, never a stuck connection. After CHAT_DB_PING_AFTER idle seconds it is checked with a
 round trip before use, so a database restarted while the chat was quiet costs no message.
 """
+
 import logging
 import time
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.exc import DatabaseError
 
-from .extensions import db
+from ..extensions import db
 
 log = logging.getLogger("chat.writer")
 

@@ -18,6 +18,7 @@ on top of it:
   closing every socket of a user on every node (logout), taking a removed member's sockets out
   of a room and making their connections forget it, and "catch up" after a failed publish.
 """
+
 import json
 import logging
 import time
@@ -25,12 +26,15 @@ import uuid
 from contextlib import contextmanager
 from time import perf_counter
 
+import redis
 import socketio as socketio_pkg
 from flask import current_app
-from sqlalchemy import func, select, text
+from flask_socketio import SocketIO
 
-from . import metrics
-from .extensions import socketio
+from .. import metrics
+from ..connections.state import state_in
+from ..extensions import socketio
+from ..names import name_key
 
 log = logging.getLogger("chat.cluster")
 
@@ -39,8 +43,6 @@ DELIVERY_EVENT = "delivery"
 PUBLISH_RETRY_AFTER = 1.0
 # The listener subscribes again after 0.2, 0.4, … at most this many seconds.
 LISTEN_RETRY_MAX = 2.0
-# Advisory lock namespace for "one channel's messages are stored one at a time" (any int32).
-LOCK_NAMESPACE = 0x43484154  # "CHAT"
 
 _external = None  # a write-only manager (the `flask chat announce` process)
 
@@ -74,8 +76,12 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
     name = "chat-redis"
 
     def __init__(self, url, channel, write_only=False):
-        super().__init__(url, channel=channel, write_only=write_only,
-                         redis_options={"socket_timeout": 2, "socket_connect_timeout": 2})
+        super().__init__(
+            url,
+            channel=channel,
+            write_only=write_only,
+            redis_options={"socket_timeout": 2, "socket_connect_timeout": 2},
+        )
         self.control_channel = f"{channel}:control"
         # Stored messages are published under this id, which no node has: every node, the
         # sender included, delivers them from the queue.
@@ -94,18 +100,29 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
 
     def emit(self, event, data, namespace=None, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
-        if (room is not None and isinstance(room, str) and callback is None and not kwargs.get("ignore_queue")
-                and self.is_connected(room, namespace or "/")):
+        if (
+            room is not None
+            and isinstance(room, str)
+            and callback is None
+            and not kwargs.get("ignore_queue")
+            and self.is_connected(room, namespace or "/")
+        ):
             # One of this node's clients (a history reply, an error): no other node has it.
             kwargs["ignore_queue"] = True
-        return super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid,
-                            callback=callback, **kwargs)
+        return super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
 
     def emit_stored(self, event, payload, room):
         """Publish a stored message for every node; True when the queue took it."""
         message = {
-            "method": "emit", "event": event, "data": [payload], "binary": False, "namespace": "/",
-            "room": room, "skip_sid": None, "callback": None, "host_id": self.relay_id,
+            "method": "emit",
+            "event": event,
+            "data": [payload],
+            "binary": False,
+            "namespace": "/",
+            "room": room,
+            "skip_sid": None,
+            "callback": None,
+            "host_id": self.relay_id,
             "sent_at": time.time(),
         }
         if self._publish(message):
@@ -167,7 +184,8 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
             pubsub = None
             try:
                 client = self._get_redis_module().Redis.from_url(
-                    self.redis_url, socket_connect_timeout=2, socket_keepalive=True)
+                    self.redis_url, socket_connect_timeout=2, socket_keepalive=True
+                )
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel, self.control_channel)
                 delay = 0.2
@@ -259,13 +277,11 @@ def leave_local(server, members_of, room, forget=None):
 
 def forget_in_connection(server, sid, name):
     """Drop the chat room `name` from what the connection `sid` remembers (its session)."""
-    from .rooms import forget_in  # rooms imports this module
-
     environ = server.get_environ(sid, namespace="/")
     # Flask-SocketIO keeps each connection's session in its environ from the first event on.
-    state = environ.get("saved_session") if environ else None
+    state = state_in(environ.get("saved_session") if environ else None)
     if state is not None:
-        forget_in(state, name)
+        state.forget(name_key(name))
 
 
 def leave_room_everywhere(members_of, room, forget=None):
@@ -310,8 +326,6 @@ def start(app):
 def external_emitter(url, channel):
     """Flask-SocketIO's write-only mode: emit to every node's clients from another process."""
     global _external
-    from flask_socketio import SocketIO
-
     manager = ChatRedisManager(url, channel=channel, write_only=True)
     writer = SocketIO(message_queue=url, client_manager=manager, async_mode="threading")
     _external = manager
@@ -342,58 +356,11 @@ def disconnect_room(room):
         manager.publish_control("disconnect", room=room)
 
 
-class ChannelOrder:
-    """What `channel_order` found: each channel's newest id before this transaction's messages."""
-
-    __slots__ = ("prev",)
-
-    def __init__(self, prev=None):
-        self.prev = prev  # {room id: newest id or None}; None when not tracked (no queue)
-
-    def stamp(self, payload, room_id):
-        """Give the payload its `prev`; call in id order (the next message of the channel follows it)."""
-        if self.prev is not None:
-            payload["prev"] = self.prev[room_id]
-            self.prev[room_id] = payload["id"]
-
-
-@contextmanager
-def channel_order(room_ids, connection):
-    """Store each channel's messages one at a time across nodes (inside the open transaction).
-
-    room_ids: the channels this transaction writes to (None: the global channel); connection:
-    the transaction's. Only with a message queue (one node's process lock is enough otherwise,
-    and then this costs nothing).
-    On PostgreSQL a transaction-level advisory lock on (namespace, room id) per channel, taken in
-    one order by every node and released by the commit, makes ids grow in commit order within a
-    channel, so `prev` is exact and a client asking `since` its last id can miss nothing.
-    (SQLite cannot be shared by nodes.)
-    """
-    if not current_app.config.get("CHAT_MESSAGE_QUEUE"):
-        yield ChannelOrder()
-        return
-    if connection.dialect.name == "postgresql":
-        for key in sorted(room_id or 0 for room_id in room_ids):
-            connection.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": key})
-    yield ChannelOrder({room_id: previous_id(room_id, connection) for room_id in room_ids})
-
-
-def previous_id(room_id, connection):
-    """The id of the channel's newest stored message (None: the channel is empty)."""
-    from .models import Message
-
-    query = select(func.max(Message.id))
-    query = query.where(Message.room_id.is_(None) if room_id is None else Message.room_id == room_id)
-    return connection.execute(query).scalar()
-
-
 def redis_status():
     """'ok', 'unavailable' (no PING answer) or 'reconnecting' (answers, not subscribed yet)."""
     url = current_app.config.get("CHAT_MESSAGE_QUEUE")
     client = _ping_clients.get(url)
     if client is None:
-        import redis
-
         client = _ping_clients[url] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
     try:
         client.ping()
@@ -406,43 +373,3 @@ def redis_status():
 
 
 _ping_clients = {}
-
-
-# A token bucket in Redis (time from Redis, so nodes' clocks do not matter); the key expires
-# once the bucket would be full again.
-_BUCKET_SCRIPT = """
-local now = redis.call('TIME')
-now = tonumber(now[1]) + tonumber(now[2]) / 1000000
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
-local tokens = tonumber(state[1]) or burst
-local stamp = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
-redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
-return allowed
-"""
-_bucket_scripts = {}
-
-
-def shared_bucket_take(key, rate, burst):
-    """Take a token from the bucket `key` shared by every node: True/False, or None when Redis
-    does not answer (the caller falls back to this process' bucket: limits stay, per node)."""
-    config = current_app.config
-    url = config["CHAT_MESSAGE_QUEUE"]
-    script = _bucket_scripts.get(url)
-    if script is None:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        script = _bucket_scripts[url] = client.register_script(_BUCKET_SCRIPT)
-    try:
-        return bool(script(keys=[f"{config['CHAT_QUEUE_CHANNEL']}:rate:{key}"], args=[rate, burst]))
-    except Exception:  # noqa: BLE001
-        metrics.QUEUE_ERRORS.inc("rate_limit")
-        return None

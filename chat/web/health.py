@@ -1,10 +1,12 @@
 """GET /health: the database and, with a message queue, Redis; 503 while one is down."""
+
 import logging
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from .extensions import db
+from ..cluster.queue import redis_status
+from ..extensions import db
 
 log = logging.getLogger("chat.health")
 bp = Blueprint("health", __name__)
@@ -29,8 +31,6 @@ def health():
     """
     report = {"database": database_status()}
     if current_app.config.get("CHAT_MESSAGE_QUEUE"):
-        from .cluster import redis_status
-
         report["redis"] = redis_status()
     healthy = all(state == "ok" for state in report.values())
     response = jsonify(status="healthy" if healthy else "unhealthy", **report)

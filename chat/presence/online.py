@@ -1,4 +1,5 @@
-"""Presence: who is online (in the database, per node, so restarts leave no ghosts) and typing."""
+"""Presence: who is online (in the database, per node, so restarts leave no ghosts) and activity."""
+
 import logging
 import os
 import socket
@@ -6,19 +7,15 @@ import time
 import uuid
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, request, session
-from flask_login import current_user
-from flask_socketio import emit
+from flask import current_app, request
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from .extensions import db, socketio
-from .models import Connection, Node, User, utc_now
-from .ratelimit import rate_limited
-from .validation import RoomRequest
+from ..connections.state import current
+from ..extensions import db, socketio
+from ..models import Connection, Node, User, utc_now
 
 log = logging.getLogger("chat.presence")
-bp = Blueprint("presence", __name__)
 
 # Unique per process unless the operator pins it (CHAT_NODE_ID, one per process): a pinned id
 # lets a restarted node drop its previous connections at once instead of after the timeout.
@@ -30,19 +27,20 @@ def cutoff():
     return utc_now() - timedelta(seconds=current_app.config["CHAT_PRESENCE_TIMEOUT"])
 
 
-def beat(session=None):
-    """Mark this node alive; forget nodes (and their connections) that stopped beating."""
-    session = session if session is not None else db.session
+def beat(orm=None):
+    """Mark this node alive; forget nodes (and their connections) that stopped beating.
+    orm: the ORM session to do it in (default: the request's)."""
+    orm = orm if orm is not None else db.session
     now = utc_now()
-    node = session.get(Node, NODE_ID)
+    node = orm.get(Node, NODE_ID)
     if node is None:
-        session.add(Node(id=NODE_ID, heartbeat_at=now))
+        orm.add(Node(id=NODE_ID, heartbeat_at=now))
     else:
         node.heartbeat_at = now
     stale = select(Node.id).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID)
-    session.execute(delete(Connection).where(Connection.node_id.in_(stale)))
-    session.execute(delete(Node).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID))
-    session.commit()
+    orm.execute(delete(Connection).where(Connection.node_id.in_(stale)))
+    orm.execute(delete(Node).where(Node.heartbeat_at < cutoff(), Node.id != NODE_ID))
+    orm.commit()
 
 
 def start_heartbeat(app):
@@ -101,13 +99,13 @@ def remove_connection(sid, user_id):
 
 def touch():
     """Note activity (at most every 30 s per connection) so the user is not shown as away."""
-    who = session.get("identity")
-    if not who or who["id"] is None:
+    own = current()
+    if own is None or own.user_id is None:
         return
     now = time.monotonic()
-    if now - session.get("_touched", 0) < 30:
+    if now - own.touched < 30:
         return
-    session["_touched"] = now
+    own.touched = now
     db.session.execute(update(Connection).where(Connection.sid == request.sid).values(last_active=utc_now()))
     db.session.commit()
 
@@ -136,43 +134,3 @@ def announce(who, status):
 
 def online_list():
     return sorted(online_users().values(), key=lambda u: u["name"].casefold())
-
-
-@socketio.on("who_is_online")
-def who_is_online_event(data=None, *_):
-    return {"ok": True, "users": online_list()}
-
-
-@bp.get("/api/presence")
-def presence_api():
-    if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
-        return jsonify(error={"code": "unauthorized", "message": "Log in first."}), 401
-    return jsonify(users=online_list())
-
-
-@socketio.on("active")
-@rate_limited
-def active_event(data=None, *_):
-    session["_touched"] = 0
-    touch()
-    return {"ok": True}
-
-
-@socketio.on("typing")
-@rate_limited
-def typing_event(data=None, *_):
-    from .rooms import identity, require_member
-
-    room = RoomRequest.parse(data).room
-    ref = require_member(room)
-    interval = current_app.config["CHAT_TYPING_INTERVAL"]
-    sent = session.setdefault("_typing", {})
-    now = time.monotonic()
-    if now - sent.get(ref.name, -interval) < interval:
-        return {"ok": True, "throttled": True}
-    sent[ref.name] = now
-    touch()
-    who = identity()
-    emit("typing", {"room": ref.name, "user": {"id": who["id"], "name": who["name"]}}, to=ref.targets,
-         skip_sid=request.sid)
-    return {"ok": True}

@@ -1,25 +1,18 @@
 """Searching messages one may read: the global channel, public rooms, one's private rooms and DMs.
 
-SQLite: the FTS5 trigram index (chat/search_schema.py) for queries of 3 characters or more, a
+SQLite: the FTS5 trigram index (chat/search/schema.py) for queries of 3 characters or more, a
 LIKE scan for shorter ones (a trigram index cannot answer them). PostgreSQL: word search over
 the GIN index on to_tsvector('simple', text), and ILIKE when the query is CJK (no spaces between
 words, so 'simple' sees one long word) or the word search finds nothing (part of a word).
 """
+
 import re
 
-from flask import Blueprint, current_app, jsonify, request
-from flask_login import current_user
 from sqlalchemy import and_, false, or_, select, text
 
-from .errors import ChatError
-from .extensions import db, socketio
-from .history import http_error, query_int, stored_payloads
-from .models import Message, Room, RoomMember
-from .ratelimit import rate_limited
-from .rooms import identity, readable_room
-from .validation import optional_limit, optional_room, payload_object, text_field
-
-bp = Blueprint("search", __name__)
+from ..extensions import db
+from ..messages.payloads import stored_payloads
+from ..models import Message, Room, RoomMember
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 50
@@ -30,8 +23,11 @@ CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\
 def readable_by(user_id):
     """SQL condition: the message is in a channel the user can read (Room outer-joined)."""
     public = and_(Room.is_private.is_(False), Room.kind == "room")
-    member = (Message.room_id.in_(select(RoomMember.room_id).where(RoomMember.user_id == user_id))
-              if user_id is not None else false())
+    member = (
+        Message.room_id.in_(select(RoomMember.room_id).where(RoomMember.user_id == user_id))
+        if user_id is not None
+        else false()
+    )
     return or_(Message.room_id.is_(None), public, member)
 
 
@@ -45,8 +41,9 @@ def matching(q, dialect):
     if dialect == "sqlite":
         if len(q) >= TRIGRAM:
             phrase = '"' + q.replace('"', '""') + '"'  # one phrase: FTS5 operators are text here
-            return [text("messages.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q)")
-                    .bindparams(q=phrase)]
+            return [
+                text("messages.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q)").bindparams(q=phrase)
+            ]
         return [Message.text.like(like_pattern(q), escape="\\")]
     if dialect == "postgresql":
         ilike = Message.text.ilike(like_pattern(q), escape="\\")
@@ -61,7 +58,8 @@ def matching(q, dialect):
 def search_messages(user_id, q, room_id=None, limit=DEFAULT_LIMIT):
     """Payloads of readable, not deleted messages containing q, newest first."""
     base = (
-        select(Message).outerjoin(Room, Room.id == Message.room_id)
+        select(Message)
+        .outerjoin(Room, Room.id == Message.room_id)
         .where(Message.deleted_at.is_(None), readable_by(user_id))
     )
     if room_id is not None:
@@ -86,49 +84,3 @@ def payloads_newest_first(rows):
         for payload in stored_payloads(messages, names.get(room_id)):
             payload_by_id[payload["id"]] = payload
     return [payload_by_id[m.id] for m in rows]
-
-
-def query_text(data):
-    """`q`: 1..CHAT_MAX_SEARCH_LENGTH characters, searched without surrounding spaces."""
-    return text_field(data, "q", current_app.config["CHAT_MAX_SEARCH_LENGTH"]).strip()
-
-
-def search_room_id(name, user_id):
-    """The id of the room to search in, if the user can read it; not_found otherwise."""
-    if name is None:
-        return None
-    try:
-        return readable_room(name, user_id).id
-    except ChatError:
-        raise ChatError("not_found", f"No room called '{name}' that you can read.") from None
-
-
-def search_reply(user_id, q, room=None, limit=None):
-    results = search_messages(user_id, q, search_room_id(room, user_id), limit or DEFAULT_LIMIT)
-    return {"q": q, "results": results}
-
-
-@socketio.on("search")
-@rate_limited  # a read, but a LIKE scan costs the database more than a write: it spends the same budget
-def search_event(data=None, *_):
-    data = payload_object(data)
-    q = query_text(data)
-    reply = search_reply(identity()["id"], q, optional_room(data), optional_limit(data, MAX_LIMIT))
-    return {"ok": True, **reply}
-
-
-@bp.get("/api/search")
-def search_api():
-    if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
-        return http_error(401, "unauthorized", "Log in first.")
-    user_id = current_user.id if current_user.is_authenticated else None
-    try:
-        q = query_text({"q": request.args["q"]} if "q" in request.args else {})
-        room = optional_room({"room": request.args.get("room") or None})
-        limit = query_int("limit", 1, MAX_LIMIT)
-    except ChatError as exc:
-        return http_error(400, exc.code, exc.message)
-    try:
-        return jsonify(search_reply(user_id, q, room, limit))
-    except ChatError as exc:
-        return http_error(404, exc.code, exc.message)

@@ -4,25 +4,27 @@ Each write checks (who may touch which message), does (one transaction), then se
 `message_updated` with the message's full current payload to the message's own recipients,
 so clients replace it in place by id.
 """
+
 import logging
 from dataclasses import dataclass
 
 import emoji as emoji_lib
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from . import uploads
-from .cluster import emit_stored
-from .errors import ChatError, http_error
-from .extensions import db, socketio
-from .history import _write_lock, largest_id, mentioned_users, stored_payloads
-from .models import Mention, Message, Reaction, Room, Upload, User, utc_now
-from .ratelimit import check_user_rate, rate_limited
-from .rooms import can_read, identity, ref_for
-from .validation import check_text, message_text, optional_id, payload_object
+from ..cluster.queue import emit_stored
+from ..errors import ChatError
+from ..extensions import db, socketio
+from ..models import Mention, Message, Reaction, Room, Upload, User, utc_now
+from ..ratelimit import check_user_rate, rate_limited
+from ..rooms.access import can_read, identity, ref_for
+from ..uploads import files as uploads
+from ..validation import check_text, message_text, optional_id, payload_object
+from .history import largest_id
+from .payloads import stored_payloads
+from .store import mentioned_users, write_lock
 
 log = logging.getLogger("chat.edits")
 bp = Blueprint("edits", __name__)
@@ -32,6 +34,7 @@ EMOJI_MAX_LENGTH = 64  # Reaction.emoji's column; the longest ZWJ sequences are 
 
 
 # ---- parsing ----
+
 
 def message_id(data):
     value = optional_id(data, "id")
@@ -76,6 +79,7 @@ class ReactRequest:
 
 # ---- checks ----
 
+
 def require_identified(user_id):
     if user_id is None:
         raise ChatError("forbidden", "Sign in (or pick a guest name) first.")
@@ -94,7 +98,9 @@ def readable_message(message_id_value, user_id):
     # FOR UPDATE (PostgreSQL; SQLite writes one at a time anyway): writes to one message, from
     # any node, take turns, so a toggle or an edit never works from a stale state.
     message = db.session.execute(
-        select(Message).where(Message.id == message_id_value).with_for_update()
+        select(Message)
+        .where(Message.id == message_id_value)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if message is None:
@@ -118,16 +124,10 @@ def is_admin(user_id):
 
 # ---- doing ----
 
+
 def current_payload(message, room):
     """The message's full payload, as history gives it (mentions included)."""
-    payload = stored_payloads([message], room.name if room is not None else None)[0]
-    if room is not None and message.deleted_at is None:
-        mentioned = db.session.execute(
-            select(Mention.user_id).where(Mention.message_id == message.id).order_by(Mention.user_id)
-        ).scalars().all()
-        if mentioned:
-            payload["mentions"] = list(mentioned)
-    return payload
+    return stored_payloads([message], room.name if room is not None else None)[0]
 
 
 def commit_and_announce(message, room):
@@ -142,7 +142,7 @@ def commit_and_announce(message, room):
     would drop the update on this node too while Redis is down.)
     The process lock keeps this node's updates of one message in commit order.
     """
-    with _write_lock:
+    with write_lock:
         db.session.commit()
         payload = current_payload(message, room)
         emit_stored(UPDATED_EVENT, payload, list(ref_for(room).targets) if room is not None else None)
@@ -156,8 +156,9 @@ def replace_mentions(message, room):
         return
     users = mentioned_users(message.text, room.id)
     if users:
-        db.session.execute(insert(Mention), [{"message_id": message.id, "user_id": u, "room_id": room.id}
-                                             for u in users])
+        db.session.execute(
+            insert(Mention), [{"message_id": message.id, "user_id": u, "room_id": room.id} for u in users]
+        )
 
 
 def edit_message(user_id, message_id_value, text):
@@ -225,9 +226,9 @@ def toggle_reaction(user_id, message_id_value, emoji):
             db.session.delete(mine)
             added = False
         else:
-            used = set(db.session.execute(
-                select(Reaction.emoji).where(Reaction.message_id == message.id).distinct()
-            ).scalars())
+            used = set(
+                db.session.execute(select(Reaction.emoji).where(Reaction.message_id == message.id).distinct()).scalars()
+            )
             limit = current_app.config["CHAT_MAX_REACTIONS_PER_MESSAGE"]
             if emoji not in used and len(used) >= limit:
                 raise ChatError("too_many_reactions", f"A message can carry at most {limit} different emoji.")
@@ -245,11 +246,17 @@ def toggle_reaction(user_id, message_id_value, emoji):
 
 
 def reaction_reply(message_id_value, emoji, added, payload):
-    return {"ok": True, "id": message_id_value, "emoji": emoji, "added": added,
-            "reactions": payload.get("reactions", [])}
+    return {
+        "ok": True,
+        "id": message_id_value,
+        "emoji": emoji,
+        "added": added,
+        "reactions": payload.get("reactions", []),
+    }
 
 
 # ---- socket events ----
+
 
 @socketio.on("edit_message")
 @rate_limited
@@ -277,8 +284,6 @@ def react_event(data=None, *_):
 
 # ---- HTTP twins ----
 
-HTTP_STATUS = {"not_found": 404, "forbidden": 403, "rate_limited": 429, "conflict": 409}
-
 
 def http_user_id():
     """The signed-in (or guest) user of this request; anonymous requests may change nothing."""
@@ -293,39 +298,21 @@ def json_body():
     return payload_object(request.get_json(silent=True))
 
 
-def http_call(action):
-    try:
-        return jsonify(action())
-    except ChatError as exc:
-        return http_error(HTTP_STATUS.get(exc.code, 400), exc.code, exc.message)
-
-
-@bp.errorhandler(CSRFError)
-def csrf_refused(exc):
-    return http_error(400, "invalid_csrf", "Missing or invalid CSRF token (send it in the X-CSRFToken header).")
-
-
 @bp.patch("/api/messages/<int:message_id_value>")
 def edit_message_api(message_id_value):
-    def action():
-        user_id = http_user_id()
-        req = EditRequest.parse(json_body(), message_id_value)
-        return {"ok": True, "id": req.id, "message": edit_message(user_id, req.id, req.message)}
-    return http_call(action)
+    user_id = http_user_id()
+    req = EditRequest.parse(json_body(), message_id_value)
+    return jsonify(ok=True, id=req.id, message=edit_message(user_id, req.id, req.message))
 
 
 @bp.delete("/api/messages/<int:message_id_value>")
 def delete_message_api(message_id_value):
-    def action():
-        return {"ok": True, "id": message_id_value, "message": delete_message(http_user_id(), message_id_value)}
-    return http_call(action)
+    return jsonify(ok=True, id=message_id_value, message=delete_message(http_user_id(), message_id_value))
 
 
 @bp.post("/api/messages/<int:message_id_value>/reactions")
 def react_api(message_id_value):
-    def action():
-        user_id = http_user_id()
-        req = ReactRequest.parse(json_body(), message_id_value)
-        added, payload = toggle_reaction(user_id, req.id, req.emoji)
-        return reaction_reply(req.id, req.emoji, added, payload)
-    return http_call(action)
+    user_id = http_user_id()
+    req = ReactRequest.parse(json_body(), message_id_value)
+    added, payload = toggle_reaction(user_id, req.id, req.emoji)
+    return jsonify(reaction_reply(req.id, req.emoji, added, payload))

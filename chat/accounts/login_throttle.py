@@ -15,6 +15,7 @@ address counts its failures only (users behind one NAT log in often), after each
 never cleared by a success (one's own account would otherwise reset the count of an address that
 guesses at others).
 """
+
 import hashlib
 import logging
 import math
@@ -35,16 +36,15 @@ class LoginThrottle:
     def __init__(self, account_limit, address_limit, storage_uri=None, prefix="chat"):
         self.rules = [  # addresses first: an address refused uses up none of the account's tries
             (kind, item)
-            for kind, text in (("address", address_limit), ("account", account_limit)) if text
+            for kind, text in (("address", address_limit), ("account", account_limit))
+            if text
             for item in parse_many(text)
         ]
         self.prefix = f"{prefix}:login"
         self.local = MovingWindowRateLimiter(MemoryStorage())
         self.shared = None
         if storage_uri and self.rules:
-            storage = storage_from_string(
-                storage_uri, wrap_exceptions=True, socket_timeout=1, socket_connect_timeout=1
-            )
+            storage = storage_from_string(storage_uri, wrap_exceptions=True, socket_timeout=1, socket_connect_timeout=1)
             self.shared = MovingWindowRateLimiter(storage)
         self.shared_down_until = 0.0
 
@@ -106,6 +106,8 @@ def account_key(account):
 def from_config(config):
     storage = config["CHAT_LOGIN_LIMIT_STORAGE"] or config["CHAT_MESSAGE_QUEUE"]
     return LoginThrottle(
-        config["CHAT_LOGIN_ACCOUNT_LIMIT"], config["CHAT_LOGIN_ADDRESS_LIMIT"], storage,
+        config["CHAT_LOGIN_ACCOUNT_LIMIT"],
+        config["CHAT_LOGIN_ADDRESS_LIMIT"],
+        storage,
         prefix=config["CHAT_QUEUE_CHANNEL"],
     )

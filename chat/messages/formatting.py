@@ -5,6 +5,7 @@ The subset: bold, italic, strikethrough, inline code, fenced and indented code b
 Raw HTML in a message is text, never markup: markdown-it-py escapes it (html=False), and
 nh3's allow-list is the final gate on whatever markdown-it produced.
 """
+
 import re
 from functools import lru_cache
 
@@ -29,8 +30,7 @@ def build_parser():
     md = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True, "xhtmlOut": False})
     md.enable(["linkify", "strikethrough"])
     # Only the subset above: no headings, lists, quotes, rules, images, reference definitions.
-    md.disable(["heading", "lheading", "list", "blockquote", "hr", "reference", "html_block", "image",
-                "html_inline"])
+    md.disable(["heading", "lheading", "list", "blockquote", "hr", "reference", "html_block", "image", "html_inline"])
     # Auto-links only for URLs written with their scheme: "example.com" stays text.
     md.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
     md.validateLink = safe_link

@@ -1,14 +1,16 @@
-"""Messages: to a room, and to everyone; stored before they are sent."""
+"""Sending messages: `room_message` to a room, `send_message` to everyone; stored before they are sent."""
+
 import logging
 
-from flask import request, session
+from flask import request
 
-from .extensions import socketio
-from .history import store_and_send
-from .presence import touch
-from .ratelimit import rate_limited
-from .rooms import identity, require_member
-from .validation import BroadcastMessage, RoomMessage
+from ..connections.state import state
+from ..extensions import socketio
+from ..presence.online import touch
+from ..ratelimit import rate_limited
+from ..rooms.access import identity, require_member
+from ..validation import BroadcastMessage, RoomMessage
+from .store import store_and_send
 
 log = logging.getLogger("chat.messages")
 
@@ -25,7 +27,7 @@ def send_to_room(sid, room, text, client_id=None):
     payload, created = store_and_send(identity(), sid, ref, text, client_id, "room_message")
     # The message ends the sender's typing hint on the other pages: the next keystroke starts a
     # new one at once (the page resets its own throttle on send too).
-    session.get("_typing", {}).pop(ref.name, None)
+    state().typing.pop(ref.name, None)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("room message id=%s sid=%s room=%s chars=%d", payload["id"], sid, room, len(text))
     return ack(payload, created)
