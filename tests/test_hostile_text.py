@@ -242,6 +242,14 @@ def test_search_with_nul_is_a_clear_400_not_a_500(writer):
     assert undecoded.status_code == 200 and undecoded.get_json()["q"] == "%ED%A0%80"
 
 
+def test_a_room_name_in_a_url_with_nul_names_no_room(writer):
+    """The history API takes the room from the URL's path, where NUL can be written as %00: no room
+    has such a name (404), and the database never sees it (PostgreSQL would refuse it: a 500)."""
+    for path in ("/api/rooms/lob%00by/messages", "/api/rooms/%00/messages"):
+        assert error_of(writer.http.get(path)) == (404, "unknown_room")
+    assert writer.http.get("/api/rooms/lobby/messages").status_code in (200, 404)
+
+
 # ---- group commit: a refused row fails alone ----
 
 

@@ -15,6 +15,7 @@ from ..errors import ChatError
 from ..extensions import db
 from ..models import Room, RoomMember
 from ..names import name_key
+from ..validation import refused_character
 
 log = logging.getLogger("chat.rooms")
 
@@ -135,7 +136,13 @@ def identity():
 
 
 def find_room(name):
-    """The Room whose name has the key of `name`, or None."""
+    """The Room whose name has the key of `name`, or None.
+
+    A name with a character no text may hold (NUL, a lone surrogate: from a URL's path, say) names
+    no room, and is never sent to the database, which would refuse it with an error.
+    """
+    if refused_character(name) is not None:
+        return None
     return db.session.execute(select(Room).filter_by(name_key=name_key(name))).scalar_one_or_none()
 
 
