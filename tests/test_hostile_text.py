@@ -242,6 +242,13 @@ def test_search_with_nul_is_a_clear_400_not_a_500(writer):
     assert undecoded.status_code == 200 and undecoded.get_json()["q"] == "%ED%A0%80"
 
 
+def test_a_room_history_url_with_nul_is_a_clear_400_not_a_500(writer):
+    """The room's name in the URL is a text field like any other (a 500 on PostgreSQL before)."""
+    for path in ("/api/rooms/lobby%00/messages", "/api/rooms/lob%00by/messages?limit=5"):
+        assert error_of(writer.http.get(path)) == (400, "invalid_text")
+    assert writer.http.get("/api/rooms/lobby/messages").status_code == 200
+
+
 # ---- group commit: a refused row fails alone ----
 
 
