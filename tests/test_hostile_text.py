@@ -242,12 +242,19 @@ def test_search_with_nul_is_a_clear_400_not_a_500(writer):
     assert undecoded.status_code == 200 and undecoded.get_json()["q"] == "%ED%A0%80"
 
 
-def test_a_room_name_in_a_url_with_nul_names_no_room(writer):
-    """The history API takes the room from the URL's path, where NUL can be written as %00: no room
-    has such a name (404), and the database never sees it (PostgreSQL would refuse it: a 500)."""
-    for path in ("/api/rooms/lob%00by/messages", "/api/rooms/%00/messages"):
-        assert error_of(writer.http.get(path)) == (404, "unknown_room")
-    assert writer.http.get("/api/rooms/lobby/messages").status_code in (200, 404)
+def test_a_room_history_url_with_nul_is_a_clear_400_not_a_500(writer):
+    """The room's name in the URL is a text field like any other (a 500 on PostgreSQL before)."""
+    for path in ("/api/rooms/lobby%00/messages", "/api/rooms/lob%00by/messages?limit=5"):
+        assert error_of(writer.http.get(path)) == (400, "invalid_text")
+    assert writer.http.get("/api/rooms/lobby/messages").status_code == 200
+
+
+def test_a_room_lookup_by_a_name_no_text_may_hold_finds_nothing(app):
+    """Defence in depth below the text rule: such a name never reaches the database."""
+    from chat.rooms.access import find_room
+
+    with app.app_context():
+        assert find_room("lob\x00by") is None and find_room("\ud800") is None
 
 
 # ---- group commit: a refused row fails alone ----

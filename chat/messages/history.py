@@ -8,7 +8,7 @@ from ..errors import ChatError, http_reader_id
 from ..extensions import db, socketio
 from ..models import Message
 from ..rooms.access import readable_here, readable_room
-from ..validation import optional_id, optional_limit, optional_room, payload_object
+from ..validation import check_text, optional_id, optional_limit, optional_room, payload_object
 from .payloads import stored_payloads
 from .store import MAX_ID
 
@@ -117,6 +117,7 @@ def http_history(room_name):
         raise ChatError("invalid_query", "Give 'since' or 'before', not both.")
     room_id = None
     if room_name is not None:
+        check_text(room_name, "room")  # a text field like any other (PostgreSQL cannot even look NUL up)
         ref = readable_room(room_name, user_id)  # unknown_room: 404
         room_name, room_id = ref.name, ref.id
     return jsonify(history_reply(room_name, room_id, since, before, limit or 50))
