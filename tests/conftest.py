@@ -163,3 +163,13 @@ def people(app):
     yield make
     for person in made:
         person.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL pass leaves out what does not depend on the database (marked `once`)."""
+    if TEST_DB != "postgresql":
+        return
+    once = [item for item in items if item.get_closest_marker("once")]
+    if once:
+        items[:] = [item for item in items if not item.get_closest_marker("once")]
+        config.hook.pytest_deselected(items=once)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.once  # no database in it: the SQLite pass runs it (conftest.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 SKIP_DIRS = {"node_modules", "vendor", "test-artifacts", "instance", "__pycache__"}
 BENCHMARKS_MAX_LINES = 450

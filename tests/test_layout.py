@@ -11,6 +11,8 @@ import pytest
 
 from chat.errors import ChatError
 
+pytestmark = pytest.mark.once  # no database in it: the SQLite pass runs it (conftest.py)
+
 CHAT = Path(__file__).resolve().parent.parent / "chat"
 
 # Flask's `session` read or written by key (not `db.session` or another object's `.session`).

@@ -14,6 +14,8 @@ from chat.extensions import db
 from chat.search.schema import PG_INDEX, SQLITE_FTS, include_object
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 
+pytestmark = pytest.mark.once  # no database in it: the SQLite pass runs it (conftest.py)
+
 TABLES = {
     "users",
     "rooms",
