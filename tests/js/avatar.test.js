@@ -1,0 +1,27 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { avatarFor, colour, initials } from "../../static/js/avatar.js";
+
+test("initials: one or two letters, graphemes kept whole", () => {
+  assert.equal(initials("alice"), "A");
+  assert.equal(initials("alice-bob"), "AB");
+  assert.equal(initials("山田 太郎"), "山");
+  assert.equal(initials("👩‍💻 dev"), "👩‍💻D");
+  assert.equal(initials(""), "?");
+});
+
+test("the colour is derived from the id, stable", () => {
+  assert.equal(colour("id:1"), colour("id:1"));
+  assert.notEqual(colour("id:1"), colour("id:2"));
+  assert.match(colour("id:1"), /^hsl\(\d+ 55% 38%\)$/);
+});
+
+test("avatarFor uses display_name and avatar_url when present, only safe pictures", () => {
+  const a = avatarFor({ id: 7, name: "bob", display_name: "Robert Smith", avatar_url: "/uploads/x/a.png" });
+  assert.equal(a.initials, "RS");
+  assert.equal(a.url, "/uploads/x/a.png");
+  assert.equal(a.colour, colour("id:7"));
+  assert.equal(avatarFor({ id: 7, name: "bob", avatar_url: "javascript:alert(1)" }).url, null);
+  assert.equal(avatarFor({ id: 7, name: "bob", avatar_url: "//evil.test/a.png" }).url, null);
+  assert.equal(avatarFor(null, "abcdef99").name, "guest-abcdef");
+});
