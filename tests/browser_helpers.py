@@ -8,6 +8,7 @@ HTTP) with a python-socketio connection carrying its session cookie.
 """
 
 import re
+import time
 import uuid
 
 import requests
@@ -69,9 +70,7 @@ def exactly(text):
 
 def open_app(pages, user, lang="ja", device="desktop", scheme="light", **options):
     """The chat page for a newly registered `user`, in `lang` (?lang=), on `device`, in `scheme`."""
-    page = pages.open(
-        user, f"?lang={lang}", locale=LOCALES[lang], color_scheme=scheme, **DEVICES[device], **options
-    )
+    page = pages.open(user, f"?lang={lang}", locale=LOCALES[lang], color_scheme=scheme, **DEVICES[device], **options)
     expect(page.locator("html")).to_have_attribute("lang", lang)
     expect(page.locator("#status")).to_have_text(WORDS[lang]["connected"])
     return page
@@ -150,7 +149,7 @@ def expect_log(page, texts):
         expect(message(page, text)).to_have_count(1)
         expect(message(page, text)).to_have_attribute("data-id", re.compile(r"^\d+$"))
     ids = [int(message(page, text).get_attribute("data-id")) for text in texts]
-    assert ids == sorted(ids), f"not in stored order: {list(zip(texts, ids))}"
+    assert ids == sorted(ids), f"not in stored order: {list(zip(texts, ids, strict=True))}"
     return ids
 
 
@@ -187,6 +186,29 @@ def favicon(page):
         const links = [...document.querySelectorAll('link[rel~="icon"]')];
         return links.length ? links[links.length - 1].href : null;
     }""")
+
+
+def wait_for_favicon(page, predicate, timeout=10):
+    """Wait until predicate(favicon href) holds (the page redraws its icon when mentions change)."""
+    deadline = time.monotonic() + timeout
+    while not predicate(icon := favicon(page)):
+        assert time.monotonic() < deadline, f"favicon still {icon[:80] if icon else icon!r}"
+        page.wait_for_timeout(100)
+
+
+BADGE_STATE_JS = """(els) => els.map((e) => ({text: e.textContent.trim(),
+    off: e.hidden || getComputedStyle(e).display === 'none' || getComputedStyle(e).visibility === 'hidden'}))"""
+
+
+def expect_no_badge(badge, timeout=10):
+    """A count badge with nothing to count: absent, hidden (itself, not by a closed drawer), empty or 0."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = badge.evaluate_all(BADGE_STATE_JS)
+        if all(b["off"] or b["text"] in ("", "0") for b in states):
+            return
+        assert time.monotonic() < deadline, f"badge still shows {states}"
+        time.sleep(0.1)
 
 
 def run_axe(page, tags=("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice")):
