@@ -249,6 +249,57 @@ STRINGS["en"].update(
 )
 
 
+# The chat app's shell (issue 20): the drawer, dialogs, switcher, notices, unread awareness.
+STRINGS["ja"].update(
+    {
+        "open_sidebar": "ルームと参加者を開く",
+        "jump_latest": "最新のメッセージへ",
+        "composer_hint": "Enter で送信、Shift+Enter で改行、↑ で直前のメッセージを編集",
+        "dark_mode": "ダークモード",
+        "switcher": "ルームや人に移動",
+        "switcher_placeholder": "ルーム・DM・人を検索",
+        "conversations": "会話",
+        "new_room_button": "新しいルーム",
+        "everyone_room": "全員",
+        "report_label": "メッセージを報告",
+        "report_prompt": "報告の理由",
+        "report_sent": "報告しました",
+        "notice_join": "{user} がルーム {room} に参加しました",
+        "notice_leave": "{user} がルーム {room} から退出しました",
+        "today": "今日",
+        "yesterday": "昨日",
+        "new_messages": "新着メッセージ",
+        "member_count": "{count} メンバー",
+        "person": "人",
+        "loading": "読み込み中…",
+    }
+)
+STRINGS["en"].update(
+    {
+        "open_sidebar": "Open rooms and people",
+        "jump_latest": "Jump to latest",
+        "composer_hint": "Enter sends, Shift+Enter adds a line, ↑ edits your last message",
+        "dark_mode": "Dark mode",
+        "switcher": "Go to a room or person",
+        "switcher_placeholder": "Find rooms, DMs, people",
+        "conversations": "Conversations",
+        "new_room_button": "New room",
+        "everyone_room": "Everyone",
+        "report_label": "Report message",
+        "report_prompt": "Why are you reporting this message?",
+        "report_sent": "Reported",
+        "notice_join": "{user} joined {room}",
+        "notice_leave": "{user} left {room}",
+        "today": "Today",
+        "yesterday": "Yesterday",
+        "new_messages": "New messages",
+        "member_count": "{count} members",
+        "person": "person",
+        "loading": "Loading…",
+    }
+)
+
+
 def strings(lang):
     return STRINGS[lang]
 

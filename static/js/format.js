@@ -12,6 +12,7 @@ const SAFE_URL = /^(https?:|mailto:)/i;
 export function safeHref(raw) {
   if (typeof raw !== "string") return null;
   const trimmed = raw.trim();
+  // eslint-disable-next-line no-control-regex -- control characters are what we refuse
   if (!trimmed || !SAFE_URL.test(trimmed) || /[\u0000-\u001f\u007f]/.test(trimmed)) return null;
   try {
     const url = new URL(trimmed);
