@@ -196,6 +196,11 @@ def wait_for_favicon(page, predicate, timeout=10):
         page.wait_for_timeout(100)
 
 
+def expect_badge(badge, count):
+    """A count badge showing `count` (with or without a mark, like the mention badge's "@1")."""
+    expect(badge).to_have_text(re.compile(rf"^\D*{count}\D*$"))
+
+
 BADGE_STATE_JS = """(els) => els.map((e) => ({text: e.textContent.trim(),
     off: e.hidden || getComputedStyle(e).display === 'none' || getComputedStyle(e).visibility === 'hidden'}))"""
 

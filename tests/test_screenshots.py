@@ -15,6 +15,7 @@ from tests.browser_helpers import (
     DEVICES,
     LOCALES,
     Bot,
+    expect_badge,
     join,
     no_horizontal_scroll,
     open_app,
@@ -95,7 +96,7 @@ def stage(pages, base_url, lang, device, scheme, suffix):
             bots[who].say(main, text)
         expect(page.locator("#messages li.message[data-id]")).to_have_count(count)
     bots[1].say(background, cast["mention"].format(viewer=viewer))
-    expect(room_entry(page, background).locator(".mention-badge")).to_have_text("1")
+    expect_badge(room_entry(page, background).locator(".mention-badge"), 1)
     return page, bots
 
 
