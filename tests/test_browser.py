@@ -52,7 +52,6 @@ JA = {
     "pending": "送信中…",
 }
 EN = {"connected": "Connected", "room_prefix": "[Room]"}
-RICH_PARTS = {"span.edited", "div.file", "div.reactions", "div.actions"}
 
 
 @pytest.fixture(scope="module")
@@ -178,29 +177,44 @@ def ours(page, suffix):
 
 
 def expect_message(page, author, text, room_prefix=JA["room_prefix"]):
-    """Exactly one stored line with `text`, by `author`, shown as text: `[room] <author><text><time>`."""
+    """Exactly one stored line with `text`, by `author`, shown as text: avatar, author, time, text.
+
+    `room_prefix` says whether the line belongs to a room (any prefix) or to everyone (empty)."""
     item = messages(page).filter(has=page.locator(".text", has_text=exactly(text)))
     expect(item).to_have_count(1)
-    expect(item).to_have_class("message room" if room_prefix else "message global")  # not pending
+    kind = "room" if room_prefix else "global"
+    expect(item).to_have_class(re.compile(rf"^message {kind}( grouped)?( mentioned)?$"))  # not pending
     expect(item).to_have_attribute("data-id", re.compile(r"^\d+$"))
     expect(item.locator(".author")).to_have_text(author)
-    parts = item.evaluate("""li => [...li.childNodes].map((n) => n.nodeType === 3 ? ['#text', n.data]
-        : [n.tagName.toLowerCase() + '.' + n.className, n.textContent])""")
-    prefix = [["#text", room_prefix + " "]] if room_prefix else []
-    while parts and parts[-1][0] in RICH_PARTS:  # after the time: edited mark, file, reactions, actions
-        parts.pop()
-    assert parts[:-1] == prefix + [["span.author", author], ["span.text", text]], parts
-    assert parts[-1][0] == "time.time" and re.search(r"\d:\d\d", parts[-1][1]), parts  # browser's locale
+    parts = item.evaluate("""li => [...li.querySelectorAll('.avatar, .author, time, .text')]
+        .map((n) => [n.tagName.toLowerCase() + '.' + n.className, n.textContent])""")
+    assert [p[0] for p in parts] == ["span.avatar", "span.author", "time.time", "span.text"], parts
+    assert parts[3][1] == text, parts
+    assert re.search(r"\d:\d\d", parts[2][1]), parts  # the browser's locale
     expect(item.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
     return item
 
 
+NOTICES = {
+    "ja": {
+        "に参加しました": "{who} がルーム {room} に参加しました",
+        "から退出しました": "{who} がルーム {room} から退出しました",
+    },
+    "en": {"に参加しました": "{who} joined {room}", "から退出しました": "{who} left {room}"},
+}
+
+
+def notice_text(who, room, verb="に参加しました", room_prefix=JA["room_prefix"]):
+    """A join or leave notice in the page's language (the seed's `data` stays on the wire only)."""
+    lang = "en" if room_prefix == EN["room_prefix"] else "ja"
+    return NOTICES[lang][verb].format(who=who, room=room)
+
+
 def expect_notice(page, who, room, verb="に参加しました", room_prefix=JA["room_prefix"], count=1):
-    """`[ルーム] <name> がルーム <room> に参加しました` (the seed's text, the sid replaced by the name)."""
-    text = f"{room_prefix} {who} がルーム {room} {verb}"
-    items = messages(page).filter(has_text=exactly(text))
+    """`<name> がルーム <room> に参加しました` (or `<name> joined <room>`): by name, never by sid."""
+    items = messages(page).filter(has_text=exactly(notice_text(who, room, verb, room_prefix)))
     expect(items).to_have_count(count)
-    expect(items.last).to_have_class("message room notice")
+    expect(items.last).to_have_class(re.compile(r"^notice\b"))
     return items
 
 
@@ -210,7 +224,7 @@ def join(page, room, me, room_prefix=JA["room_prefix"], announced=True):
     A member coming back (after a reload or a reconnection) may not be announced: the server
     keeps signed-in users' memberships and follows those rooms again at connect, silently.
     """
-    mine = messages(page).filter(has_text=exactly(f"{room_prefix} {me} がルーム {room} に参加しました"))
+    mine = messages(page).filter(has_text=exactly(notice_text(me, room, room_prefix=room_prefix)))
     before = mine.count()
     page.locator("#room-input").fill(room)
     page.locator("#join").click()
@@ -292,8 +306,9 @@ def test_rooms_messages_escaping_and_leave(pages, suffix):
         expect(page.locator("#messages img")).to_have_count(0)
         assert page.evaluate("() => typeof window.__xss") == "undefined"
 
-    # Carol is in no room: her later message to everyone reaches everyone, and by the time it
-    # has come back to her, the earlier room messages would have too. They must not be there.
+    # Carol is in no room: her later message to everyone goes to the "everyone" conversation, and
+    # by the time it has come back to her, the earlier room messages would have too. They must
+    # not be there. Alice and Bob, in the room, see it when they open "everyone".
     shout = f"hello everyone from {carol}"
     type_and_press_enter(p3, shout)
     expect_message(p3, carol, shout, room_prefix="")
@@ -301,10 +316,8 @@ def test_rooms_messages_escaping_and_leave(pages, suffix):
     expect(p3.locator("#messages > li.room")).to_have_count(0)
     for text in (hello, reply, XSS):
         expect(p3.locator("#messages .text", has_text=exactly(text))).to_have_count(0)
-    for page in (p1, p2):
-        expect_message(page, carol, shout, room_prefix="")
-    expect(ours(p1, suffix)).to_have_count(6)  # 2 joins, 3 room messages, 1 message to everyone
-    expect(ours(p2, suffix)).to_have_count(5)  # 1 join (its own), 3 room messages, 1 to everyone
+    expect(ours(p1, suffix)).to_have_count(5)  # 2 joins, 3 room messages
+    expect(ours(p2, suffix)).to_have_count(4)  # 1 join (its own), 3 room messages
     assert_no_socket_ids(pages, p1, p2, p3)
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -315,14 +328,16 @@ def test_rooms_messages_escaping_and_leave(pages, suffix):
     expect(p1.locator("#current-room")).to_have_text(JA["no_room"])
     expect(p1.locator("#leave")).to_be_hidden()
     expect(p1.locator("#send")).to_have_text(JA["send"])
+    expect_message(p1, carol, shout, room_prefix="")  # "everyone", with Carol's message
     expect_notice(p2, alice, room, "から退出しました")
     after = "ロビーに残った人だけに"
     type_and_press_enter(p2, after)
     expect_message(p2, bob, after)
     bye = "alice now talks to everyone"
     type_and_press_enter(p1, bye)
-    for page in (p1, p2, p3):
+    for page in (p1, p3):
         expect_message(page, alice, bye, room_prefix="")
+    expect(p2.locator("#messages .text", has_text=exactly(bye))).to_have_count(0)  # Bob reads the room
     expect(p1.locator("#messages .text", has_text=exactly(after))).to_have_count(0)
     expect(ours(p3, suffix)).to_have_count(2)
     assert_no_socket_ids(pages, p1, p2, p3)
@@ -354,17 +369,21 @@ def test_two_users_see_names_and_the_room_history_after_a_reload(pages, suffix):
             expect_message(page, author, text)
     expect_conversation(pb, suffix, said)
 
-    # Bob reloads: still logged in, a new connection, in no room yet; Alice sees him go, by name.
+    # Bob reloads: still logged in, a new connection, back in the same room with its history;
+    # Alice sees his old connection go, by name.
     pb.reload()
     expect(pb).to_have_url(pages.base_url + "/?lang=ja")
     expect(pb.locator("#me")).to_have_text(bob)
     expect(pb.locator("#status")).to_have_class("status connected")
-    expect(pb.locator("#current-room")).to_have_text(JA["no_room"])
+    expect(pb.locator("#current-room")).to_have_text(room)
     expect_notice(pa, bob, room, "から退出しました")
+    expect_conversation(pb, suffix, said)
+    pb.locator("#leave").click()  # out of it, to join again through the form
+    expect(pb.locator("#current-room")).to_have_text(JA["no_room"])
     expect(ours(pb, suffix)).to_have_count(0)
 
     # He rejoins through the form: the room's history, both names, in order, each line once.
-    join(pb, room, bob, announced=False)
+    join(pb, room, bob)
     ids = expect_conversation(pb, suffix, said)
     for author, text in said:
         expect_message(pb, author, text)
@@ -476,7 +495,9 @@ def test_enter_during_ime_composition_does_not_send(pages, suffix):
     box.focus()
 
     # A synthetic Enter that is part of a composition is cancelled by the page (both the standard
-    # flag and Safari's keyCode 229); dispatchEvent() returns false when the default was prevented.
+    # flag and Safari's keyCode 229) and sends nothing; dispatchEvent() returns false when the
+    # default was prevented. A plain Enter is cancelled too (it sends instead of adding a line:
+    # with an empty box, nothing); Shift+Enter is left alone (a new line).
     cancelled = page.evaluate("""() => {
         const box = document.getElementById('message-input');
         box.value = 'へんかんちゅう';
@@ -484,10 +505,13 @@ def test_enter_during_ime_composition_does_not_send(pages, suffix):
             {key: 'Enter', code: 'Enter', isComposing: true, bubbles: true, cancelable: true});
         const legacy = new KeyboardEvent('keydown', {key: 'Enter', bubbles: true, cancelable: true});
         Object.defineProperty(legacy, 'keyCode', {value: 229});
+        const results = [!box.dispatchEvent(composing), !box.dispatchEvent(legacy)];
+        box.value = '';
         const plain = new KeyboardEvent('keydown', {key: 'Enter', bubbles: true, cancelable: true});
-        return [!box.dispatchEvent(composing), !box.dispatchEvent(legacy), !box.dispatchEvent(plain)];
+        const shifted = new KeyboardEvent('keydown', {key: 'Enter', shiftKey: true, bubbles: true, cancelable: true});
+        return [...results, !box.dispatchEvent(plain), !box.dispatchEvent(shifted)];
     }""")
-    assert cancelled == [True, True, False]
+    assert cancelled == [True, True, True, False]
     box.fill("")
 
     # A real (trusted) Enter key while the IME has an active composition: Chromium sets
