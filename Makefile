@@ -96,7 +96,7 @@ lint-js: node_modules/.package-lock.json
 	node_modules/.bin/eslint eslint.config.js static/js tests/js
 
 test-js:
-	node --test tests/js/
+	node --test tests/js/*.test.js
 
 # The README's screenshots (docs/screenshots/*.png), taken by the browser suite against a real server.
 screenshots: setup-dev
