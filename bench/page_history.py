@@ -17,6 +17,7 @@ Prints one JSON line per round and a summary table (medians). Lab notes: docs/be
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -45,6 +46,7 @@ INSTRUMENT_JS = """(() => {
     if (b.target && b.shown === null && document.querySelector(`#messages li[data-id="${b.target}"]`)) {
       b.shown = performance.now();
     }
+    if (b.connected == null && document.querySelector('#status.connected')) b.connected = performance.now();
   };
   new MutationObserver(check).observe(document, {childList: true, subtree: true});
 })();"""
@@ -90,6 +92,10 @@ def one_round(browser, url, viewer_state, room, other_room, newest, pages_back):
         newest_item = page.locator(f'#messages li[data-id="{newest}"]')
         expect(newest_item).to_be_attached(timeout=30_000)
         shown = page.evaluate("() => window.__bench.shown ?? performance.now()")
+        phases = page.evaluate(
+            "() => ({dcl: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,"
+            " connected: window.__bench.connected})"
+        )
         expect(newest_item).to_be_in_viewport(timeout=30_000)
         in_view = page.evaluate("() => performance.now()")
         opened = page.evaluate(COUNTS_JS)
@@ -118,6 +124,8 @@ def one_round(browser, url, viewer_state, room, other_room, newest, pages_back):
         longtasks = page.evaluate("() => window.__bench.longtasks")
         after = page.evaluate(COUNTS_JS)
         return {
+            "page_dom_ready_ms": round(phases["dcl"], 1),
+            "socket_connected_ms": round(phases["connected"], 1) if phases["connected"] else None,
             "open_newest_in_dom_ms": round(shown, 1),
             "open_newest_in_view_ms": round(in_view, 1),
             "switch_newest_in_dom_ms": round(switched, 1),
@@ -158,6 +166,8 @@ def summary(rows):
     loads = [ms for r in rows for ms in r["older_page_ms"] if ms is not None]
     return {
         "rounds": len(rows),
+        "page_dom_ready_ms": median("page_dom_ready_ms"),
+        "socket_connected_ms": median("socket_connected_ms"),
         "open_newest_in_dom_ms": median("open_newest_in_dom_ms"),
         "open_newest_in_view_ms": median("open_newest_in_view_ms"),
         "switch_newest_in_dom_ms": median("switch_newest_in_dom_ms"),
@@ -197,7 +207,17 @@ def main():
                 print(json.dumps({"round": n + 1, **row}))
                 rows.append(row)
             browser.close()
-        print(json.dumps({"summary": summary(rows), "messages": args.messages, "database": database.split(":")[0]}))
+        load = os.getloadavg()
+        print(
+            json.dumps(
+                {
+                    "summary": summary(rows),
+                    "messages": args.messages,
+                    "database": database.split(":")[0],
+                    "loadavg": load,
+                }
+            )
+        )
     finally:
         for person in people:
             person.close()
