@@ -110,8 +110,8 @@ def same_viewer(pages, page, lang, device, scheme):
         storage_state=page.context.storage_state(),
         **DEVICES[device],
     )
-    expect(other.locator("#me")).to_have_text(page.locator("#me").inner_text())
-    expect(other.locator("#current-room")).to_have_text(page.locator("#current-room").inner_text())
+    expect(other.locator("#me")).to_have_text(page.locator("#me").text_content())
+    expect(other.locator("#current-room")).to_have_text(page.locator("#current-room").text_content())
     expect(other.locator("#messages li.message[data-id]")).to_have_count(len(CAST[lang]["lines"]))
     return other
 
