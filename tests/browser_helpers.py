@@ -33,15 +33,15 @@ PAIRWISE = [
     ("phone", "en", "light"),
 ]
 ALL_COMBINATIONS = [(d, lang, s) for d in DEVICES for lang in LOCALES for s in ("light", "dark")]
-# The seed's manual steps name these controls and states (README, issue 20).
+# The seed's manual steps name these controls and states (its 動作確認 sections; issue 20).
 WORDS = {
     "ja": {
         "connect": "接続",
         "disconnect": "切断",
         "connected": "接続中",
         "disconnected": "切断中",
-        "join": "参加",
-        "leave": "退出",
+        "join": "ルームに参加",
+        "leave": "ルームから退出",
         "room_box": "ルーム名",
     },
     "en": {
@@ -49,8 +49,8 @@ WORDS = {
         "disconnect": "Disconnect",
         "connected": "Connected",
         "disconnected": "Disconnected",
-        "join": "Join",
-        "leave": "Leave",
+        "join": "Join room",
+        "leave": "Leave room",
         "room_box": "Room name",
     },
 }

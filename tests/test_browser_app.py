@@ -146,7 +146,7 @@ def test_the_seeds_manual_steps_pass_as_written(pages, bots, combo):
     # The room box and 参加: the current room becomes test-room, and the page says who joined.
     box = reveal(page, page.get_by_role("textbox", name=re.compile(words["room_box"])))
     box.fill(room)
-    page.get_by_role("button", name=re.compile(words["join"])).click()
+    page.get_by_role("button", name=words["join"], exact=True).click()
     expect(page.locator("#current-room")).to_have_text(room)
     joined = page.locator("#messages li.notice").filter(has_text=me).filter(has_text=room)
     expect(joined).to_have_count(1)
@@ -173,7 +173,7 @@ def test_the_seeds_manual_steps_pass_as_written(pages, bots, combo):
     expect_message(page, me, text)
 
     # 退出: the room is no longer the current one nor in the list.
-    reveal(page, page.get_by_role("button", name=re.compile(words["leave"]))).click()
+    reveal(page, page.get_by_role("button", name=f"{words['leave']} ({room})", exact=True)).click()
     expect(page.locator("#current-room")).not_to_have_text(room)
     expect(room_entry(page, room)).to_have_count(0)
 
