@@ -270,6 +270,7 @@ STRINGS["ja"].update(
         "yesterday": "昨日",
         "new_messages": "新着メッセージ",
         "member_count": "{count} メンバー",
+        "member_count_one": "{count} メンバー",
         "person": "人",
         "loading": "読み込み中…",
     }
@@ -294,6 +295,7 @@ STRINGS["en"].update(
         "yesterday": "Yesterday",
         "new_messages": "New messages",
         "member_count": "{count} members",
+        "member_count_one": "{count} member",
         "person": "person",
         "loading": "Loading…",
     }

@@ -159,6 +159,7 @@ function start() {
   const liveMessage = (msg) => {
     if (msg.type) {
       if ((msg.room || "") === chat.current) log.addNotice(noticeText(msg, t), "room");
+      rooms.refresh();  // its member and online counts changed
       return;
     }
     if (msg.id == null) return;

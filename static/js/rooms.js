@@ -227,7 +227,8 @@ export class Rooms {
 
   open(room) {
     const info = this.info(room);
-    this.chat.open(room, null, info ? info.last_read_id : null);
+    const known = room && this.unread.rooms.has(room) ? this.unread.room(room).lastReadId : null;
+    this.chat.open(room, null, known ?? (info ? info.last_read_id : null));
   }
 
   // What the quick switcher offers: rooms, conversations, people (a DM with them).

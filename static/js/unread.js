@@ -20,7 +20,8 @@ export class Unread {
       const entry = this.room(info.name);
       entry.unread = info.unread || 0;
       entry.mentions = info.mentions || 0;
-      entry.lastReadId = info.last_read_id ?? entry.lastReadId;
+      const server = info.last_read_id ?? null;
+      if (server !== null && (entry.lastReadId === null || server > entry.lastReadId)) entry.lastReadId = server;
     }
     for (const name of Array.from(this.rooms.keys())) if (!seen.has(name)) this.rooms.delete(name);
   }

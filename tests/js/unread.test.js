@@ -30,6 +30,16 @@ test("read clears the counts and moves the mark forward only", () => {
   assert.equal(u.favicon(), "plain");
 });
 
+test("the directory never moves a read mark back", () => {
+  const u = new Unread(1);
+  u.fromDirectory([{ name: "r", unread: 0, last_read_id: 5 }]);
+  u.read("r", 9);
+  u.fromDirectory([{ name: "r", unread: 0, last_read_id: 5 }]);
+  assert.equal(u.room("r").lastReadId, 9);
+  u.fromDirectory([{ name: "r", unread: 0, last_read_id: null }]);
+  assert.equal(u.room("r").lastReadId, 9);
+});
+
 test("rooms gone from the directory are forgotten", () => {
   const u = new Unread(1);
   u.fromDirectory([{ name: "r", unread: 1 }]);

@@ -49,7 +49,7 @@ export class Header {
     els.topic.hidden = !topic;
     const members = info && info.kind !== "dm" ? info.members : null;
     els.members.hidden = members == null;
-    els.members.textContent = members == null ? "" : fill(t.member_count, { count: members });
+    els.members.textContent = members == null ? "" : fill(members === 1 ? t.member_count_one : t.member_count, { count: members });
     els.settings.hidden = !room || !info || info.kind === "dm" || me.id === null;
     document.title = ctx.baseTitle = room ? `${name} · ${t.title}` : t.title;
   }
