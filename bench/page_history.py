@@ -96,8 +96,11 @@ def one_round(browser, url, viewer_state, room, other_room, newest, pages_back):
             "() => ({dcl: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,"
             " connected: window.__bench.connected})"
         )
-        expect(newest_item).to_be_in_viewport(timeout=30_000)
-        in_view = page.evaluate("() => performance.now()")
+        try:
+            expect(newest_item).to_be_in_viewport(timeout=10_000)
+            in_view = round(page.evaluate("() => performance.now()"), 1)
+        except AssertionError:  # the page did not scroll to it: a bug to report, not a number
+            in_view = None
         opened = page.evaluate(COUNTS_JS)
 
         # Switch: to the other room and back by the sidebar.
@@ -106,7 +109,7 @@ def one_round(browser, url, viewer_state, room, other_room, newest, pages_back):
         room_entry(page, room).click()
         expect(newest_item).to_be_attached(timeout=30_000)
         switched = page.evaluate("() => (window.__bench.shown ?? performance.now()) - window.__bench.t0")
-        expect(newest_item).to_be_in_viewport(timeout=30_000)
+        page.wait_for_timeout(300)
 
         # Scroll back: to the top of the log, pages_back times, each until older ones are in.
         page.evaluate("() => { window.__bench.longtasks = []; }")
@@ -127,7 +130,7 @@ def one_round(browser, url, viewer_state, room, other_room, newest, pages_back):
             "page_dom_ready_ms": round(phases["dcl"], 1),
             "socket_connected_ms": round(phases["connected"], 1) if phases["connected"] else None,
             "open_newest_in_dom_ms": round(shown, 1),
-            "open_newest_in_view_ms": round(in_view, 1),
+            "open_newest_in_view_ms": in_view,
             "switch_newest_in_dom_ms": round(switched, 1),
             "dom_elements_open": opened["elements"],
             "log_items_open": opened["items"],
@@ -166,6 +169,7 @@ def summary(rows):
     loads = [ms for r in rows for ms in r["older_page_ms"] if ms is not None]
     return {
         "rounds": len(rows),
+        "newest_not_in_view": sum(r["open_newest_in_view_ms"] is None for r in rows),
         "page_dom_ready_ms": median("page_dom_ready_ms"),
         "socket_connected_ms": median("socket_connected_ms"),
         "open_newest_in_dom_ms": median("open_newest_in_dom_ms"),
