@@ -31,7 +31,7 @@ export class Uploads {
 
   line(file, room) {
     const { t } = this.ctx;
-    const item = el("li", { className: `message ${room ? "room" : "global"} pending upload` });
+    const item = el("li", { role: "article", className: `message ${room ? "room" : "global"} pending upload` });
     const bar = el("progress", { max: 100, value: 0, "aria-label": fill(t.uploading_name, { name: file.name }) });
     item.append(el("span", { className: "avatar", "aria-hidden": "true", text: "📎" }),
       el("div", { className: "body" }, el("span", { className: "text", text: `📎 ${file.name} (${humanSize(file.size)})` }),

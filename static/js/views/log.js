@@ -67,19 +67,19 @@ export class LogView {
   }
 
   line(msg, grouped) {
-    return fillMessage(el("li"), msg, this.ctx, { grouped, mentioned: this.isMentioned(msg) });
+    return fillMessage(el("li", { role: "article" }), msg, this.ctx, { grouped, mentioned: this.isMentioned(msg) });
   }
 
   separator(day) {
-    return el("li", { className: "day-separator", dataset: { day }, text: dayLabel(day, { lang: this.ctx.lang, strings: this.ctx.t }) });
+    return el("li", { className: "day-separator", role: "none", dataset: { day }, text: dayLabel(day, { lang: this.ctx.lang, strings: this.ctx.t }) });
   }
 
   newLine() {
-    return el("li", { className: "new-messages-line", text: this.ctx.t.new_messages });
+    return el("li", { className: "new-messages-line", role: "none", text: this.ctx.t.new_messages });
   }
 
   notice(entry) {
-    return el("li", { className: `notice ${entry.kind || ""}`.trim(), text: entry.text });
+    return el("li", { className: `notice ${entry.kind || ""}`.trim(), role: "none", text: entry.text });
   }
 
   // Everything again from the window (a page of history, a catch-up): while aria-busy, keeping

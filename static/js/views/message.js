@@ -126,7 +126,7 @@ export function fillMessage(item, msg, ctx, { grouped = false, mentioned = false
 
 // A line of one's own that waits for the server (or an upload in progress).
 export function pendingLine(text, ctx, room, state) {
-  const item = el("li");
+  const item = el("li", { role: "article" });
   fillMessage(item, { text, user: ctx.me, room, ts: new Date().toISOString() }, ctx);
   item.classList.add("pending");
   item.querySelector(".body").append(el("span", { className: "state", text: state }));

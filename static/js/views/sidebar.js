@@ -27,30 +27,35 @@ export class Sidebar {
     });
   }
 
+  // The button's accessible name is its text: "NAME, 2 メンバー · 1 オンライン, 3 未読, 1 メンション"
+  // (decorations and badges hidden from it, the separators and words hidden from the eye).
   entry(info, current, counts) {
     const { t } = this.ctx;
     const label = roomLabel(info);
+    const hidden = (text) => el("span", { className: "inline-hidden", text });
     const item = el("li", { className: "room-entry", dataset: { room: info.name } });
     const b = el("button", { type: "button", className: "room-button" });
     if (info.name === current) b.setAttribute("aria-current", "true");
     const lock = info.private && info.kind !== "dm" ? " 🔒" : "";
-    b.append(el("span", { className: "room-name", text: (info.kind === "dm" ? "" : "# ") + label + lock }));
-    const parts = [label];
+    const name = el("span", { className: "room-name" }, info.kind === "dm" ? "" : el("span", { text: "# ", "aria-hidden": "true" }),
+      label, lock ? el("span", { text: lock, "aria-hidden": "true" }) : "");
+    b.append(name);
+    let last = name;  // the hidden words go inside the last text (flex items would add spaces)
     if (info.kind !== "dm") {
       const members = `${info.members} ${info.members === 1 ? t.member_one : t.members} · ${info.online} ${t.online_count}`;
-      b.append(el("span", { className: "counts", text: members }));
-      parts.push(members);
+      name.append(hidden(","));
+      last = el("span", { className: "counts", text: members });
+      b.append(last);
     }
     if (counts.unread) {
       b.classList.add("has-unread");
+      last.append(hidden(`, ${counts.unread} ${t.unread}`));
       b.append(el("span", { className: "badge", text: String(counts.unread), "aria-hidden": "true" }));
-      parts.push(`${counts.unread} ${t.unread}`);
     }
     if (counts.mentions) {
-      b.append(el("span", { className: "mention-badge", text: `@${counts.mentions}`, "aria-hidden": "true" }));
-      parts.push(`${counts.mentions} ${t.mentions}`);
+      last.append(hidden(`, ${counts.mentions} ${t.mentions}`));
+      b.append(el("span", { className: "mention-badge", text: String(counts.mentions), "aria-hidden": "true" }));  // "@" by CSS
     }
-    b.setAttribute("aria-label", parts.join(", "));
     item.append(b);
     return item;
   }
