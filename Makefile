@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup setup-dev setup-gevent vendor run serve serve-gevent test bench lint clean
+.PHONY: setup setup-dev setup-gevent vendor run serve serve-gevent test test-js lint-js bench lint clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,9 @@ $(VENV)/.dev-stamp: requirements-dev.txt requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $(VENV)/.req-stamp $@
 
+# The locked client and the page's dev tools (eslint, axe-core): --include=dev even under NODE_ENV=production.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --include=dev --no-audit --no-fund --loglevel=error
 
 # The browser's Socket.IO client is committed in static/vendor (a Python-only deploy serves it as
 # is); after changing package.json: `npm install`, `make vendor`, commit. tests/test_deploy.py
@@ -36,7 +37,8 @@ tests/seed_client/node_modules/.package-lock.json: tests/seed_client/package.jso
 # No npm here: `make run` and `make serve` need Python only.
 setup: $(VENV)/.req-stamp
 
-# The test tools: npm brings the locked client (to check static/vendor against) and the seed's client.
+# The test tools: npm brings the locked client (to check static/vendor against), eslint and axe-core
+# for the page, and the seed's client.
 setup-dev: $(VENV)/.dev-stamp node_modules/.package-lock.json tests/seed_client/node_modules/.package-lock.json
 
 # Development server (threading mode, websocket included).
@@ -67,6 +69,7 @@ serve-gevent: setup-gevent
 test: setup-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory lint-js test-js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	CHAT_TEST_DB=postgresql $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -86,6 +89,18 @@ bench: setup
 lint: setup-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory lint-js
+
+# The page's ES modules and their unit tests (eslint.config.js; node:test, no browser).
+lint-js: node_modules/.package-lock.json
+	node_modules/.bin/eslint eslint.config.js static/js tests/js
+
+test-js:
+	node --test tests/js/*.test.js
+
+# The README's screenshots (docs/screenshots/*.png), taken by the browser suite against a real server.
+screenshots: setup-dev
+	CHAT_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_screenshots.py -q
 
 clean:
 	rm -rf $(VENV) $(GEVENT_VENV) node_modules .pytest_cache

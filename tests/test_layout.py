@@ -165,9 +165,10 @@ def test_socket_handlers_are_thin():
 def test_make_test_checks_the_format_and_the_lint_before_the_suite():
     recipe = (CHAT.parent / "Makefile").read_text().split("\ntest: ", 1)[1].split("\n\n", 1)[0]
     steps = [line.strip() for line in recipe.splitlines()[1:]]
-    assert steps[:3] == [
+    assert steps[:4] == [
         "$(BIN)/ruff format --check .",
         "$(BIN)/ruff check .",
+        "$(MAKE) --no-print-directory lint-js test-js",  # the page: eslint, node --test
         "$(BIN)/python -m pytest $(PYTEST_ARGS)",
     ]
 
