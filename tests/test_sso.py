@@ -219,13 +219,17 @@ def test_a_slow_token_endpoint_times_out(sso_app, provider):
     refused_with(client, response, "sso_unavailable")
 
 
-def test_a_discovery_document_naming_another_issuer_is_refused(sso_app, provider):
+def test_a_discovery_document_naming_another_issuer_is_refused(sso_app, provider, monkeypatch):
+    monkeypatch.setattr(oidc, "DISCOVERY_RETRY_AFTER", 0.5)
     app = sso_app()
     provider.metadata_issuer = "https://impostor.example"
     client = app.test_client()
     refused_with(client, client.get("/login/sso"), "sso_unavailable")
-    provider.metadata_issuer = None  # fixed at the provider: fetched again, then trusted
-    sso(client)
+    provider.metadata_issuer = None  # fixed at the provider
+    refused_with(client, client.get("/login/sso"), "sso_unavailable")  # not asked again at once
+    assert [entry[0] for entry in provider.requests] == ["discovery"]
+    time.sleep(0.6)
+    sso(client)  # fetched again, then trusted
     assert user_id(client) is not None
 
 

@@ -8,7 +8,9 @@ address; the session starts exactly like a password login's (sessions.sign_in).
 """
 
 import logging
+import math
 import secrets
+import time
 from urllib.parse import urlsplit
 
 import requests
@@ -41,6 +43,9 @@ MAX_SUBJECT = 255  # OpenID Connect Core 2: sub is at most 255 ASCII characters
 MAX_NEXT = 1024  # a longer `next` goes to the chat page (it is kept in the session cookie)
 MAX_PENDING = 3  # sign-ins started and not finished, kept per browser (each is a few hundred bytes of cookie)
 NAME_CLAIMS = ("preferred_username", "name", "nickname", "given_name")
+# After a failed discovery, sign-ins fail at once for this many seconds instead of each waiting
+# for a provider that is down (and a flood of them sending it a request each).
+DISCOVERY_RETRY_AFTER = 5.0
 
 
 class SignInFailed(Exception):
@@ -111,21 +116,28 @@ def discovered(client):
     metadata = client.server_metadata
     if metadata.get("_chat_checked"):
         return metadata
+    if time.monotonic() - getattr(client, "chat_discovery_failed_at", -math.inf) < DISCOVERY_RETRY_AFTER:
+        raise SignInFailed("sso_unavailable", "discovery failed moments ago")
     try:
         client.load_server_metadata()
     except (requests.RequestException, ValueError, TypeError) as exc:
-        metadata.clear()
-        raise SignInFailed("sso_unavailable", f"discovery failed: {exc!r}") from None
+        raise discovery_failed(client, f"discovery failed: {exc!r}") from None
     issuer = current_app.config["CHAT_OIDC_ISSUER"]
     endpoints = [metadata.get(key) for key in ("authorization_endpoint", "token_endpoint", "jwks_uri")]
     if metadata.get("issuer") != issuer or not all(isinstance(url, str) and is_http_url(url) for url in endpoints):
-        metadata.clear()  # fetched again next time
-        raise SignInFailed("sso_unavailable", f"discovery document unusable (issuer {metadata.get('issuer')!r})")
+        raise discovery_failed(client, f"discovery document unusable (issuer {metadata.get('issuer')!r})")
     listed = metadata.get("id_token_signing_alg_values_supported")
     allowed = [alg for alg in listed if alg in SIGNING_ALGORITHMS] if isinstance(listed, list) else []
     metadata["id_token_signing_alg_values_supported"] = allowed or ["RS256"]
     metadata["_chat_checked"] = True
     return metadata
+
+
+def discovery_failed(client, reason):
+    """Forget what was fetched (tried again after DISCOVERY_RETRY_AFTER); the refusal to raise."""
+    client.server_metadata.clear()
+    client.chat_discovery_failed_at = time.monotonic()
+    return SignInFailed("sso_unavailable", reason)
 
 
 def is_http_url(url):
