@@ -35,7 +35,7 @@ def sso_server(provider, live_database):
         "CHAT_BASE_URL": f"http://127.0.0.1:{port}",
         "CHAT_SSO_ONLY": "true",
     }
-    server = servers.gunicorn("eventlet", port=port, env=env).start()
+    server = servers.gunicorn("eventlet", port=port, env=env).start(timeout=120)  # a busy machine starts slowly
     yield server
     server.stop()
 
