@@ -271,15 +271,31 @@ def test_with_creation_off_only_known_identities_sign_in(sso_app, provider):
     client = app.test_client()
     refused_with(client, sso(client), "sso_no_account")
     assert users(app) == {}
-    with app.app_context():  # the operator links an account to this identity
-        user = User(name="Alice", name_key="alice", is_guest=False)
-        db.session.add(user)
-        db.session.flush()
-        db.session.add(UserIdentity(user_id=user.id, issuer=provider.issuer("a"), subject="u-1"))
-        db.session.commit()
-        uid = user.id
+    with app.app_context():
+        create_user("Alice", "correct horse")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["chat", "sso-link", "nobody", "u-1"]).exit_code != 0
+    linked = runner.invoke(args=["chat", "sso-link", "ALICE", "u-1"])  # the operator links the account
+    assert linked.exit_code == 0, linked.output
+    uid = next(iter(users(app)))
     sso(client)
-    assert user_id(client) == uid
+    assert user_id(client) == uid and users(app) == {uid: "Alice"}
+    assert runner.invoke(args=["chat", "sso-link", "Alice", "u-1"]).exit_code == 0  # again: no change
+    assert identities(app) == {(provider.issuer("a"), "u-1"): uid}
+    unlinked = runner.invoke(args=["chat", "sso-link", "--unlink", "Alice", "u-1"])
+    assert unlinked.exit_code == 0, unlinked.output
+    other = app.test_client()
+    refused_with(other, sso(other), "sso_no_account")
+    assert runner.invoke(args=["chat", "sso-link", "--unlink", "Alice", "u-1"]).exit_code != 0
+
+
+def test_an_identity_links_to_one_user_only(sso_app):
+    app = sso_app()
+    with app.app_context():
+        create_user("bob", "correct horse")
+    sso(app.test_client())  # creates alice with identity u-1
+    refused = app.test_cli_runner().invoke(args=["chat", "sso-link", "bob", "u-1"])
+    assert refused.exit_code != 0 and "already signs in as 'alice'" in refused.output
 
 
 def test_a_taken_name_gets_a_suffix_and_is_never_linked(sso_app, provider):

@@ -320,3 +320,24 @@ def fitted(stem, suffix, limit):
         except names.NameRefused:
             continue
     return None
+
+
+def link_identity(user, issuer, subject):
+    """Let (issuer, subject) sign in as `user` (`flask chat sso-link`); ValueError when it is another user's."""
+    existing = identity_user(issuer, subject)
+    if existing is not None and existing.id != user.id:
+        raise ValueError(f"that identity already signs in as {existing.name!r}")
+    if existing is None:
+        db.session.add(UserIdentity(user_id=user.id, issuer=issuer, subject=subject))
+        db.session.commit()
+
+
+def unlink_identity(user, issuer, subject):
+    """Stop (issuer, subject) signing in as `user`; whether there was such a link."""
+    found = db.session.execute(
+        db.delete(UserIdentity).where(
+            UserIdentity.user_id == user.id, UserIdentity.issuer == issuer, UserIdentity.subject == subject
+        )
+    ).rowcount
+    db.session.commit()
+    return bool(found)
