@@ -1,14 +1,19 @@
 """Single sign-on with OpenID Connect (issue 22), against a provider on 127.0.0.1 (tests/oidc_provider.py):
 real HTTP, really signed ID tokens, the chat's side driven by the Flask test client as a browser."""
 
+import json
 import logging
+import os
 import time
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from chat import create_app
+from chat import create_app, names
 from chat.accounts import oidc
 from chat.accounts.models import UserIdentity
 from chat.accounts.sessions import create_user
@@ -17,6 +22,7 @@ from chat.extensions import db
 from chat.i18n import STRINGS
 from chat.models import User
 from tests.accounts import csrf_token, login, register
+from tests.fuzz_values import NAMES, TEXT, benign_text, hostile_text, wire_bytes, wrong_type
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from tests.servers import free_port
 from tests.test_trust_boundary import logout, with_cookie
@@ -433,3 +439,70 @@ def test_the_login_page_names_the_provider_escaped_in_both_languages(sso_app):
 def test_a_configuration_that_cannot_work_refuses_to_start(settings, named):
     with pytest.raises(ConfigError, match=named):
         create_app(TestConfig(**settings))
+
+
+# ---- property-based: hostile claims and hostile callbacks (tests/fuzz_values.py) ----
+
+EXAMPLES = max(10, int(os.environ.get("CHAT_FUZZ_EXAMPLES", "100")) // 4)  # each example is a whole sign-in
+fuzz = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=os.environ.get("CHAT_FUZZ_SEED", "") != "random",
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def in_a_token(value):
+    """What a provider can put in a JSON ID token: no lone surrogate (no UTF-8 for it), no bytes, no NaN;
+    and short of joserfc's size limit (test_an_id_token_too_large_is_refused)."""
+    try:
+        size = len(json.dumps(value, allow_nan=False).encode())
+    except (TypeError, ValueError):
+        return False
+    if size > 20_000:
+        return False
+    return not isinstance(value, str) or not any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+
+
+def test_an_id_token_too_large_is_refused(sso_app, provider):
+    app = sso_app()
+    provider.user = {"sub": "u-3", "preferred_username": "a" * 100_000}  # joserfc refuses over ~128 KB
+    client = app.test_client()
+    refused_with(client, sso(client), "sso_failed")
+    assert users(app) == {}
+
+
+@pytest.fixture
+def one_app(sso_app):
+    """One app for all of a property test's examples (each example signs in someone new)."""
+    return sso_app()
+
+
+@fuzz
+@given(
+    claim=st.one_of(hostile_text(NAMES, 32, near=("alice",)), hostile_text(TEXT, 32), wrong_type()).filter(in_a_token)
+)
+def test_any_name_claim_makes_an_account_with_a_name_the_rule_accepts(one_app, provider, claim):
+    app = one_app
+    provider.user = {"sub": uuid.uuid4().hex, "preferred_username": claim, "name": claim}
+    client = app.test_client()
+    response = sso(client)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    name = users(app)[user_id(client)]
+    assert names.checked_name(name, app.config["CHAT_MAX_NAME_LENGTH"]) == name
+
+
+@fuzz
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["state", "code", "error", "error_description", "iss", "session_state"]),
+        st.one_of(hostile_text(TEXT, 200), hostile_text(NAMES, 200), benign_text()).map(wire_bytes),
+        max_size=4,
+    )
+)
+def test_a_hostile_callback_gets_the_login_page(one_app, query):
+    client = one_app.test_client()
+    response = client.get("/login/sso/callback", query_string=query)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert user_id(client) is None
