@@ -4,6 +4,7 @@ real HTTP, really signed ID tokens, the chat's side driven by the Flask test cli
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +23,7 @@ from chat.extensions import db
 from chat.i18n import STRINGS
 from chat.models import User
 from tests.accounts import csrf_token, login, register
+from tests.conftest import TEST_DB
 from tests.fuzz_values import NAMES, TEXT, benign_text, hostile_text, wire_bytes, wrong_type
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from tests.servers import free_port
@@ -302,6 +304,40 @@ def test_an_identity_links_to_one_user_only(sso_app):
     sso(app.test_client())  # creates alice with identity u-1
     refused = app.test_cli_runner().invoke(args=["chat", "sso-link", "bob", "u-1"])
     assert refused.exit_code != 0 and "already signs in as 'alice'" in refused.output
+
+
+@pytest.mark.skipif(TEST_DB != "postgresql", reason="two sign-ins at once need a server database")
+def test_two_first_sign_ins_of_one_identity_at_once_make_one_account(sso_app, monkeypatch):
+    app = sso_app()
+    browsers = [app.test_client() for _ in range(4)]
+    backs = [at_provider(begin(browser)) for browser in browsers]  # four tabs, one person
+    barrier = threading.Barrier(len(browsers), timeout=20)
+    first_lookup, looked_up = threading.Barrier(len(browsers), timeout=20), threading.local()
+    lookup = oidc.identity_user
+
+    def lookup_together(issuer, subject):
+        """Each sign-in finds no account before any of them creates one (the race, every time)."""
+        found = lookup(issuer, subject)
+        if not getattr(looked_up, "once", False):
+            looked_up.once = True
+            first_lookup.wait()
+        return found
+
+    monkeypatch.setattr(oidc, "identity_user", lookup_together)
+    answers = []
+
+    def finish(browser, back):
+        barrier.wait()
+        answers.append(browser.get(back).status_code)
+
+    threads = [threading.Thread(target=finish, args=pair) for pair in zip(browsers, backs, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == [302] * len(browsers)
+    assert len(users(app)) == 1 and len(identities(app)) == 1, users(app)
+    assert {user_id(browser) for browser in browsers} == set(users(app))
 
 
 def test_a_taken_name_gets_a_suffix_and_is_never_linked(sso_app, provider):
