@@ -90,13 +90,17 @@ class Provider:
             if grant.get("code_challenge_method") != "S256" or challenge != grant.get("code_challenge"):
                 return jsonify(error="invalid_grant", error_description="PKCE"), 400
             answer = {"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 300}
-            if self.mode != "no_id_token":
+            if self.mode == "id_token_not_text":
+                answer["id_token"] = {"sub": grant["user"]["sub"]}
+            elif self.mode != "no_id_token":
                 answer["id_token"] = self.id_token(tenant, grant)
             return jsonify(answer)
 
         @app.get("/<tenant>/jwks")
         def jwks(tenant):
             self.requests.append(("jwks", tenant, {}))
+            if self.mode == "jwks_broken":
+                return jsonify([{"kty": "RSA"}])
             return jsonify(KeySet([self.key]).as_dict(private=False))
 
         return app
@@ -126,6 +130,10 @@ class Provider:
             header, key = {"alg": "HS256", "kid": "key-1"}, OctKey.import_key(CLIENT_SECRET.encode() * 2)
         elif self.mode == "no_sub":
             claims.pop("sub")
+        elif self.mode == "sub_not_text":
+            claims["sub"] = 12345
+        elif self.mode == "no_nonce":
+            claims.pop("nonce")
         token = jwt.encode(header, claims, key, algorithms=[header["alg"]])
         if self.mode == "tampered":  # the same signature over another subject
             head, _, signature = token.split(".")
