@@ -36,6 +36,7 @@ def sso_server(provider, live_database):
         "CHAT_SSO_ONLY": "true",
     }
     server = servers.gunicorn("eventlet", port=port, env=env).start(timeout=120)  # a busy machine starts slowly
+    server.sso_env = env
     yield server
     server.stop()
 
@@ -76,6 +77,27 @@ def test_sso_only_server_refuses_a_password_login(sso_server):
     token = page.split('name="guest-csrf_token" type="hidden" value="')[1].split('"')[0]
     data = {"login-csrf_token": token, "login-name": "anyone", "login-password": "correct horse"}
     assert browser.post(sso_server.url + "/login", data=data, allow_redirects=False, timeout=10).status_code == 403
+
+
+def test_the_providers_answer_may_reach_another_node(sso_server, person):
+    """The sign-in's state and nonce travel in the signed cookie: a second node (same SECRET_KEY and
+    database, as behind nginx) finishes a sign-in the first one started, with its own discovery."""
+    other = servers.gunicorn("gevent", env={**sso_server.sso_env, "CHAT_MIGRATE_ON_START": "false"})
+    other.start(timeout=120)
+    try:
+        browser = requests.Session()  # cookies of 127.0.0.1 go to every port
+        start = browser.get(sso_server.url + "/login/sso", allow_redirects=False, timeout=10)
+        back = requests.get(start.headers["Location"], allow_redirects=False, timeout=10).headers["Location"]
+        path = back[len(sso_server.url) :]
+        done = browser.get(other.url + path, allow_redirects=False, timeout=10)
+        assert done.status_code == 302 and done.headers["Location"] == "/"
+        for node in (other, sso_server):
+            assert person["preferred_username"] in browser.get(node.url + "/", timeout=10).text
+        assert (
+            browser.get(other.url + path, allow_redirects=False, timeout=10).headers["Location"].startswith("/login")
+        )  # used once, on any node
+    finally:
+        other.stop()
 
 
 @pytest.fixture(scope="module")
