@@ -578,3 +578,16 @@ def test_a_hostile_callback_gets_the_login_page(one_app, query):
     response = client.get("/login/sso/callback", query_string=query)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     assert user_id(client) is None
+
+
+def test_a_deleted_account_takes_its_identities_with_it(sso_app):
+    app = sso_app()
+    client = app.test_client()
+    sso(client)
+    with app.app_context():  # account deletion (another part of issue 22) deletes the user row
+        db.session.execute(db.delete(User).where(User.id == user_id(client)))
+        db.session.commit()
+    assert identities(app) == {}
+    again = app.test_client()
+    sso(again)  # the same person comes back: a new account, not an error
+    assert list(users(app).values()) == ["alice"] and set(identities(app).values()) == {user_id(again)}
