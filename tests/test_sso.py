@@ -591,3 +591,13 @@ def test_a_deleted_account_takes_its_identities_with_it(sso_app):
     again = app.test_client()
     sso(again)  # the same person comes back: a new account, not an error
     assert list(users(app).values()) == ["alice"] and set(identities(app).values()) == {user_id(again)}
+
+
+def test_a_browser_keeps_only_its_newest_pending_sign_ins(sso_app):
+    app = sso_app()
+    client = app.test_client()
+    urls = [begin(client) for _ in range(oidc.MAX_PENDING + 2)]  # tabs opened and left
+    assert len(client.get_cookie("session").value) < 2000  # the cookie stays small
+    backs = [at_provider(url) for url in urls]
+    refused_with(client, client.get(backs[0]), "sso_expired")  # the oldest was forgotten
+    assert client.get(backs[-1]).headers["Location"] == "/" and user_id(client) is not None
