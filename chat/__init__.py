@@ -9,6 +9,7 @@ from engineio.payload import Payload
 from flask import Flask, abort
 
 # Each capability's module with socket events registers them on `socketio` when imported.
+from .accounts import oidc
 from .accounts import pages as account_pages
 from .asyncmode import detect_async_mode
 from .cli import init_app as init_cli
@@ -34,6 +35,7 @@ log = logging.getLogger("chat")
 BLUEPRINTS = (
     pages.bp,
     account_pages.bp,
+    oidc.bp,
     history.bp,
     directory.bp,
     presence_events.bp,
@@ -64,6 +66,7 @@ def create_app(config=None):
     login_manager.login_view = "users.login_page"
     csrf.init_app(app)
     init_i18n(app)
+    oidc.init_app(app)  # single sign-on, when CHAT_OIDC_ISSUER is set
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     init_uploads(app)  # its routes, and MAX_CONTENT_LENGTH (Engine.IO's polling POSTs never reach Flask)

@@ -4,6 +4,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .accounts.oidc import link_identity, unlink_identity
 from .accounts.sessions import set_password
 from .cluster.queue import external_emitter, queue_manager
 from .errors import ChatError
@@ -103,6 +104,34 @@ def reset_password_command(name, password):
     else:
         set_password(user, password)
     click.echo(f"{user.name} has a new password; their sessions have ended")
+
+
+@chat_cli.command("sso-link")
+@click.option("--unlink", is_flag=True, help="Remove the link instead.")
+@click.option("--issuer", default=None, help="The provider's issuer URL (default: CHAT_OIDC_ISSUER).")
+@click.argument("name")
+@click.argument("subject")
+def sso_link_command(name, subject, issuer, unlink):
+    """Let the single sign-on identity SUBJECT (the ID token's `sub`) sign in as the user NAME, or stop
+    that with --unlink. With CHAT_OIDC_CREATE_USERS off, only identities linked so sign in."""
+    issuer = issuer or current_app.config["CHAT_OIDC_ISSUER"]
+    if not issuer:
+        raise click.ClickException("No issuer: set CHAT_OIDC_ISSUER or give --issuer.")
+    if not 0 < len(subject) <= 255:
+        raise click.ClickException("SUBJECT must have 1–255 characters.")
+    user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"No user called '{name}'.")
+    if unlink:
+        if not unlink_identity(user, issuer, subject):
+            raise click.ClickException(f"{user.name} is not linked to {subject!r} at {issuer}.")
+        click.echo(f"{user.name} no longer signs in as {subject!r} at {issuer}")
+        return
+    try:
+        link_identity(user, issuer, subject)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{user.name} signs in as {subject!r} at {issuer}")
 
 
 def init_app(app):

@@ -164,6 +164,18 @@ class Config:
         self.CHAT_LOGIN_ADDRESS_LIMIT = env_rate_limit("CHAT_LOGIN_ADDRESS_LIMIT", "30 per 10 minutes")
         self.CHAT_LOGIN_LIMIT_STORAGE = os.environ.get("CHAT_LOGIN_LIMIT_STORAGE", "").strip() or None
         self.CHAT_TRUSTED_PROXIES = env_int("CHAT_TRUSTED_PROXIES", 0, 0)
+        # The site's own address (links and redirect URIs are built from it, never the Host header).
+        self.CHAT_BASE_URL = os.environ.get("CHAT_BASE_URL", "").strip() or None
+        # Single sign-on with OpenID Connect (chat/accounts/oidc.py): off unless an issuer is set.
+        self.CHAT_OIDC_ISSUER = os.environ.get("CHAT_OIDC_ISSUER", "").strip() or None
+        self.CHAT_OIDC_CLIENT_ID = os.environ.get("CHAT_OIDC_CLIENT_ID", "").strip() or None
+        self.CHAT_OIDC_CLIENT_SECRET = os.environ.get("CHAT_OIDC_CLIENT_SECRET") or None
+        self.CHAT_OIDC_NAME = os.environ.get("CHAT_OIDC_NAME", "").strip() or "SSO"
+        self.CHAT_OIDC_SCOPE = os.environ.get("CHAT_OIDC_SCOPE", "").strip() or "openid profile"
+        self.CHAT_OIDC_CREATE_USERS = env_bool("CHAT_OIDC_CREATE_USERS", True)
+        self.CHAT_OIDC_TIMEOUT = env_float("CHAT_OIDC_TIMEOUT", 5.0, 0.1)
+        self.CHAT_OIDC_CLOCK_SKEW = env_int("CHAT_OIDC_CLOCK_SKEW", 60, 0)
+        self.CHAT_SSO_ONLY = env_bool("CHAT_SSO_ONLY", False)
 
 
 class TestConfig(Config):

@@ -328,3 +328,32 @@ def lang_url(code):
 
 def init_app(app):
     app.context_processor(lambda: {"lang_url": lang_url, "languages": LANGUAGES})
+
+
+# Single sign-on (chat/accounts/oidc.py): the login page's button and what a failed sign-in says.
+STRINGS["ja"].update(
+    {
+        "sso_title": "シングルサインオン",
+        "sso_sign_in": "{name} でログイン",
+        "sso_denied": "シングルサインオンが取り消されました。",
+        "sso_failed": "シングルサインオンでログインできませんでした。もう一度お試しください。",
+        "sso_expired": "ログインの手続きが期限切れか、別のブラウザーで始められました。もう一度お試しください。",
+        "sso_unavailable": "シングルサインオンのサーバーに接続できません。少し待ってからもう一度お試しください。",
+        "sso_no_account": "このアカウントはまだ登録されていません。管理者に連絡してください。",
+        "sso_deactivated": "このアカウントは無効になっています。",
+        "sso_only": "パスワードでのログインと登録はできません。シングルサインオンをお使いください。",
+    }
+)
+STRINGS["en"].update(
+    {
+        "sso_title": "Single sign-on",
+        "sso_sign_in": "Sign in with {name}",
+        "sso_denied": "Single sign-on was cancelled.",
+        "sso_failed": "Single sign-on failed. Please try again.",
+        "sso_expired": "The sign-in expired or was started in another browser. Please try again.",
+        "sso_unavailable": "The single sign-on server cannot be reached. Please try again in a moment.",
+        "sso_no_account": "There is no account for you here yet. Ask the operator.",
+        "sso_deactivated": "This account is deactivated.",
+        "sso_only": "Password log-in and registration are turned off: use single sign-on.",
+    }
+)

@@ -19,7 +19,7 @@ CHAT = Path(__file__).resolve().parent.parent / "chat"
 RAW_SESSION = re.compile(r"(?<![\w.])session(\[|\.(get|setdefault|pop|clear|update|keys|items)\()")
 # The one owner of the connection's session, and the accounts code, which uses the cookie's session
 # (the login and its generation) in HTTP requests.
-SESSION_OWNERS = {"connections/state.py", "accounts/sessions.py", "accounts/pages.py"}
+SESSION_OWNERS = {"connections/state.py", "accounts/sessions.py", "accounts/pages.py", "accounts/oidc.py"}
 
 
 def chat_modules():

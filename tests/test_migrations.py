@@ -26,6 +26,7 @@ TABLES = {
     "connections",
     "uploads",
     "reactions",
+    "user_identities",
     "alembic_version",
 }
 

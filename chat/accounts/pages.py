@@ -93,6 +93,8 @@ def render_login(status=200, **forms):
         lang=lang,
         t=strings(lang),
         allow_guests=current_app.config["CHAT_ALLOW_GUESTS"],
+        sso_name=current_app.config["CHAT_OIDC_NAME"] if current_app.config["CHAT_OIDC_ISSUER"] else None,
+        sso_only=current_app.config["CHAT_SSO_ONLY"],
         next=request.values.get("next", ""),
         **forms,
     ), status
@@ -104,6 +106,12 @@ def refuse_form(field, status, message_key, retry_after, **forms):
     field.errors.append(message)
     body, status = render_login(status, **forms)
     return body, status, {"Retry-After": str(retry_after)}
+
+
+def password_forms_off():
+    """SSO-only mode (CHAT_SSO_ONLY): password login and registration are refused before any check."""
+    flash("sso_only")
+    return render_login(403)
 
 
 def login_throttle():
@@ -123,6 +131,8 @@ def login_page():
 
 @bp.post("/login")
 def login():
+    if current_app.config["CHAT_SSO_ONLY"]:
+        return password_forms_off()
     form = LoginForm(prefix="login")
     if not form.validate_on_submit():
         return render_login(400, login_form=form)
@@ -147,6 +157,8 @@ def login():
 
 @bp.post("/register")
 def register():
+    if current_app.config["CHAT_SSO_ONLY"]:
+        return password_forms_off()
     form = RegisterForm(prefix="register")
     if not form.validate_on_submit():
         return render_login(400, register_form=form)
