@@ -24,6 +24,7 @@ TABLES = {
     "connections",
     "uploads",
     "reactions",
+    "password_resets",
     "alembic_version",
 }
 
