@@ -90,6 +90,14 @@ DOCUMENTED_CODES = {
     "conflict",
     "method_not_allowed",
     "busy",
+    # Profiles and passwords (issue 22, README "Profiles and passwords").
+    "invalid_name",
+    "name_taken",
+    "invalid_time_zone",
+    "invalid_email",
+    "email_taken",
+    "wrong_password",
+    "invalid_token",
 }
 ALLOWED_CODES = DOCUMENTED_CODES
 

@@ -6,6 +6,7 @@ clients, through the message queue when there is one).
 """
 
 import logging
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,6 +81,8 @@ def status_field(data):
                 "invalid_text",
                 f"'status' must not contain U+{ord(char):04X} (at index {index}): one line, no bidi controls.",
             )
+    if all(unicodedata.category(char)[0] in "CZ" for char in value):
+        raise ChatError("invalid_text", "'status' must hold a visible character (null or \"\" clears it).")
     return value.strip()
 
 
