@@ -141,42 +141,43 @@ def field_refused(field, exc, **forms):
 # ---- password reset ----
 
 
+def password_page(template, status=200, headers=None, **context):
+    """A page of the reset flow (forgot, reset), in the request's language, with its status."""
+    lang, t = page_texts()
+    return render_template(template, lang=lang, t=t, **context), status, headers or {}
+
+
 @bp.post("/password/forgot")
 def forgot_password():
-    lang, t = page_texts()
     form = ForgotForm(prefix="forgot")
     if not form.validate_on_submit():
-        return render_template("password_forgot.html", lang=lang, t=t, form=form, sent=False), 400
+        return password_page("password_forgot.html", 400, form=form, sent=False)
+    lang, t = page_texts()
     wait = request_reset(form.identifier.data, request.remote_addr, lang)
     if wait:
         form.identifier.errors = [t["too_many_resets"].format(minutes=math.ceil(wait / 60))]
-        page = render_template("password_forgot.html", lang=lang, t=t, form=form, sent=False)
-        return page, 429, {"Retry-After": str(wait)}
+        return password_page("password_forgot.html", 429, {"Retry-After": str(wait)}, form=form, sent=False)
     minutes = current_app.config["CHAT_RESET_TOKEN_TTL"] // 60
-    return render_template("password_forgot.html", lang=lang, t=t, form=form, sent=True, minutes=minutes)
+    return password_page("password_forgot.html", form=form, sent=True, minutes=minutes)
 
 
 @bp.get("/password/reset/<token>")
 def reset_page(token):
-    lang, t = page_texts()
     valid = valid_reset(token) is not None
-    page = render_template("password_reset.html", lang=lang, t=t, form=ResetForm(prefix="reset"), valid=valid)
-    return page, 200 if valid else 400
+    return password_page("password_reset.html", 200 if valid else 400, form=ResetForm(prefix="reset"), valid=valid)
 
 
 @bp.post("/password/reset/<token>")
 def reset_submit(token):
-    lang, t = page_texts()
     form = ResetForm(prefix="reset")
     if not form.validate_on_submit():
-        valid = valid_reset(token) is not None
-        return render_template("password_reset.html", lang=lang, t=t, form=form, valid=valid), 400
+        return password_page("password_reset.html", 400, form=form, valid=valid_reset(token) is not None)
     try:
         reset_password(token, form.password.data)
     except ChatError as exc:
-        if exc.code != "invalid_token":
-            form.password.errors = [error_text(lang, exc)]
-            return render_template("password_reset.html", lang=lang, t=t, form=form, valid=True), exc.status
-        return render_template("password_reset.html", lang=lang, t=t, form=form, valid=False), 400
+        valid = exc.code != "invalid_token"
+        if valid:  # busy: the link still works
+            form.password.errors = [error_text(page_language()[0], exc)]
+        return password_page("password_reset.html", exc.status, form=form, valid=valid)
     flash("password_reset_done")
     return redirect(url_for("users.login_page"))
