@@ -259,6 +259,8 @@ class World:
             "emoji": st.sampled_from(["👍", "🎉", "❤️", "👍🏽", "🇯🇵", "a", ":+1:"]),
             "q": st.one_of(st.sampled_from(["hello", "psst", "hidden", "mine"]), benign_text(min_size=1, max_size=10)),
             "client_id": st.one_of(st.uuids().map(str), benign_text(max_size=70)),
+            "time_zone": st.sampled_from(["Asia/Tokyo", "UTC", "Europe/Paris", "", "Mars/Olympus"]),
+            "status_expires_at": st.sampled_from(["2999-01-01T00:00:00+00:00", "2000-01-01T00:00:00Z", "tomorrow"]),
         }[kind]
 
     def limit_of(self, kind):
@@ -393,8 +395,9 @@ SOCKET_EVENTS = {
     "delete_message": ["id"],
     "react": ["id", "emoji"],
     "search": ["q", "room", "limit"],
+    "update_profile": ["display_name", "status", "status_expires_at", "time_zone"],
 }
-FIELD_KIND = {"since": "id", "before": "id"}
+FIELD_KIND = {"since": "id", "before": "id", "display_name": "user", "status": "topic"}
 WHO = st.sampled_from(["mallory", "anonymous"])
 
 
