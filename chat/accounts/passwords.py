@@ -14,6 +14,7 @@ from datetime import timedelta
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..blocking import run_blocking
@@ -103,7 +104,7 @@ def change_email(user, current, raw_email, throttle, address):
     user.email_key = email_key(email) if email else None
     try:
         db.session.commit()
-    except Exception:
+    except IntegrityError:
         db.session.rollback()
         raise ChatError("email_taken", "Another account has this email address.") from None
     log.info("email %s user=%s", "set" if email else "removed", user.id)

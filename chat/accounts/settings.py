@@ -12,6 +12,7 @@ from ..errors import ChatError
 from ..extensions import db
 from ..i18n import page_language
 from ..models import User, utc_now
+from ..ratelimit import check_user_rate
 from .avatars import replace_avatar, set_avatar
 from .forms import AvatarForm, EmailForm, ForgotForm, PasswordForm, ProfileForm, RemoveAvatarForm, ResetForm
 from .pages import login_throttle
@@ -72,6 +73,7 @@ def save_profile():
     if not current_user.is_guest:
         data["display_name"] = form.display_name.data
     try:
+        check_user_rate(current_user.id)
         update_profile(current_user.id, ProfileUpdate.parse(data))
     except ChatError as exc:
         field = {"invalid_time_zone": form.time_zone}.get(exc.code)
@@ -88,6 +90,7 @@ def save_avatar():
         form.file.errors = [*form.file.errors, error_text(page_language()[0], ChatError("missing_field", "—"))]
         return render_settings(400, avatar_form=form)
     try:
+        check_user_rate(current_user.id)
         set_avatar(db.session.get(User, current_user.id), form.file.data.stream)
     except ChatError as exc:
         return field_refused(form.file, exc, avatar_form=form)
