@@ -625,7 +625,7 @@ def json_body(value):
 
 def body_strategy(world, fields, family):
     """A JSON request body: an object of hostile fields, anything else, or no JSON at all."""
-    fields = {name: world.field(name, family) for name in fields}
+    fields = {name: world.field(FIELD_KIND.get(name, name), family) for name in fields}
     obj = payload(fields, family).map(lambda args: args[0] if args else None)
     raw = st.sampled_from(
         [b"", b"{", b"\xff\xfe", b'{"message": "\\ud800"}', b"[]", b"null", b"NaN", b'{"message": 1e999}', b'"\x00"']
@@ -655,6 +655,7 @@ HTTP_WRITES = {
     "edit": ("PATCH", "/api/messages/{id}", ["message"]),
     "delete": ("DELETE", "/api/messages/{id}", []),
     "react": ("POST", "/api/messages/{id}/reactions", ["emoji"]),
+    "profile": ("PATCH", "/api/profile", ["display_name", "status", "status_expires_at", "time_zone"]),
 }
 
 
@@ -942,6 +943,7 @@ def http_json_cases(world, family):
     writes = [
         ("PATCH", f"/api/messages/{world.ids['mine']}", "message", {"message": "edited"}),
         ("POST", f"/api/messages/{world.ids['bob']}/reactions", "emoji", {"emoji": "🎉"}),
+        *[("PATCH", "/api/profile", name, {}) for name in ("display_name", "status", "time_zone")],
     ]
     for method, path, name, valid in writes:
         values = CANONICAL_TYPES if family == TYPES else canonical_values(world, name, family)
