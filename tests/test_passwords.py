@@ -205,6 +205,11 @@ def test_reset_by_email_full_flow(mail_app, inbox):
     reused = reset(app.test_client(), link, "another horse 2")
     assert reused.status_code == 400 and 'id="reset-invalid"' in reused.get_data(as_text=True)
     assert login(app.test_client(), "alice", "brand new horse").status_code == 302
+    forgot(app.test_client(), "alice")  # a new link: the spent one is deleted
+    inbox.wait(2)
+    with app.app_context():
+        rows = db.session.execute(db.select(PasswordReset)).scalars().all()
+        assert len(rows) == 1 and rows[0].used_at is None and rows[0].token_hash != stored.token_hash
 
 
 def test_by_email_address_too_and_an_expired_link_is_refused(mail_app, inbox):

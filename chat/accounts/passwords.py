@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -181,6 +181,12 @@ def send_reset_mail(user, lang):
     cfg = current_app.config
     token = secrets.token_urlsafe(32)
     now = utc_now()
+    # The account's spent and expired links are of no use to anyone: they go.
+    db.session.execute(
+        delete(PasswordReset).where(
+            PasswordReset.user_id == user.id, or_(PasswordReset.used_at.is_not(None), PasswordReset.expires_at <= now)
+        )
+    )
     db.session.add(
         PasswordReset(
             user_id=user.id,
