@@ -42,6 +42,8 @@ def test_settings_needs_a_session_and_links_the_other_settings_pages(app):
         assert page.status_code == 200 and word in html and f'lang="{lang}"' in html
         assert 'href="/settings/tokens"' in html and 'href="/settings/data"' in html
         assert "Asia/Tokyo" in html and 'name="password-current_password"' in html
+        assert f'href="/settings?lang={"en" if lang == "ja" else "ja"}"' in html
+        assert f'lang="{lang}"' in client.get("/settings").get_data(as_text=True)  # remembered
 
 
 def test_profile_form_sets_display_name_status_and_time_zone(app):

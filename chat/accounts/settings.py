@@ -5,12 +5,12 @@ import logging
 import math
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..errors import ChatError
 from ..extensions import db
-from ..i18n import page_language
+from ..i18n import LANG_COOKIE, page_language
 from ..models import User, utc_now
 from ..ratelimit import check_user_rate
 from .avatars import replace_avatar, set_avatar
@@ -57,7 +57,12 @@ def saved(key):
 @bp.get("/settings")
 @login_required
 def settings_page():
-    return render_settings()
+    body, status = render_settings()
+    response = make_response(body, status)
+    lang, chosen = page_language()
+    if chosen:  # ?lang= picked it: remembered, as the chat page does
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
 
 
 @bp.post("/settings/profile")
