@@ -9,7 +9,7 @@ from engineio.payload import Payload
 from flask import Flask, abort
 
 # Each capability's module with socket events registers them on `socketio` when imported.
-from .accounts import oidc
+from .accounts import avatars, oidc, profiles, settings
 from .accounts import pages as account_pages
 from .asyncmode import detect_async_mode
 from .cli import init_app as init_cli
@@ -42,6 +42,9 @@ BLUEPRINTS = (
     edits.bp,
     search_events.bp,
     health.bp,
+    profiles.bp,
+    avatars.bp,
+    settings.bp,
 )
 
 

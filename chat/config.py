@@ -164,8 +164,6 @@ class Config:
         self.CHAT_LOGIN_ADDRESS_LIMIT = env_rate_limit("CHAT_LOGIN_ADDRESS_LIMIT", "30 per 10 minutes")
         self.CHAT_LOGIN_LIMIT_STORAGE = os.environ.get("CHAT_LOGIN_LIMIT_STORAGE", "").strip() or None
         self.CHAT_TRUSTED_PROXIES = env_int("CHAT_TRUSTED_PROXIES", 0, 0)
-        # The site's own address (links and redirect URIs are built from it, never the Host header).
-        self.CHAT_BASE_URL = os.environ.get("CHAT_BASE_URL", "").strip() or None
         # Single sign-on with OpenID Connect (chat/accounts/oidc.py): off unless an issuer is set.
         self.CHAT_OIDC_ISSUER = os.environ.get("CHAT_OIDC_ISSUER", "").strip() or None
         self.CHAT_OIDC_CLIENT_ID = os.environ.get("CHAT_OIDC_CLIENT_ID", "").strip() or None
@@ -176,6 +174,22 @@ class Config:
         self.CHAT_OIDC_TIMEOUT = env_float("CHAT_OIDC_TIMEOUT", 5.0, 0.1)
         self.CHAT_OIDC_CLOCK_SKEW = env_int("CHAT_OIDC_CLOCK_SKEW", 60, 0)
         self.CHAT_SSO_ONLY = env_bool("CHAT_SSO_ONLY", False)
+        # Profiles and passwords (issue 22, chat/accounts/): statuses, avatars, reset by email.
+        self.CHAT_MAX_STATUS_LENGTH = env_int("CHAT_MAX_STATUS_LENGTH", 100, 1)
+        self.CHAT_MAX_AVATAR_SIZE = env_int("CHAT_MAX_AVATAR_SIZE", 5 * 1024 * 1024, 1)
+        self.CHAT_AVATAR_PIXELS = env_int("CHAT_AVATAR_PIXELS", 128, 16)
+        self.CHAT_SMTP_HOST = os.environ.get("CHAT_SMTP_HOST", "").strip() or None
+        self.CHAT_SMTP_PORT = env_int("CHAT_SMTP_PORT", 587, 1)
+        self.CHAT_SMTP_USER = os.environ.get("CHAT_SMTP_USER") or None
+        self.CHAT_SMTP_PASSWORD = os.environ.get("CHAT_SMTP_PASSWORD") or None
+        self.CHAT_SMTP_STARTTLS = env_bool("CHAT_SMTP_STARTTLS", True)
+        self.CHAT_SMTP_FROM = os.environ.get("CHAT_SMTP_FROM", "").strip() or None
+        self.CHAT_SMTP_TIMEOUT = env_float("CHAT_SMTP_TIMEOUT", 10.0, 1.0)
+        # The site's own address (links and redirect URIs are built from it, never the Host header).
+        self.CHAT_BASE_URL = (os.environ.get("CHAT_BASE_URL", "").strip().rstrip("/")) or None
+        self.CHAT_RESET_TOKEN_TTL = env_int("CHAT_RESET_TOKEN_TTL", 3600, 60)
+        self.CHAT_RESET_ACCOUNT_LIMIT = env_rate_limit("CHAT_RESET_ACCOUNT_LIMIT", "3 per hour")
+        self.CHAT_RESET_ADDRESS_LIMIT = env_rate_limit("CHAT_RESET_ADDRESS_LIMIT", "10 per hour")
 
 
 class TestConfig(Config):

@@ -21,6 +21,7 @@ HTTP_STATUS = {
     "unknown_room": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "name_taken": 409,
     "too_large": 413,
     "type_mismatch": 415,
     "invalid_image": 415,

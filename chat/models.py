@@ -46,9 +46,35 @@ class User(UserMixin, db.Model):
     # Sessions carry the generation they were issued in; logout (users.end_sessions) counts it
     # up, so every cookie issued before stops working, on every node.
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Profile (chat/accounts/profiles.py): a display name by the rule for names, unique by its key
+    # among display and login names; an avatar (its file's token); a status that may expire.
+    display_name: Mapped[str | None] = mapped_column(String(32))
+    display_name_key: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
+    avatar: Mapped[str | None] = mapped_column(String(64))
+    status_text: Mapped[str | None] = mapped_column(Text)
+    status_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    # Optional, for password resets; unique by its normalised key (chat/accounts/passwords.py).
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_key: Mapped[str | None] = mapped_column(String(254), unique=True, index=True)
+
+    def current_status(self, now=None):
+        """The status text, or None when there is none or it has expired."""
+        if not self.status_text:
+            return None
+        if self.status_expires_at is not None and self.status_expires_at <= (now or utc_now()):
+            return None
+        return self.status_text
 
     def public(self):
-        return {"id": self.id, "name": self.name, "guest": self.is_guest}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "guest": self.is_guest,
+            "display_name": self.display_name,
+            "avatar_url": f"/avatars/{self.avatar}.png" if self.avatar else None,
+            "status": self.current_status(),
+        }
 
 
 class Room(db.Model):

@@ -90,6 +90,14 @@ DOCUMENTED_CODES = {
     "conflict",
     "method_not_allowed",
     "busy",
+    # Profiles and passwords (issue 22, README "Profiles and passwords").
+    "invalid_name",
+    "name_taken",
+    "invalid_time_zone",
+    "invalid_email",
+    "email_taken",
+    "wrong_password",
+    "invalid_token",
 }
 ALLOWED_CODES = DOCUMENTED_CODES
 
@@ -251,6 +259,8 @@ class World:
             "emoji": st.sampled_from(["👍", "🎉", "❤️", "👍🏽", "🇯🇵", "a", ":+1:"]),
             "q": st.one_of(st.sampled_from(["hello", "psst", "hidden", "mine"]), benign_text(min_size=1, max_size=10)),
             "client_id": st.one_of(st.uuids().map(str), benign_text(max_size=70)),
+            "time_zone": st.sampled_from(["Asia/Tokyo", "UTC", "Europe/Paris", "", "Mars/Olympus"]),
+            "status_expires_at": st.sampled_from(["2999-01-01T00:00:00+00:00", "2000-01-01T00:00:00Z", "tomorrow"]),
         }[kind]
 
     def limit_of(self, kind):
@@ -385,8 +395,9 @@ SOCKET_EVENTS = {
     "delete_message": ["id"],
     "react": ["id", "emoji"],
     "search": ["q", "room", "limit"],
+    "update_profile": ["display_name", "status", "status_expires_at", "time_zone"],
 }
-FIELD_KIND = {"since": "id", "before": "id"}
+FIELD_KIND = {"since": "id", "before": "id", "display_name": "user", "status": "topic"}
 WHO = st.sampled_from(["mallory", "anonymous"])
 
 
@@ -614,7 +625,7 @@ def json_body(value):
 
 def body_strategy(world, fields, family):
     """A JSON request body: an object of hostile fields, anything else, or no JSON at all."""
-    fields = {name: world.field(name, family) for name in fields}
+    fields = {name: world.field(FIELD_KIND.get(name, name), family) for name in fields}
     obj = payload(fields, family).map(lambda args: args[0] if args else None)
     raw = st.sampled_from(
         [b"", b"{", b"\xff\xfe", b'{"message": "\\ud800"}', b"[]", b"null", b"NaN", b'{"message": 1e999}', b'"\x00"']
@@ -644,6 +655,7 @@ HTTP_WRITES = {
     "edit": ("PATCH", "/api/messages/{id}", ["message"]),
     "delete": ("DELETE", "/api/messages/{id}", []),
     "react": ("POST", "/api/messages/{id}/reactions", ["emoji"]),
+    "profile": ("PATCH", "/api/profile", ["display_name", "status", "status_expires_at", "time_zone"]),
 }
 
 
@@ -931,6 +943,7 @@ def http_json_cases(world, family):
     writes = [
         ("PATCH", f"/api/messages/{world.ids['mine']}", "message", {"message": "edited"}),
         ("POST", f"/api/messages/{world.ids['bob']}/reactions", "emoji", {"emoji": "🎉"}),
+        *[("PATCH", "/api/profile", name, {}) for name in ("display_name", "status", "time_zone")],
     ]
     for method, path, name, valid in writes:
         values = CANONICAL_TYPES if family == TYPES else canonical_values(world, name, family)

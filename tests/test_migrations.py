@@ -27,6 +27,7 @@ TABLES = {
     "uploads",
     "reactions",
     "user_identities",
+    "password_resets",
     "alembic_version",
 }
 

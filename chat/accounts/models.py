@@ -1,4 +1,4 @@
-"""The accounts' own tables: sign-in identities from OpenID Connect providers."""
+"""The accounts' own tables: sign-in identities from OpenID Connect providers, password reset tokens."""
 
 from datetime import datetime
 
@@ -25,3 +25,16 @@ class UserIdentity(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),)
+
+
+class PasswordReset(db.Model):
+    """A password reset link: only the sha256 of its token is stored; single use, expires."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -15,8 +15,11 @@ from ..blocking import Busy
 from ..errors import ChatError
 from ..i18n import page_language, strings
 from ..names import name_key
+from .forms import ForgotForm, valid_password
 from .login_throttle import from_config as login_throttle_from_config
+from .mail import mail_configured
 from .sessions import authenticate, create_user, end_sessions, sign_in
+from .texts import texts
 
 log = logging.getLogger("chat.users")
 bp = Blueprint("users", __name__)
@@ -42,12 +45,6 @@ def valid_name(form, field):
         if exc.reason in ("empty", "too_long"):
             raise ValidationError(text["name_length"].format(limit=limit)) from None
         raise ValidationError(text["name_characters"].format(char=f"U+{ord(exc.char):04X}")) from None
-
-
-def valid_password(form, field):
-    cfg = current_app.config
-    if not cfg["CHAT_MIN_PASSWORD_LENGTH"] <= len(field.data or "") <= cfg["CHAT_MAX_PASSWORD_LENGTH"]:
-        raise ValidationError(f"{cfg['CHAT_MIN_PASSWORD_LENGTH']}–{cfg['CHAT_MAX_PASSWORD_LENGTH']} characters.")
 
 
 class LoginForm(FlaskForm):
@@ -88,13 +85,15 @@ def render_login(status=200, **forms):
     forms.setdefault("login_form", LoginForm(prefix="login"))
     forms.setdefault("register_form", RegisterForm(prefix="register"))
     forms.setdefault("guest_form", GuestForm(prefix="guest"))
+    forms.setdefault("forgot_form", ForgotForm(prefix="forgot"))
     return render_template(
         "login.html",
         lang=lang,
-        t=strings(lang),
+        t=texts(lang),
         allow_guests=current_app.config["CHAT_ALLOW_GUESTS"],
         sso_name=current_app.config["CHAT_OIDC_NAME"] if current_app.config["CHAT_OIDC_ISSUER"] else None,
         sso_only=current_app.config["CHAT_SSO_ONLY"],
+        password_reset=mail_configured(),
         next=request.values.get("next", ""),
         **forms,
     ), status

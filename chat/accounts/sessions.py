@@ -77,7 +77,10 @@ def create_user(name, password=None):
     if password is not None:
         release_connection()
         password_hash = run_blocking(generate_password_hash, password)
-    user = User(name=name, name_key=name_key(name), password_hash=password_hash, is_guest=password is None)
+    key = name_key(name)
+    if db.session.execute(db.select(User.id).filter_by(display_name_key=key).limit(1)).first() is not None:
+        return None  # someone's display name: a new login name may not look like it either
+    user = User(name=name, name_key=key, password_hash=password_hash, is_guest=password is None)
     db.session.add(user)
     try:
         db.session.commit()
