@@ -25,6 +25,9 @@ from .presence import events as presence_events
 from .rooms import directory
 from .rooms import events as room_events  # noqa: F401  (socket events)
 from .search import events as search_events
+from .tokens import hooks as token_hooks
+from .tokens import routes as token_pages
+from .tokens.auth import init_app as init_tokens
 from .uploads.routes import init_app as init_uploads
 from .web import health, pages
 from .web.security import SocketSessionInterface, add_security_headers, trust_proxies
@@ -40,6 +43,8 @@ BLUEPRINTS = (
     edits.bp,
     search_events.bp,
     health.bp,
+    token_pages.bp,
+    token_hooks.bp,
 )
 
 
@@ -63,6 +68,7 @@ def create_app(config=None):
     login_manager.init_app(app)
     login_manager.login_view = "users.login_page"
     csrf.init_app(app)
+    init_tokens(app)  # Bearer tokens on the API; CSRF for every other write
     init_i18n(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
