@@ -22,6 +22,8 @@ from .i18n import init_app as init_i18n
 from .messages import edits, events, history  # noqa: F401  (socket events)
 from .metrics import init_app as init_metrics
 from .presence import events as presence_events
+from .retention import routes as retention_routes
+from .retention.job import init_app as init_retention
 from .rooms import directory
 from .rooms import events as room_events  # noqa: F401  (socket events)
 from .search import events as search_events
@@ -45,6 +47,7 @@ BLUEPRINTS = (
     health.bp,
     token_pages.bp,
     token_hooks.bp,
+    retention_routes.bp,
 )
 
 
@@ -74,6 +77,7 @@ def create_app(config=None):
         app.register_blueprint(blueprint)
     init_uploads(app)  # its routes, and MAX_CONTENT_LENGTH (Engine.IO's polling POSTs never reach Flask)
     init_metrics(app)
+    init_retention(app)  # the periodic prune starts with the first request
     app.after_request(add_security_headers)
     trust_proxies(app)  # X-Forwarded-For only from CHAT_TRUSTED_PROXIES proxies
 

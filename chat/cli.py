@@ -11,6 +11,7 @@ from .extensions import db
 from .messages.store import store_and_send
 from .models import User
 from .names import name_key
+from .retention.job import prune_once
 from .rooms.access import find_room, ref_for
 from .validation import message_text, room_name
 
@@ -103,6 +104,17 @@ def reset_password_command(name, password):
     else:
         set_password(user, password)
     click.echo(f"{user.name} has a new password; their sessions have ended")
+
+
+@chat_cli.command("prune")
+def prune_command():
+    """Remove messages (and their files) past their retention (CHAT_RETENTION_DAYS, rooms' own)."""
+    result = prune_once()
+    if result is None:
+        raise click.ClickException("another node is pruning right now (it holds the lock); try again later")
+    click.echo(f"pruned {result.messages} messages and {result.files} files")
+    for room, count in sorted(result.rooms.items()):
+        click.echo(f"  {room or '(everyone)'}: {count}")
 
 
 def init_app(app):
