@@ -94,9 +94,11 @@ def prune_once():
         return prune()
 
 
-def prune_loop(app):
+def prune_loop(app, rounds=None):
+    """Prune every CHAT_PRUNE_INTERVAL seconds (for ever; `rounds` times in tests)."""
     interval = app.config["CHAT_PRUNE_INTERVAL"]
-    while True:
+    while rounds is None or rounds > 0:
+        rounds = rounds - 1 if rounds is not None else None
         socketio.sleep(interval)
         try:
             with app.app_context():
