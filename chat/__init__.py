@@ -17,6 +17,7 @@ from .config import Config, ConfigError
 from .connections.lifecycle import guard_catch_all
 from .database import configure_database
 from .errors import register_error_handler, register_http_errors
+from .export import routes as data_pages
 from .extensions import csrf, db, login_manager, migrate, socketio
 from .i18n import init_app as init_i18n
 from .messages import edits, events, history  # noqa: F401  (socket events)
@@ -48,6 +49,7 @@ BLUEPRINTS = (
     token_pages.bp,
     token_hooks.bp,
     retention_routes.bp,
+    data_pages.bp,
 )
 
 
