@@ -90,6 +90,9 @@ DOCUMENTED_CODES = {
     "conflict",
     "method_not_allowed",
     "busy",
+    "invalid_token",
+    "insufficient_scope",
+    "invalid_scope",
 }
 ALLOWED_CODES = DOCUMENTED_CODES
 

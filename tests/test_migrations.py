@@ -24,6 +24,8 @@ TABLES = {
     "connections",
     "uploads",
     "reactions",
+    "api_tokens",
+    "webhooks",
     "alembic_version",
 }
 
