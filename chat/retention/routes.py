@@ -41,7 +41,7 @@ def set_room_retention(user, name, days):
     return room
 
 
-@bp.patch("/api/rooms/<path:room>")
+@bp.patch("/api/rooms/<path:room>", merge_slashes=False)  # "//" is a name, not a redirect
 def room_settings_api(room):
     if not current_user.is_authenticated or current_user.is_guest:
         raise ChatError("unauthorized", "Sign in with an account first.")
