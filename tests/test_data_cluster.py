@@ -12,9 +12,11 @@ from sqlalchemy import create_engine, text
 
 from chat.config import database_url
 from chat.models import utc_now
+from tests import cluster as cl
 from tests.accounts import register
+from tests.conftest import pg_database
 from tests.live_client import LiveClient
-from tests.test_cluster import new_cluster, services  # noqa: F401  (the fixture)
+from tests.test_cluster import services  # noqa: F401  (the fixture)
 
 SECRET = re.compile(r'<code id="new-secret">([^<]+)</code>')
 CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
@@ -22,7 +24,18 @@ CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
 
 @pytest.fixture(scope="module")
 def cluster(services):  # noqa: F811
-    running = new_cluster(CHAT_RETENTION_DAYS="1", CHAT_PRUNE_INTERVAL="1")
+    """Three nodes that prune every second (retention: 1 day); started one by one with a patient
+    timeout (a loaded 2-core machine takes longer than 30 s to boot a node)."""
+    running = cl.Cluster(
+        pg_database(f"chat_cluster_{uuid.uuid4().hex[:8]}"), CHAT_RETENTION_DAYS="1", CHAT_PRUNE_INTERVAL="1"
+    )
+    try:
+        for node in running.nodes:
+            node.start(timeout=120)
+        running.nginx = cl.Nginx([node.port for node in running.nodes]).start()
+    except Exception:
+        running.stop()
+        raise
     yield running
     running.stop()
 
