@@ -1,6 +1,7 @@
 """Personal API tokens: made once, stored hashed, scoped, revocable; for the HTTP API and the socket."""
 
 import hashlib
+import io
 
 import pytest
 
@@ -182,3 +183,21 @@ def test_bearer_tokens_do_not_count_on_pages(app):
     # A token cannot open the settings page (no token can make more tokens).
     response = app.test_client().get("/settings/tokens", headers=bearer(token))
     assert response.status_code == 302
+
+
+def test_a_read_token_downloads_but_cannot_upload(app):
+    alice = signed_in(app, "alice")
+    writer, reader = make_token(alice, "w"), make_token(alice, "r", scope="read")
+    files = {"file": (io.BytesIO(b"hello\n"), "a.txt")}
+    sent = app.test_client().post(
+        "/api/uploads", data=files, headers=bearer(writer), content_type="multipart/form-data"
+    )
+    assert sent.status_code == 201, sent.get_json()
+    url = sent.get_json()["message"]["file"]["url"]
+    assert app.test_client().get(url, headers=bearer(reader)).get_data() == b"hello\n"
+    assert app.test_client().get(url).status_code == 404  # no token, no session
+    again = {"file": (io.BytesIO(b"x"), "b.txt")}
+    refused = app.test_client().post(
+        "/api/uploads", data=again, headers=bearer(reader), content_type="multipart/form-data"
+    )
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "insufficient_scope"

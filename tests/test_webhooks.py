@@ -111,3 +111,44 @@ def test_webhooks_are_rate_limited(make_app):
     with app.app_context():
         stored = db.session.execute(db.select(db.func.count(Message.id))).scalar()
     assert stored == codes.count(201)
+
+
+@pytest.mark.parametrize(
+    ("name", "room", "code"),
+    [
+        ("bot\u200b", "deploys", "invalid_user"),
+        ("\u202ebot", "deploys", "invalid_user"),
+        ("b\x00t", "deploys", "invalid_text"),
+        ("bot", "dm:1:2", "invalid_room"),
+        ("bot", "nowhere", "forbidden"),
+        ("x" * 33, "deploys", "too_long"),
+    ],
+)
+def test_hostile_webhook_forms_get_clear_errors(app, name, room, code):
+    alice = signed_in(app, "alice")
+    room_with_member(app, alice).disconnect()
+    csrf = page_csrf(alice, "/settings/tokens")
+    response = alice.post("/settings/webhooks", data={"csrf_token": csrf, "room": room, "name": name})
+    assert response.status_code == (403 if code == "forbidden" else 400)
+    with app.app_context():
+        assert db.session.execute(db.select(Webhook)).first() is None
+
+
+def test_a_deactivated_creators_webhook_answers_404(app):
+    alice = signed_in(app, "alice")
+    room_with_member(app, alice).disconnect()
+    hook = make_hook(alice, "deploys")
+    from chat.models import User
+
+    column = "is_active" in User.__table__.columns
+    if column:
+        with app.app_context():
+            db.session.execute(db.update(User).values(is_active=False))
+            db.session.commit()
+    else:
+        User.is_active = property(lambda self: False)
+    try:
+        assert app.test_client().post(hook, json={"text": "hi"}).status_code == 404
+    finally:
+        if not column:
+            del User.is_active
