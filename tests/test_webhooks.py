@@ -119,7 +119,7 @@ def test_webhooks_are_rate_limited(make_app):
         ("bot\u200b", "deploys", "invalid_user"),
         ("\u202ebot", "deploys", "invalid_user"),
         ("b\x00t", "deploys", "invalid_text"),
-        ("bot", "dm:1:2", "invalid_room"),
+        ("bot", "dm:1:2", "forbidden"),  # no room of that name one owns
         ("bot", "nowhere", "forbidden"),
         ("x" * 33, "deploys", "too_long"),
     ],
