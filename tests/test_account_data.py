@@ -145,3 +145,17 @@ def test_deletion_needs_csrf_and_throttles_guessing(make_app):
     huge = alice.post("/settings/data/delete", data={"csrf_token": csrf, "password": "p" * 100_000})
     assert huge.status_code in (403, 429, 413)
     sock.disconnect()
+
+
+def test_export_reads_messages_a_batch_at_a_time(app, monkeypatch):
+    import chat.export.data as export_data
+
+    monkeypatch.setattr(export_data, "BATCH", 2)
+    alice, sock = setup_alice(app)
+    for i in range(5):
+        sock.emit("send_message", {"message": f'n{i} \u2028 "quoted"'}, callback=True)
+    response = alice.post("/settings/data/export", data={"csrf_token": page_csrf(alice, "/settings/data")})
+    messages = json.loads(zipfile.ZipFile(io.BytesIO(response.get_data())).read("messages.json"))
+    assert [m["text"] for m in messages][-5:] == [f'n{i} \u2028 "quoted"' for i in range(5)]
+    assert len(messages) == 7 and [m["id"] for m in messages] == sorted(m["id"] for m in messages)
+    sock.disconnect()

@@ -19,21 +19,21 @@ from ..uploads.files import discard, file_path
 log = logging.getLogger("chat.export")
 # The author of a deleted account's kept messages (CHAT_DELETED_USER_MESSAGES=keep).
 DELETED_AUTHOR = "deleted user"
-BATCH = 1000
+BATCH = 1000  # messages read (and held) at a time
 
 
 def iso(moment):
     return moment.isoformat(timespec="milliseconds") if moment is not None else None
 
 
-def own_messages(user_id):
-    """The user's messages (tombstones aside), oldest first, with their rooms' names; read in batches."""
+def messages_after(user_id, after_id):
+    """A batch of the user's messages (tombstones aside) after an id, oldest first, with rooms' names."""
     query = (
         select(Message, Room.name)
         .outerjoin(Room, Room.id == Message.room_id)
-        .where(Message.user_id == user_id, Message.deleted_at.is_(None))
+        .where(Message.user_id == user_id, Message.deleted_at.is_(None), Message.id > after_id)
         .order_by(Message.id)
-        .execution_options(yield_per=BATCH)
+        .limit(BATCH)
     )
     return [
         {
@@ -46,6 +46,27 @@ def own_messages(user_id):
         }
         for message, room_name in db.session.execute(query)
     ]
+
+
+def append_messages(path, batch, first):
+    """Add a batch to messages.json's array on disk (off the loop: the JSON is built there)."""
+    with open(path, "a", encoding="utf-8") as out:
+        for index, item in enumerate(batch):
+            out.write("\n" if first and index == 0 else ",\n")
+            out.write(json.dumps(item, ensure_ascii=False))
+
+
+def write_messages(path, user_id):
+    """messages.json, a batch at a time: memory stays at one batch whatever the history's size."""
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("[")
+    after, first = 0, True
+    while batch := messages_after(user_id, after):
+        db.session.rollback()  # no connection held while the batch is written
+        run_blocking(append_messages, path, batch, first)
+        after, first = batch[-1]["id"], False
+    with open(path, "a", encoding="utf-8") as out:
+        out.write("\n]\n")
 
 
 def own_rooms(user_id):
@@ -75,11 +96,11 @@ def own_files(user_id):
     return [(file_path(u.token), f"uploads/{u.id}-{secure_filename(u.filename) or 'file'}") for u in uploads]
 
 
-def write_zip(path, user, messages, rooms, files):
+def write_zip(path, user, messages_path, rooms, files):
     """The export's zip at `path` (runs off the event loop: compression and file copies)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("user.json", json.dumps(user, ensure_ascii=False, indent=1))
-        archive.writestr("messages.json", json.dumps(messages, ensure_ascii=False, indent=1))
+        archive.write(messages_path, "messages.json")
         archive.writestr("rooms.json", json.dumps(rooms, ensure_ascii=False, indent=1))
         for source, name in files:
             if os.path.exists(source):  # a file removed meanwhile (its message deleted) is left out
@@ -89,15 +110,17 @@ def write_zip(path, user, messages, rooms, files):
 def build_export(user):
     """A temporary zip file with the user's data; the caller sends it and removes it."""
     about = {"id": user.id, "name": user.name, "created_at": iso(user.created_at)}
-    messages, rooms, files = own_messages(user.id), own_rooms(user.id), own_files(user.id)
-    db.session.rollback()  # hold no pooled connection while the zip is written
-    handle, path = tempfile.mkstemp(prefix="chat-export-", suffix=".zip")
-    os.close(handle)
-    try:
-        run_blocking(write_zip, path, about, messages, rooms, files)
-    except BaseException:
-        os.unlink(path)
-        raise
+    rooms, files = own_rooms(user.id), own_files(user.id)
+    with tempfile.TemporaryDirectory(prefix="chat-export-") as work:
+        messages_path = os.path.join(work, "messages.json")
+        write_messages(messages_path, user.id)
+        handle, path = tempfile.mkstemp(prefix="chat-export-", suffix=".zip")
+        os.close(handle)
+        try:
+            run_blocking(write_zip, path, about, messages_path, rooms, files)
+        except BaseException:
+            os.unlink(path)
+            raise
     return path
 
 
