@@ -219,3 +219,24 @@ def test_the_periodic_job_prunes(make_app):
     assert not worker.is_alive()
     assert stored_ids(app) == {fresh}
     sock.disconnect()
+
+
+def test_the_settings_come_from_the_environment(monkeypatch):
+    from chat.config import Config, ConfigError
+
+    monkeypatch.setenv("CHAT_RETENTION_DAYS", "90")
+    monkeypatch.setenv("CHAT_PRUNE_INTERVAL", "600")
+    monkeypatch.setenv("CHAT_DELETED_USER_MESSAGES", "ERASE")
+    config = Config()
+    assert (config.CHAT_RETENTION_DAYS, config.CHAT_PRUNE_INTERVAL, config.CHAT_DELETED_USER_MESSAGES) == (
+        90,
+        600.0,
+        "erase",
+    )
+    monkeypatch.setenv("CHAT_DELETED_USER_MESSAGES", "shred")
+    with pytest.raises(ConfigError, match="CHAT_DELETED_USER_MESSAGES"):
+        Config()
+    monkeypatch.setenv("CHAT_DELETED_USER_MESSAGES", "keep")
+    monkeypatch.setenv("CHAT_RETENTION_DAYS", "-1")
+    with pytest.raises(ConfigError, match="CHAT_RETENTION_DAYS"):
+        Config()
