@@ -24,7 +24,7 @@ class ConnectionState:
     typing: dict = field(default_factory=dict)  # room name -> when its last typing hint went out (monotonic)
     touched: float = 0.0  # when activity was last written to its Connection row (monotonic)
     bucket: object = None  # its own write budget (chat.ratelimit.TokenBucket), made at its first write
-    read_only: bool = False  # opened with a read-scope API token: every write is refused
+    read_only: bool = False  # opened with a read-scope API token: writes refused (chat.ratelimit.READ_SCOPE_EVENTS)
 
     @property
     def user_id(self):
