@@ -18,14 +18,20 @@ from .config import Config, ConfigError
 from .connections.lifecycle import guard_catch_all
 from .database import configure_database
 from .errors import register_error_handler, register_http_errors
+from .export import routes as data_pages
 from .extensions import csrf, db, login_manager, migrate, socketio
 from .i18n import init_app as init_i18n
 from .messages import edits, events, history  # noqa: F401  (socket events)
 from .metrics import init_app as init_metrics
 from .presence import events as presence_events
+from .retention import routes as retention_routes
+from .retention.job import init_app as init_retention
 from .rooms import directory
 from .rooms import events as room_events  # noqa: F401  (socket events)
 from .search import events as search_events
+from .tokens import hooks as token_hooks
+from .tokens import routes as token_pages
+from .tokens.auth import init_app as init_tokens
 from .uploads.routes import init_app as init_uploads
 from .web import health, pages
 from .web.security import SocketSessionInterface, add_security_headers, trust_proxies
@@ -45,6 +51,10 @@ BLUEPRINTS = (
     profiles.bp,
     avatars.bp,
     settings.bp,
+    token_pages.bp,
+    token_hooks.bp,
+    retention_routes.bp,
+    data_pages.bp,
 )
 
 
@@ -68,12 +78,14 @@ def create_app(config=None):
     login_manager.init_app(app)
     login_manager.login_view = "users.login_page"
     csrf.init_app(app)
+    init_tokens(app)  # Bearer tokens on the API; CSRF for every other write
     init_i18n(app)
     oidc.init_app(app)  # single sign-on, when CHAT_OIDC_ISSUER is set
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     init_uploads(app)  # its routes, and MAX_CONTENT_LENGTH (Engine.IO's polling POSTs never reach Flask)
     init_metrics(app)
+    init_retention(app)  # the periodic prune starts with the first request
     app.after_request(add_security_headers)
     trust_proxies(app)  # X-Forwarded-For only from CHAT_TRUSTED_PROXIES proxies
 

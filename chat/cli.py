@@ -12,6 +12,7 @@ from .extensions import db
 from .messages.store import store_and_send
 from .models import User
 from .names import name_key
+from .retention.job import prune_once
 from .rooms.access import find_room, ref_for
 from .validation import message_text, room_name
 
@@ -132,6 +133,17 @@ def sso_link_command(name, subject, issuer, unlink):
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{user.name} signs in as {subject!r} at {issuer}")
+
+
+@chat_cli.command("prune")
+def prune_command():
+    """Remove messages (and their files) past their retention (CHAT_RETENTION_DAYS, rooms' own)."""
+    result = prune_once()
+    if result is None:
+        raise click.ClickException("another node is pruning right now (it holds the lock); try again later")
+    click.echo(f"pruned {result.messages} messages and {result.files} files")
+    for room, count in sorted(result.rooms.items()):
+        click.echo(f"  {room or '(everyone)'}: {count}")
 
 
 def init_app(app):

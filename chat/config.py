@@ -72,6 +72,14 @@ def env_rate_limit(name, default):
     return raw
 
 
+def env_choice(name, choices):
+    """One of `choices` (the first is the default), or a clear error naming the variable."""
+    raw = (os.environ.get(name) or "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 class Config:
     """Settings for a real run; every value can be set through the environment."""
 
@@ -190,6 +198,11 @@ class Config:
         self.CHAT_RESET_TOKEN_TTL = env_int("CHAT_RESET_TOKEN_TTL", 3600, 60)
         self.CHAT_RESET_ACCOUNT_LIMIT = env_rate_limit("CHAT_RESET_ACCOUNT_LIMIT", "3 per hour")
         self.CHAT_RESET_ADDRESS_LIMIT = env_rate_limit("CHAT_RESET_ADDRESS_LIMIT", "10 per hour")
+        # One's own data and retention (chat/retention/, chat/export/): days messages are kept
+        # (0: forever), seconds between prunes (0: no periodic job), a deleted account's messages.
+        self.CHAT_RETENTION_DAYS = env_int("CHAT_RETENTION_DAYS", 0, 0)
+        self.CHAT_PRUNE_INTERVAL = env_float("CHAT_PRUNE_INTERVAL", 3600.0, 0.0)
+        self.CHAT_DELETED_USER_MESSAGES = env_choice("CHAT_DELETED_USER_MESSAGES", ("keep", "erase"))
 
 
 class TestConfig(Config):

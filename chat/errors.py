@@ -17,6 +17,8 @@ log = logging.getLogger("chat.errors")
 HTTP_STATUS = {
     "unauthorized": 401,
     "forbidden": 403,
+    "insufficient_scope": 403,
+    "invalid_token": 401,
     "not_found": 404,
     "unknown_room": 404,
     "method_not_allowed": 405,

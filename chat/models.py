@@ -91,6 +91,8 @@ class Room(db.Model):
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     is_private: Mapped[bool] = mapped_column(default=False, server_default=false())
     kind: Mapped[str] = mapped_column(String(8), default="room", server_default="room")
+    # Messages older than this many days are pruned (chat/retention/); None: the global setting.
+    retention_days: Mapped[int | None] = mapped_column()
 
     @property
     def private(self):
@@ -183,7 +185,8 @@ class Message(db.Model):
 
     room = relationship(Room, lazy="raise")
 
-    __table_args__ = (Index("ix_messages_room_id_id", "room_id", "id"),)
+    # created_at: retention prunes by age (chat/retention/).
+    __table_args__ = (Index("ix_messages_room_id_id", "room_id", "id"), Index("ix_messages_created_at", "created_at"))
 
 
 class Reaction(db.Model):

@@ -8,7 +8,10 @@ from flask import current_app
 
 from .cluster.shared_rate import shared_bucket_take
 from .connections.state import state
-from .errors import ChatError
+from .errors import ChatError, current_event_name
+
+# Events a read-scope token's connection may still send: following and reading rooms.
+READ_SCOPE_EVENTS = frozenset({"join_room", "leave_room", "subscribe", "search", "active", "mark_read"})
 
 
 class TokenBucket:
@@ -49,7 +52,10 @@ limiter = RateLimiter()
 
 
 def check_rate():
-    """Raise rate_limited when this connection or its user writes faster than allowed."""
+    """Raise rate_limited when this connection or its user writes faster than allowed (and
+    insufficient_scope when the connection was opened with a read-scope API token)."""
+    if state().read_only and current_event_name() not in READ_SCOPE_EVENTS:
+        raise ChatError("insufficient_scope", "This connection's token may only read (its scope is 'read').")
     cfg = current_app.config
     rate, burst = cfg["CHAT_RATE_LIMIT"], cfg["CHAT_RATE_BURST"]
     if rate <= 0:

@@ -98,6 +98,8 @@ DOCUMENTED_CODES = {
     "email_taken",
     "wrong_password",
     "invalid_token",
+    "insufficient_scope",
+    "invalid_scope",
 }
 ALLOWED_CODES = DOCUMENTED_CODES
 

@@ -28,6 +28,8 @@ TABLES = {
     "reactions",
     "user_identities",
     "password_resets",
+    "api_tokens",
+    "webhooks",
     "alembic_version",
 }
 

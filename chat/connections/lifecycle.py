@@ -14,6 +14,7 @@ from ..extensions import socketio
 from ..presence import online as presence
 from ..rooms.access import subscribe_memberships, user_channel
 from ..rooms.joining import leave_all
+from ..tokens.auth import socket_token, still_usable, token_channel
 from .state import begin, current
 
 log = logging.getLogger("chat.connection")
@@ -33,13 +34,13 @@ def refuse_reserved(name):
     raise ChatError("unknown_event", f"'{name}' is the server's own event: a client cannot send it.")
 
 
-def admitted_identity(sid):
-    """Who the connecting client is, if it may connect (a session, or guests allowed; not too
-    many connections of one user); ConnectionRefusedError otherwise."""
-    if not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
+def admitted_identity(sid, token=None):
+    """Who the connecting client is, if it may connect (an API token, a session, or guests allowed;
+    not too many connections of one user); ConnectionRefusedError otherwise."""
+    if token is None and not current_user.is_authenticated and not current_app.config["CHAT_ALLOW_GUESTS"]:
         log.info("refused sid=%s: no session", sid)
         raise ConnectionRefusedError("unauthorized")
-    who = connection_identity(sid)
+    who = token[1].public() if token is not None else connection_identity(sid)
     if who["id"] is not None:
         if presence.connection_count(who["id"]) >= current_app.config["CHAT_MAX_CONNECTIONS_PER_USER"]:
             log.info("refused sid=%s: too many connections for user=%s", sid, who["id"])
@@ -47,12 +48,15 @@ def admitted_identity(sid):
     return who
 
 
-def settle_user(sid, who):
+def settle_user(sid, who, token=None):
     """A signed-in user's socket: in the user's channel, following their rooms, counted online."""
     join_room(user_channel(who["id"]))
-    # A logout that committed after this session was read closed the user's channel before
-    # this socket was in it: look again now that it is, or the socket would outlive it.
-    if not session_still_current(who["id"]):
+    if token is not None:
+        join_room(token_channel(token.id))  # a revocation closes it
+    # A logout (or revocation) that committed after this session (token) was read closed the
+    # channel before this socket was in it: look again now that it is, or the socket would outlive it.
+    current_still = still_usable(token.id) if token is not None else session_still_current(who["id"])
+    if not current_still:
         log.info("refused sid=%s: the session ended while connecting", sid)
         raise ConnectionRefusedError("session_ended")
     subscribe_memberships(who["id"])
@@ -64,10 +68,11 @@ def settle_user(sid, who):
 def connect_event(auth=None):
     if sent_by_the_client():
         refuse_reserved("connect")
-    who = admitted_identity(request.sid)
-    begin(who)
+    token = socket_token(auth)  # `auth: {token}`: (ApiToken, User), or None
+    who = admitted_identity(request.sid, token)
+    begin(who, read_only=token is not None and token[0].scope != "write")
     if who["id"] is not None:
-        settle_user(request.sid, who)
+        settle_user(request.sid, who, token and token[0])
     log.info("connect sid=%s user=%s", request.sid, who["id"])
     cluster.connected(request.sid)  # counts it; tells it when delivery is delayed (queue down)
 

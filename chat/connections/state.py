@@ -24,6 +24,7 @@ class ConnectionState:
     typing: dict = field(default_factory=dict)  # room name -> when its last typing hint went out (monotonic)
     touched: float = 0.0  # when activity was last written to its Connection row (monotonic)
     bucket: object = None  # its own write budget (chat.ratelimit.TokenBucket), made at its first write
+    read_only: bool = False  # opened with a read-scope API token: writes refused (chat.ratelimit.READ_SCOPE_EVENTS)
 
     @property
     def user_id(self):
@@ -44,9 +45,9 @@ class ConnectionState:
         self.announced.clear()
 
 
-def begin(identity):
+def begin(identity, read_only=False):
     """At connect: this connection's state, for the identity decided there."""
-    state = session[KEY] = ConnectionState(identity)
+    state = session[KEY] = ConnectionState(identity, read_only=read_only)
     return state
 
 

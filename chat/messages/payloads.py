@@ -7,6 +7,9 @@ from ..models import Mention, Reaction, Upload
 from ..uploads.files import file_info
 from .formatting import render_markdown
 
+# The "sid" of a webhook's messages ("hook:<id>"): no Socket.IO sid holds a colon.
+BOT_SID_PREFIX = "hook:"
+
 
 def seed_text(sid, text):
     return f"クライアント {sid}: {text}"
@@ -69,6 +72,8 @@ def payload_of(
     }
     if client_id is not None:
         payload["client_id"] = client_id
+    if sid.startswith(BOT_SID_PREFIX):
+        payload["bot"] = True  # posted by an incoming webhook (chat/tokens/hooks.py)
     if deleted_at is not None:
         payload["deleted"] = True
         payload["deleted_at"] = iso(deleted_at)

@@ -1,0 +1,1 @@
+"""One's own data: export as a zip, and account deletion."""
