@@ -164,6 +164,10 @@ class Config:
         self.CHAT_LOGIN_ADDRESS_LIMIT = env_rate_limit("CHAT_LOGIN_ADDRESS_LIMIT", "30 per 10 minutes")
         self.CHAT_LOGIN_LIMIT_STORAGE = os.environ.get("CHAT_LOGIN_LIMIT_STORAGE", "").strip() or None
         self.CHAT_TRUSTED_PROXIES = env_int("CHAT_TRUSTED_PROXIES", 0, 0)
+        # Administration (chat/admin): reports' reasons, the longest mute, rows per /admin page.
+        self.CHAT_MAX_REPORT_LENGTH = env_int("CHAT_MAX_REPORT_LENGTH", 1000, 1)
+        self.CHAT_MAX_MUTE_MINUTES = env_int("CHAT_MAX_MUTE_MINUTES", 525_600, 1)
+        self.CHAT_ADMIN_PAGE_SIZE = env_int("CHAT_ADMIN_PAGE_SIZE", 50, 1)
 
 
 class TestConfig(Config):

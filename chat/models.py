@@ -46,6 +46,15 @@ class User(UserMixin, db.Model):
     # Sessions carry the generation they were issued in; logout (users.end_sessions) counts it
     # up, so every cookie issued before stops working, on every node.
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Administration (chat/admin): a deactivated user gets no session, token or socket; a muted
+    # one may read but not write until muted_until.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_active(self):
+        """Flask-Login's flag (login_user refuses an inactive user): False once deactivated."""
+        return self.deactivated_at is None
 
     def public(self):
         return {"id": self.id, "name": self.name, "guest": self.is_guest}
@@ -65,6 +74,8 @@ class Room(db.Model):
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     is_private: Mapped[bool] = mapped_column(default=False, server_default=false())
     kind: Mapped[str] = mapped_column(String(8), default="room", server_default="room")
+    # Archived (chat/admin): readable, but nothing is written to it any more.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def private(self):

@@ -24,6 +24,9 @@ TABLES = {
     "connections",
     "uploads",
     "reactions",
+    "audit_log",
+    "reports",
+    "room_moderators",
     "alembic_version",
 }
 
