@@ -83,7 +83,7 @@ def do_reactivate(actor, user):
 def mute_minutes(value):
     """A mute's length in whole minutes, 1..CHAT_MAX_MUTE_MINUTES."""
     limit = current_app.config["CHAT_MAX_MUTE_MINUTES"]
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 9:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 9:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise ChatError("invalid_type", "'minutes' must be a whole number.")
