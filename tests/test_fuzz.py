@@ -90,6 +90,13 @@ DOCUMENTED_CODES = {
     "conflict",
     "method_not_allowed",
     "busy",
+    # Administration (chat/admin)
+    "muted",
+    "deactivated",
+    "archived",
+    "unknown_message",
+    "report_exists",
+    "last_admin",
 }
 ALLOWED_CODES = DOCUMENTED_CODES
 
@@ -385,8 +392,9 @@ SOCKET_EVENTS = {
     "delete_message": ["id"],
     "react": ["id", "emoji"],
     "search": ["q", "room", "limit"],
+    "report_message": ["id", "reason"],
 }
-FIELD_KIND = {"since": "id", "before": "id"}
+FIELD_KIND = {"since": "id", "before": "id", "reason": "message"}
 WHO = st.sampled_from(["mallory", "anonymous"])
 
 

@@ -32,7 +32,11 @@ def require_admin(actor):
         raise ChatError("forbidden", "Only an admin can do this.")
 
 
-def admins_left(excluding):
+def admins_left(actor, excluding):
+    """Active admins besides `excluding`; the command line (actor None) is never locked out, so
+    for it the count does not matter."""
+    if actor is None:
+        return 1
     query = select(func.count()).select_from(User).where(User.is_admin, User.deactivated_at.is_(None))
     return db.session.execute(query.where(User.id != excluding.id)).scalar_one()
 
@@ -43,7 +47,7 @@ def admins_left(excluding):
 def do_set_admin(actor, user, admin):
     """Make `user` an admin or take the right away; never the last active admin's."""
     require_admin(actor)
-    if not admin and user.is_admin and admins_left(user) == 0:
+    if not admin and user.is_admin and admins_left(actor, user) == 0:
         raise ChatError("last_admin", "This is the last admin: make someone else an admin first.")
     if user.is_admin == admin:
         return user
@@ -60,7 +64,7 @@ def do_deactivate(actor, user):
     require_admin(actor)
     if actor is not None and user.id == actor.id:
         raise ChatError("invalid_user", "You cannot deactivate yourself.")
-    if user.is_admin and admins_left(user) == 0:
+    if user.is_admin and admins_left(actor, user) == 0:
         raise ChatError("last_admin", "This is the last admin: make someone else an admin first.")
     if user.deactivated_at is None:
         user.deactivated_at = utc_now()
