@@ -473,3 +473,23 @@ def test_the_audit_log_pages(make_app):
     assert last["audit"][0]["actor"] == "alice" and last["audit"][0]["target"] == "bob"
     assert "reactivate" in alice.http.get("/admin?page=1").get_data(as_text=True)
     alice.close(), bob.close()
+
+
+def test_the_command_line_deactivates_and_is_audited(app, team):
+    _, bob, _ = team
+    sock = bob.sock
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["chat", "deactivate", "ＢＯＢ"])
+    assert result.exit_code == 0 and "bob is deactivated" in result.output
+    assert not sock.is_connected()
+    assert login(app.test_client(), "bob").status_code == 403
+    assert runner.invoke(args=["chat", "deactivate", "--undo", "bob"]).exit_code == 0
+    assert login(app.test_client(), "bob").status_code == 302
+    assert runner.invoke(args=["chat", "deactivate", "nobody"]).exit_code != 0
+    # The operator may take the last admin's right (and give it back): the page may not.
+    assert runner.invoke(args=["chat", "admin", "--revoke", "alice"]).exit_code == 0
+    assert [(row[0], row[1], row[3]) for row in audit_rows(app)] == [
+        ("cli", "deactivate", "bob"),
+        ("cli", "reactivate", "bob"),
+        ("cli", "revoke_admin", "alice"),
+    ]
