@@ -11,6 +11,9 @@ from flask import Flask, abort
 # Each capability's module with socket events registers them on `socketio` when imported.
 from .accounts import avatars, oidc, profiles, settings
 from .accounts import pages as account_pages
+from .admin import reports as admin_reports
+from .admin import routes as admin_routes
+from .admin.actions import init_app as init_admin
 from .asyncmode import detect_async_mode
 from .cli import init_app as init_cli
 from .cluster.queue import init_app as client_manager
@@ -55,6 +58,8 @@ BLUEPRINTS = (
     token_hooks.bp,
     retention_routes.bp,
     data_pages.bp,
+    admin_routes.bp,
+    admin_reports.bp,
 )
 
 
@@ -114,6 +119,7 @@ def create_app(config=None):
     if drop_compression or async_mode == "eventlet":
         app.wsgi_app = WebSocketEnviron(app.wsgi_app, drop_compression, eventlet_input=async_mode == "eventlet")
     init_cli(app)
+    init_admin(app)  # after Socket.IO: a room deleted on another node is forgotten here too
     log.info("chat app ready (async_mode=%s, env=%s)", async_mode, app.config["CHAT_ENV"])
     return app
 

@@ -6,6 +6,7 @@ from flask.cli import AppGroup
 
 from .accounts.oidc import link_identity, unlink_identity
 from .accounts.sessions import set_password
+from .admin.actions import do_deactivate, do_reactivate, do_set_admin
 from .cluster.queue import external_emitter, queue_manager
 from .errors import ChatError
 from .extensions import db
@@ -77,9 +78,33 @@ def admin_command(name, revoke):
     user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
     if user is None:
         raise click.ClickException(f"No user called '{name}'.")
-    user.is_admin = not revoke
-    db.session.commit()
+    try:
+        do_set_admin(None, user, not revoke)  # audited as "cli"
+    except ChatError as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(f"{user.name} is {'no longer' if revoke else 'now'} an admin")
+
+
+@chat_cli.command("deactivate")
+@click.option("--undo", is_flag=True, help="Reactivate the account instead.")
+@click.argument("name")
+def deactivate_command(name, undo):
+    """Deactivate the user NAME (no login; sessions end; with CHAT_MESSAGE_QUEUE their sockets close
+    on every node at once), or reactivate them with --undo."""
+    user = db.session.execute(db.select(User).filter_by(name_key=name_key(name))).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"No user called '{name}'.")
+    action = do_reactivate if undo else do_deactivate
+    url = current_app.config.get("CHAT_MESSAGE_QUEUE")
+    try:
+        if url:
+            with external_emitter(url, current_app.config["CHAT_QUEUE_CHANNEL"]):
+                action(None, user)
+        else:
+            action(None, user)
+    except ChatError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{user.name} is {'active again' if undo else 'deactivated'}")
 
 
 @chat_cli.command("reset-password")

@@ -203,6 +203,10 @@ class Config:
         self.CHAT_RETENTION_DAYS = env_int("CHAT_RETENTION_DAYS", 0, 0)
         self.CHAT_PRUNE_INTERVAL = env_float("CHAT_PRUNE_INTERVAL", 3600.0, 0.0)
         self.CHAT_DELETED_USER_MESSAGES = env_choice("CHAT_DELETED_USER_MESSAGES", ("keep", "erase"))
+        # Administration (chat/admin): reports' reasons, the longest mute, rows per /admin page.
+        self.CHAT_MAX_REPORT_LENGTH = env_int("CHAT_MAX_REPORT_LENGTH", 1000, 1)
+        self.CHAT_MAX_MUTE_MINUTES = env_int("CHAT_MAX_MUTE_MINUTES", 525_600, 1)
+        self.CHAT_ADMIN_PAGE_SIZE = env_int("CHAT_ADMIN_PAGE_SIZE", 50, 1)
 
 
 class TestConfig(Config):

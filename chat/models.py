@@ -66,6 +66,16 @@ class User(UserMixin, db.Model):
             return None
         return self.status_text
 
+    # Administration (chat/admin): a deactivated user gets no session, token or socket; a muted
+    # one may read but not write until muted_until.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_active(self):
+        """Flask-Login's flag (login_user refuses an inactive user): False once deactivated."""
+        return self.deactivated_at is None
+
     def public(self):
         return {
             "id": self.id,
@@ -93,6 +103,8 @@ class Room(db.Model):
     kind: Mapped[str] = mapped_column(String(8), default="room", server_default="room")
     # Messages older than this many days are pruned (chat/retention/); None: the global setting.
     retention_days: Mapped[int | None] = mapped_column()
+    # Archived (chat/admin): readable, but nothing is written to it any more.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def private(self):

@@ -100,6 +100,13 @@ DOCUMENTED_CODES = {
     "invalid_token",
     "insufficient_scope",
     "invalid_scope",
+    # Administration (chat/admin)
+    "muted",
+    "deactivated",
+    "archived",
+    "unknown_message",
+    "report_exists",
+    "last_admin",
 }
 ALLOWED_CODES = DOCUMENTED_CODES
 
@@ -400,6 +407,9 @@ SOCKET_EVENTS = {
     "update_profile": ["display_name", "status", "status_expires_at", "time_zone"],
 }
 FIELD_KIND = {"since": "id", "before": "id", "display_name": "user", "status": "topic"}
+    "report_message": ["id", "reason"],
+}
+FIELD_KIND = {"since": "id", "before": "id", "reason": "message"}
 WHO = st.sampled_from(["mallory", "anonymous"])
 
 

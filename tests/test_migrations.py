@@ -30,6 +30,9 @@ TABLES = {
     "password_resets",
     "api_tokens",
     "webhooks",
+    "audit_log",
+    "reports",
+    "room_moderators",
     "alembic_version",
 }
 

@@ -149,6 +149,9 @@ def login():
         form.password.errors.append(strings(page_language()[0])["bad_login"])
         return render_login(401, login_form=form)
     throttle.succeeded(account)
+    if not user.is_active:  # only after the right password: the answer tells nobody else anything
+        form.password.errors.append(strings(page_language()[0])["account_deactivated"])
+        return render_login(403, login_form=form)
     sign_in(user)
     log.info("login user=%s", user.id)
     return redirect(safe_next(request.form.get("next")))

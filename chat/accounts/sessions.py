@@ -32,6 +32,8 @@ def load_user(user_id):
         return None
     if user is None or session.get(GENERATION_KEY, 0) != user.session_generation:
         return None
+    if not user.is_active:  # deactivated (chat/admin): no session of theirs counts, on any node
+        return None
     return user
 
 

@@ -90,6 +90,8 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         self.ever_listened = False
         self.listen_failed = False
         self.publish_failed_at = None
+        # op -> handler(message) for control messages other capabilities define (chat/admin).
+        self.control_handlers = {}
 
     @property
     def degraded(self):
@@ -249,6 +251,8 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
             leave_local(self.server, message["members_of"], message["room"], forget)
         elif op == "resync":
             self._tell_clients(delayed=False)
+        elif op in self.control_handlers:
+            self.control_handlers[op](message)
 
 
 def disconnect_local(server, room):

@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ..admin.policy import audit, moderation_right, refuse_write
 from ..cluster.queue import emit_stored
 from ..errors import ChatError
 from ..extensions import db, socketio
@@ -117,9 +118,9 @@ def is_author(message, user_id):
     return message.user_id is not None and message.user_id == user_id
 
 
-def is_admin(user_id):
+def user_name(user_id):
     user = db.session.get(User, user_id)
-    return user is not None and user.is_admin
+    return user.name if user is not None else ""
 
 
 # ---- doing ----
@@ -170,6 +171,7 @@ def edit_message(user_id, message_id_value, text):
             raise ChatError("forbidden", "Only the author can edit this message.")
         if message.deleted_at is not None:
             raise ChatError("deleted", "This message was deleted; it cannot be edited.")
+        refuse_write(user_id, message.room_id)
         message.text = text
         message.edited_at = utc_now()
         replace_mentions(message, room)
@@ -185,12 +187,25 @@ def delete_message(user_id, message_id_value):
     require_identified(user_id)
     try:
         message, room = readable_message(message_id_value, user_id)
-        if not is_author(message, user_id) and not is_admin(user_id):
-            raise ChatError("forbidden", "Only the author or an admin can delete this message.")
+        right = None if is_author(message, user_id) else moderation_right(room, user_id)
+        if not is_author(message, user_id) and right is None:
+            raise ChatError("forbidden", "Only the author, the room's moderators or an admin can delete this message.")
         if message.deleted_at is not None:
             payload = current_payload(message, room)
             db.session.rollback()  # ends the transaction (and its row lock)
             return payload
+        if right is None:  # the author: an archived room stays as it is (a muted author may still delete)
+            refuse_write(None, message.room_id)
+        else:
+            audit(
+                {"id": user_id, "name": user_name(user_id)},
+                "delete_message",
+                "message",
+                message.id,
+                room.name if room is not None else "",
+                right=right,
+                author=message.author_name,
+            )
         upload = db.session.get(Upload, message.upload_id) if message.upload_id is not None else None
         message.text = ""  # the column is NOT NULL
         message.deleted_at = utc_now()
@@ -221,6 +236,7 @@ def toggle_reaction(user_id, message_id_value, emoji):
         message, room = readable_message(message_id_value, user_id)
         if message.deleted_at is not None:
             raise ChatError("deleted", "This message was deleted.")
+        refuse_write(user_id, message.room_id)
         mine = db.session.get(Reaction, (message.id, user_id, emoji))
         if mine is not None:
             db.session.delete(mine)

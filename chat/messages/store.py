@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from .. import metrics
+from ..admin.policy import refuse_write
 from ..cluster.order import channel_order
 from ..cluster.queue import emit_stored
 from ..errors import ChatError
@@ -169,6 +170,7 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
     is committed with the message, in a transaction of its own.
     """
     room_id = ref.id if ref is not None else None
+    refuse_write(identity["id"], room_id)  # muted or deactivated sender, archived or deleted room
     mentions = mentioned_users(text, room_id) if room_id is not None and "@" in text else []
     write = Write(identity, sid, ref, text, client_id, event, upload, mentions)
     if upload is None:

@@ -5,6 +5,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 from flask_socketio import emit
 
+from ..admin.policy import refuse_write
 from ..connections.state import state
 from ..errors import http_reader_id
 from ..extensions import socketio
@@ -41,6 +42,7 @@ def typing_event(data=None, *_):
     ref = require_member(RoomRequest.parse(data).room)
     if not typing_allowed(ref.name):
         return {"ok": True, "throttled": True}
+    refuse_write(identity()["id"], ref.id)  # no hints from a muted user or into an archived room
     touch()
     who = identity()
     hint = {"room": ref.name, "user": {"id": who["id"], "name": who["name"]}}

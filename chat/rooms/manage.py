@@ -10,6 +10,7 @@ from flask import current_app
 from flask_socketio import emit
 from sqlalchemy import delete, select
 
+from ..admin.policy import audit, moderation_right, refuse_write
 from ..cluster.queue import leave_room_everywhere
 from ..errors import ChatError
 from ..extensions import db, socketio
@@ -105,6 +106,7 @@ def subscribe_existing(name):
 def create_room(who, name, topic, private):
     """A new room with `who` as creator and member; room_exists when the name is taken."""
     refuse_reserved(name)
+    refuse_write(who["id"])
     if find_room(name) is not None:
         raise ChatError("room_exists", f"A room called '{name}' exists already.")
     room = create_room_record(name, who["id"], topic, private)
@@ -122,8 +124,12 @@ def set_topic(who, name, topic):
     room = find_room(name)
     if room is None or room.kind == "dm":
         raise ChatError("unknown_room", f"No room called '{name}'.")
-    if room.creator_id != who["id"]:
-        raise ChatError("forbidden", "Only the room's creator can change its topic.")
+    right = moderation_right(room, who["id"])
+    if right is None:
+        raise ChatError("forbidden", "Only the room's creator or its moderators can change its topic.")
+    refuse_write(who["id"], room.id)
+    if right != "creator":
+        audit(who, "set_topic", "room", room.id, room.name, right=right, topic=topic)
     room.topic = topic
     db.session.commit()
     emit("room_updated", {"room": room.name, "topic": topic}, to=channel(room.name))
@@ -135,6 +141,7 @@ def member_room(who, name):
     room = find_room(name)
     if room is None or room.kind == "dm" or not is_member(room.id, who["id"]):
         raise ChatError("forbidden", "Only a member can invite to a room.")
+    refuse_write(who["id"], room.id)
     return room
 
 
@@ -147,16 +154,22 @@ def invite(who, room, invitee):
 
 
 def created_room(who, name):
-    """The room `who` created (to remove a member from); forbidden otherwise."""
+    """The room `who` moderates (its creator, a moderator, an admin: to remove a member from);
+    forbidden otherwise."""
     room = find_room(name)
-    if room is None or room.kind == "dm" or room.creator_id != who["id"]:
-        raise ChatError("forbidden", "Only the room's creator can remove a member.")
+    if room is None or room.kind == "dm" or moderation_right(room, who["id"]) is None:
+        raise ChatError("forbidden", "Only the room's creator or its moderators can remove a member.")
     return room
 
 
 def remove_member(who, room, user):
     if user.id == who["id"]:
         raise ChatError("invalid_user", "Leave the room instead of removing yourself.")
+    right = moderation_right(room, who["id"])
+    if right == "moderator" and user.id == room.creator_id:
+        raise ChatError("forbidden", "A moderator cannot remove the room's creator.")
+    if right != "creator":
+        audit(who, "remove_member", "room", room.id, room.name, right=right, user=user.name, user_id=user.id)
     db.session.execute(delete(RoomMember).where(RoomMember.room_id == room.id, RoomMember.user_id == user.id))
     db.session.commit()
     # Their sockets stop receiving now and forget the room, on every node; any request racing
@@ -170,6 +183,7 @@ def open_dm(who, peer):
     """The direct conversation of `who` and `peer` (made at the first call); its name."""
     if peer.id == who["id"]:
         raise ChatError("invalid_user", "A direct conversation needs someone else.")
+    refuse_write(who["id"])
     name = dm_name(who["id"], peer.id)
     room = find_room(name) or create_room_record(name, who["id"], private=True, kind="dm")
     add_member(room.id, who["id"])

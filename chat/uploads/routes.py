@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
+from ..admin.policy import refuse_write
 from ..errors import ChatError
 from ..extensions import csrf, db
 from ..messages.store import sent_before, store_and_send
@@ -53,6 +54,7 @@ def own_sid(sid, user_id):
 
 def send_upload(form, room):
     """Store the file and its message together, then send the message; (payload, created)."""
+    refuse_write(current_user.id, room.id if room is not None else None)  # before the file is read
     sid = own_sid(form.sid, current_user.id)
     stored = receive(form)
     upload = Upload(

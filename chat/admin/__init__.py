@@ -1,0 +1,1 @@
+"""Administration: the /admin page, moderation, reports and the audit log."""
