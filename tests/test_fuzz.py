@@ -405,11 +405,9 @@ SOCKET_EVENTS = {
     "react": ["id", "emoji"],
     "search": ["q", "room", "limit"],
     "update_profile": ["display_name", "status", "status_expires_at", "time_zone"],
-}
-FIELD_KIND = {"since": "id", "before": "id", "display_name": "user", "status": "topic"}
     "report_message": ["id", "reason"],
 }
-FIELD_KIND = {"since": "id", "before": "id", "reason": "message"}
+FIELD_KIND = {"since": "id", "before": "id", "display_name": "user", "status": "topic", "reason": "message"}
 WHO = st.sampled_from(["mallory", "anonymous"])
 
 
