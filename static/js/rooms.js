@@ -59,6 +59,11 @@ export class Rooms {
         this.directory = new Map(reply.rooms.map((r) => [r.name, r]));
         this.unread.fromDirectory(reply.rooms);
         const current = this.info(this.chat.current);
+        const log = this.chat.log;
+        if (current && log.lastRead == null && current.last_read_id != null && current.unread) {
+          log.lastRead = current.last_read_id;  // opened before the directory came: the line goes in now
+          if (this.chat.conversation().loaded) log.render(log.nearBottom() ? "bottom" : "keep");
+        }
         if (current && current.unread && this.reading()) this.markRead(current.name, null);
         if (this.followed.size === 0) reply.rooms.forEach((r) => r.member && this.followed.add(r.name));
         this.show();

@@ -39,21 +39,22 @@ export class Sidebar {
     const lock = info.private && info.kind !== "dm" ? " 🔒" : "";
     const name = el("span", { className: "room-name" }, info.kind === "dm" ? "" : el("span", { text: "# ", "aria-hidden": "true" }),
       label, lock ? el("span", { text: lock, "aria-hidden": "true" }) : "");
-    b.append(name);
-    let last = name;  // the hidden words go inside the last text (flex items would add spaces)
+    // One inline run of text (flex items or blocks would add spaces to the name).
+    const text = el("span", { className: "room-text" }, name);
+    b.append(text);
+    let tail = text;  // where the hidden unread and mention words go
     if (info.kind !== "dm") {
       const members = `${info.members} ${info.members === 1 ? t.member_one : t.members} · ${info.online} ${t.online_count}`;
-      name.append(hidden(","));
-      last = el("span", { className: "counts", text: members });
-      b.append(last);
+      tail = el("span", { className: "counts", text: members });
+      text.append(hidden(", "), tail);
     }
     if (counts.unread) {
       b.classList.add("has-unread");
-      last.append(hidden(`, ${counts.unread} ${t.unread}`));
+      tail.append(hidden(`, ${counts.unread} ${t.unread}`));
       b.append(el("span", { className: "badge", text: String(counts.unread), "aria-hidden": "true" }));
     }
     if (counts.mentions) {
-      last.append(hidden(`, ${counts.mentions} ${t.mentions}`));
+      tail.append(hidden(`, ${counts.mentions} ${t.mentions}`));
       b.append(el("span", { className: "mention-badge", text: String(counts.mentions), "aria-hidden": "true" }));  // "@" by CSS
     }
     item.append(b);
