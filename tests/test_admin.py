@@ -493,3 +493,12 @@ def test_the_command_line_deactivates_and_is_audited(app, team):
         ("cli", "reactivate", "bob"),
         ("cli", "revoke_admin", "alice"),
     ]
+
+
+def test_the_chat_page_links_settings_for_everyone_and_administration_for_admins(app, team):
+    alice, bob, _ = team
+    admin_page = alice.http.get("/?lang=en").get_data(as_text=True)
+    member_page = bob.http.get("/?lang=ja").get_data(as_text=True)
+    assert 'id="settings-link" href="/settings"' in admin_page and 'id="admin-link" href="/admin"' in admin_page
+    assert 'id="settings-link" href="/settings"' in member_page and "設定" in member_page
+    assert "admin-link" not in member_page
