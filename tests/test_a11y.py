@@ -4,8 +4,11 @@ axe-core comes from npm (devDependencies, `make setup-dev`); the test evaluates 
 page as the test's own script, so the page's CSP (script-src 'self') stays as it is. Every
 combination of 1280x800 / 390x844, ja / en and light / dark; the chat page with a room open and
 messages in it (and on a phone with the drawer open too). The assertion lists each violation's
-id, impact, help text and the nodes it found.
+id, impact, help text and the nodes it found. And the log: a polite live region that is busy
+while history fills it, so new messages are announced and history is not read out.
 """
+
+import re
 
 import pytest
 
@@ -14,6 +17,7 @@ from tests.browser_helpers import (
     AXE_JS,
     DEVICES,
     LOCALES,
+    Bot,
     combo_id,
     describe_violations,
     expect_message,
@@ -64,4 +68,46 @@ def test_no_serious_axe_violation_on_the_login_and_chat_pages(pages, combo):
         page.locator("#drawer-toggle").click()
         expect(page.locator("#sidebar")).to_be_in_viewport()
         assert_accessible(page, f"the chat page with the drawer open ({combo_id(combo)})")
+    pages.assert_no_problems()
+
+
+BUSY_RECORDER_JS = """() => {
+    const log = document.getElementById('messages');
+    window.__busy = [];
+    new MutationObserver((changes) => {
+        for (const c of changes) window.__busy.push([log.getAttribute('aria-busy'), log.children.length]);
+    }).observe(log, {attributes: true, attributeFilter: ['aria-busy']});
+}"""
+
+
+def test_the_log_announces_new_messages_politely_and_history_silently(pages, live_server):
+    s = unique()
+    me, room = f"listener-{s}", f"quiet-{s}"
+    page = pages.open(None, "?lang=en", locale="en-US")
+    register(page, me)
+    expect(page.locator("#status")).to_have_text("Connected")
+    log = page.get_by_role("log")
+    expect(log).to_have_count(1)
+    expect(log).to_have_attribute("aria-live", "polite")
+    expect(log).to_have_accessible_name(re.compile(r"\S"))
+
+    talker = Bot(live_server.url, f"talker-{s}").join(room)
+    try:
+        lines = [f"history line {n} {s}" for n in range(1, 21)]
+        talker.say_many(room, lines)
+        # Opening the room fills the log with its history while aria-busy (not read out line by line).
+        page.evaluate(BUSY_RECORDER_JS)
+        join(page, room)
+        expect_message(page, talker.name, lines[-1])
+        page.wait_for_function("() => !document.getElementById('messages').hasAttribute('aria-busy')")
+        busy = page.evaluate("() => window.__busy")
+        assert busy and busy[0][0] == "true", busy
+        # A live message goes in without aria-busy: the live region announces it.
+        page.evaluate(BUSY_RECORDER_JS)
+        talker.say(room, f"live line {s}")
+        expect_message(page, talker.name, f"live line {s}")
+        assert page.evaluate("() => window.__busy") == []
+        expect(log).not_to_have_attribute("aria-busy", "true")
+    finally:
+        talker.close()
     pages.assert_no_problems()
