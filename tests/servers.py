@@ -33,7 +33,7 @@ class ServerProcess:
         self.log_path = log_path or ROOT / "test-artifacts" / f"server-{port}.log"
         self.proc = None
 
-    def start(self, timeout=30, ready=(200,)):
+    def start(self, timeout=120, ready=(200,)):
         """Start and wait until /health answers with a status in `ready` (503: up, a dependency down)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
@@ -118,7 +118,7 @@ def gunicorn(worker="eventlet", port=None, env=None):
 
 
 class FlaskRunProcess(ServerProcess):
-    def start(self, timeout=30):
+    def start(self, timeout=120):
         # `make run` brings the schema up to date before `flask run`; do the same.
         subprocess.run(
             [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],

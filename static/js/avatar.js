@@ -26,9 +26,37 @@ export function hash(text) {
   return h;
 }
 
-// A hue from the id; saturation and lightness chosen so that white initials stay readable.
+// HSL (degrees, 0-1, 0-1) to sRGB channels 0-255.
+export function hslToRgb(h, s, l) {
+  const k = (n) => (n + h / 30) % 12;
+  const a = s * Math.min(l, 1 - l);
+  const f = (n) => l - a * Math.max(-1, Math.min(k(n) - 3, Math.min(9 - k(n), 1)));
+  return [f(0), f(8), f(4)].map((v) => Math.round(v * 255));
+}
+
+// WCAG 2 contrast ratio of white text on an sRGB colour.
+export function contrastWithWhite([r, g, b]) {
+  const lin = (c) => {
+    const v = c / 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  return 1.05 / (luminance + 0.05);
+}
+
+const MIN_CONTRAST = 4.6; // WCAG AA for the initials' small text is 4.5:1
+
+// A hue from the id; lightness lowered until white initials reach AA contrast (greens and
+// yellows need a darker shade than blues at the same HSL lightness).
 export function colour(key) {
-  return `hsl(${hash(key) % 360} 55% 38%)`;
+  const hue = hash(key) % 360;
+  let lightness = 0.4;
+  let rgb = hslToRgb(hue, 0.55, lightness);
+  while (contrastWithWhite(rgb) < MIN_CONTRAST && lightness > 0.1) {
+    lightness -= 0.02;
+    rgb = hslToRgb(hue, 0.55, lightness);
+  }
+  return "#" + rgb.map((c) => c.toString(16).padStart(2, "0")).join("");
 }
 
 // Our own upload paths and https pictures only.

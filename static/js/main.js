@@ -195,7 +195,7 @@ function start() {
     const input = $("room-input");
     const room = input.value.trim();
     if (!room || !socket.connected) return;
-    chat.open(room, () => { input.value = ""; });
+    chat.open(room, () => { input.value = ""; rooms.refresh(); });  // the list shows the room now joined
   });
   $("leave").addEventListener("click", () => {
     const room = chat.current;

@@ -24,6 +24,8 @@ export class Rooms {
     this.lastMarked = new Map();
     this.markLater = new Map();
     this.refreshTimer = null;
+    this.refreshing = false;    // a list_rooms request is out
+    this.refreshAgain = false;  // and another was asked for meanwhile
     this.lastTyping = 0;
     this.favicon = $("favicon");
     this.typingLine = $("typing");
@@ -51,10 +53,22 @@ export class Rooms {
     this.showTyping();
   }
 
-  refresh() {  // debounced: presence changes come in bursts
+  // Debounced (presence changes come in bursts), one request at a time: a refresh asked for
+  // while one is answered is sent after it, so an answer read before a join never has the last word.
+  refresh() {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
     clearTimeout(this.refreshTimer);
     this.refreshTimer = setTimeout(() => {
+      this.refreshing = true;
       this.socket.emit("list_rooms", {}, (reply) => {
+        this.refreshing = false;
+        if (this.refreshAgain) {
+          this.refreshAgain = false;
+          this.refresh();
+        }
         if (!reply || !reply.ok) return;
         this.directory = new Map(reply.rooms.map((r) => [r.name, r]));
         this.unread.fromDirectory(reply.rooms);
@@ -114,6 +128,7 @@ export class Rooms {
 
   connected() {
     this.followed.clear();
+    this.refreshing = false;  // a request sent before the connection dropped gets no answer
     this.refresh();
   }
 

@@ -21,8 +21,15 @@ export class LogView {
     this.onOlder = onOlder;
     this.onLatest = onLatest;
     this.onReadBottom = onReadBottom;
+    this.pinned = true;       // the reader is at the newest: keep it in view whatever resizes
     list.addEventListener("scroll", () => this.scrolled(), { passive: true });
     jump.addEventListener("click", () => this.jumpLatest());
+    // The log's box shrinks or grows when the header, the composer or the typing line change,
+    // and lines grow when pictures load or a line is inserted: a reader at the newest stays there.
+    const keepPinned = () => { if (this.pinned) this.toBottom(); };
+    if (typeof ResizeObserver === "function") new ResizeObserver(keepPinned).observe(list);
+    if (typeof MutationObserver === "function") new MutationObserver(keepPinned).observe(list, { childList: true });
+    list.addEventListener("load", keepPinned, true);  // an image's box once it has loaded
   }
 
   nearBottom() {
@@ -34,6 +41,7 @@ export class LogView {
     if (!c) return;
     if (this.list.scrollTop < 200 && c.hasMore) this.onOlder();
     const bottom = this.nearBottom();
+    this.pinned = bottom && c.atLatest;
     this.jump.hidden = bottom && c.atLatest;
     if (bottom && !c.atLatest) this.onLatest();
     if (bottom) this.onReadBottom();
@@ -55,6 +63,7 @@ export class LogView {
   // A new visit to a conversation: empty until its history arrives.
   open(conversation, lineAfter) {
     this.conversation = conversation;
+    this.pinned = true;
     this.notices = [];
     this.lastRead = lineAfter;
     this.lineId = null;
