@@ -29,6 +29,8 @@ from tests.browser_helpers import (
 from tests.conftest import skip_or_fail
 from tests.test_browser import Pages, browser, expect, register  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 BLOCKING = ("serious", "critical")
 
 

@@ -14,6 +14,8 @@ from tests.accounts import register
 from tests.conftest import skip_or_fail
 from tests.test_browser import CHROMIUM_ARGS
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 try:
     from playwright.sync_api import expect, sync_playwright
 except ImportError:

@@ -6,10 +6,13 @@ import json
 import re
 import zipfile
 
+import pytest
 import requests
 
 from tests import test_browser
 from tests.test_browser import PASSWORD, expect
+
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
 
 browser, pages, suffix = test_browser.browser, test_browser.pages, test_browser.suffix
 

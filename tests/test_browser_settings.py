@@ -9,6 +9,8 @@ from PIL import Image
 from tests import servers, test_browser
 from tests.test_browser import PASSWORD, expect
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 # The browser (Debian's chromium), the name suffix.
 browser, suffix = test_browser.browser, test_browser.suffix
 

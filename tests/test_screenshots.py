@@ -26,6 +26,8 @@ from tests.browser_helpers import (
 from tests.servers import ROOT
 from tests.test_browser import Pages, browser, expect  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 DOCS = ROOT / "docs" / "screenshots"
 # Per language: the viewer, two others, three rooms (the open one first), the conversation.
 CAST = {

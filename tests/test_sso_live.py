@@ -10,6 +10,8 @@ from tests import servers
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from tests.test_browser import CHROMIUM_ARGS, EXPECT_TIMEOUT_MS
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 try:
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # requirements-dev.txt has it
