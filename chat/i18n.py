@@ -348,6 +348,7 @@ STRINGS["ja"].update(
         "sso_no_account": "このアカウントはまだ登録されていません。管理者に連絡してください。",
         "sso_deactivated": "このアカウントは無効になっています。",
         "sso_only": "パスワードでのログインと登録はできません。シングルサインオンをお使いください。",
+        "sso_passwords_off": "パスワードはシングルサインオンで管理されています。ここでは変更も再設定もできません。",
     }
 )
 STRINGS["en"].update(
@@ -361,5 +362,6 @@ STRINGS["en"].update(
         "sso_no_account": "There is no account for you here yet. Ask the operator.",
         "sso_deactivated": "This account is deactivated.",
         "sso_only": "Password log-in and registration are turned off: use single sign-on.",
+        "sso_passwords_off": "Passwords are managed by single sign-on: they cannot be changed or reset here.",
     }
 )
