@@ -365,3 +365,25 @@ STRINGS["en"].update(
         "sso_passwords_off": "Passwords are managed by single sign-on: they cannot be changed or reset here.",
     }
 )
+
+# Profiles in the chat page (static/js/views/profile.js): the profile card.
+STRINGS["ja"].update(
+    {
+        "profile_card": "プロフィール",
+        "profile_message": "メッセージを送る",
+        "profile_status": "ステータス: {status}",
+        "profile_no_status": "ステータスなし",
+        "profile_local_time": "現地時刻: {time}（{zone}）",
+        "profile_not_found": "このユーザーは見つかりません",
+    }
+)
+STRINGS["en"].update(
+    {
+        "profile_card": "Profile",
+        "profile_message": "Send a message",
+        "profile_status": "Status: {status}",
+        "profile_no_status": "No status",
+        "profile_local_time": "Local time: {time} ({zone})",
+        "profile_not_found": "This user cannot be found",
+    }
+)
