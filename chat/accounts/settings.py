@@ -47,7 +47,9 @@ def render_settings(status=200, **forms):
     forms.setdefault("email_form", EmailForm(prefix="email", data={"email": user.email or ""}))
     forms.setdefault("password_form", PasswordForm(prefix="password"))
     sso_only = current_app.config["CHAT_SSO_ONLY"]
-    page = render_template("settings.html", lang=lang, t=t, user=user, zones=sorted(time_zones()), sso_only=sso_only, **forms)
+    page = render_template(
+        "settings.html", lang=lang, t=t, user=user, zones=sorted(time_zones()), sso_only=sso_only, **forms
+    )
     return page, status
 
 
