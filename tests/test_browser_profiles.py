@@ -93,7 +93,7 @@ def test_profiles_show_escaped_update_live_and_open_a_card(pages, suffix):
     assert pb.evaluate("() => document.querySelector('#messages .avatar img').naturalWidth") > 0
 
     # The profile card: display name, login name, status, local time in Tokyo, "message" opens a DM.
-    line.locator("button.author").click()
+    line.locator("button.author-link").click()
     card = pb.locator("#profile-dialog")
     expect(card).to_be_visible()
     expect(card.locator("#profile-title")).to_have_text(HOSTILE)
@@ -114,7 +114,7 @@ def test_profiles_show_escaped_update_live_and_open_a_card(pages, suffix):
     expect(card.locator("#profile-title")).to_have_text(HOSTILE)
     pb.keyboard.press("Escape")
     expect(card).to_be_hidden()
-    pa.locator("#messages button.author").first.click()
+    pa.locator("#messages button.author-link").first.click()
     expect(pa.locator("#profile-dialog #profile-title")).to_have_text(HOSTILE)
     expect(pa.locator("#profile-dm")).to_be_hidden()
 

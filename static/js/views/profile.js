@@ -20,14 +20,13 @@ export function avatarBox(user, className = "avatar", side = 36) {
   return box;
 }
 
-// A message's author: a button opening the profile card when the author has an account.
+// A message's author (span.author, its text); inside a button opening the profile card when the
+// author has an account, the login name as its tooltip.
 export function authorNode(user, text) {
   if (!user || user.id == null) return el("span", { className: "author", text });
   const { secondary } = personLabel(user);
-  return el("button", {
-    type: "button", className: "author", text, title: secondary ? `@${secondary}` : null,
-    dataset: { profile: String(user.id) },
-  });
+  const author = el("span", { className: "author", text, title: secondary ? `@${secondary}` : null });
+  return el("button", { type: "button", className: "author-link", dataset: { profile: String(user.id) } }, author);
 }
 
 // One person of the online list: avatar, display name (login name as a tooltip), away, status.
