@@ -186,6 +186,9 @@ class Config:
         self.CHAT_MAX_STATUS_LENGTH = env_int("CHAT_MAX_STATUS_LENGTH", 100, 1)
         self.CHAT_MAX_AVATAR_SIZE = env_int("CHAT_MAX_AVATAR_SIZE", 5 * 1024 * 1024, 1)
         self.CHAT_AVATAR_PIXELS = env_int("CHAT_AVATAR_PIXELS", 128, 16)
+        # Authors' display names and avatars on payloads (chat/messages/authors.py): cached per node.
+        self.CHAT_AUTHOR_CACHE_TTL = env_float("CHAT_AUTHOR_CACHE_TTL", 30.0, 0.0)
+        self.CHAT_AUTHOR_CACHE_SIZE = env_int("CHAT_AUTHOR_CACHE_SIZE", 10000, 1)
         self.CHAT_SMTP_HOST = os.environ.get("CHAT_SMTP_HOST", "").strip() or None
         self.CHAT_SMTP_PORT = env_int("CHAT_SMTP_PORT", 587, 1)
         self.CHAT_SMTP_USER = os.environ.get("CHAT_SMTP_USER") or None

@@ -348,6 +348,7 @@ STRINGS["ja"].update(
         "sso_no_account": "このアカウントはまだ登録されていません。管理者に連絡してください。",
         "sso_deactivated": "このアカウントは無効になっています。",
         "sso_only": "パスワードでのログインと登録はできません。シングルサインオンをお使いください。",
+        "sso_passwords_off": "パスワードはシングルサインオンで管理されています。ここでは変更も再設定もできません。",
     }
 )
 STRINGS["en"].update(
@@ -361,5 +362,28 @@ STRINGS["en"].update(
         "sso_no_account": "There is no account for you here yet. Ask the operator.",
         "sso_deactivated": "This account is deactivated.",
         "sso_only": "Password log-in and registration are turned off: use single sign-on.",
+        "sso_passwords_off": "Passwords are managed by single sign-on: they cannot be changed or reset here.",
+    }
+)
+
+# Profiles in the chat page (static/js/views/profile.js): the profile card.
+STRINGS["ja"].update(
+    {
+        "profile_card": "プロフィール",
+        "profile_message": "メッセージを送る",
+        "profile_status": "ステータス: {status}",
+        "profile_no_status": "ステータスなし",
+        "profile_local_time": "現地時刻: {time}（{zone}）",
+        "profile_not_found": "このユーザーは見つかりません",
+    }
+)
+STRINGS["en"].update(
+    {
+        "profile_card": "Profile",
+        "profile_message": "Send a message",
+        "profile_status": "Status: {status}",
+        "profile_no_status": "No status",
+        "profile_local_time": "Local time: {time} ({zone})",
+        "profile_not_found": "This user cannot be found",
     }
 )

@@ -93,7 +93,7 @@ def render_login(status=200, **forms):
         allow_guests=current_app.config["CHAT_ALLOW_GUESTS"],
         sso_name=current_app.config["CHAT_OIDC_NAME"] if current_app.config["CHAT_OIDC_ISSUER"] else None,
         sso_only=current_app.config["CHAT_SSO_ONLY"],
-        password_reset=mail_configured(),
+        password_reset=mail_configured() and not current_app.config["CHAT_SSO_ONLY"],
         next=request.values.get("next", ""),
         **forms,
     ), status

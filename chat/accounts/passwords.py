@@ -143,7 +143,8 @@ def account_for(identifier):
     else:
         column, key = User.name_key, name_key(identifier)
     user = db.session.execute(select(User).where(column == key).limit(1)).scalar_one_or_none()
-    return user if user is not None and user.email and not user.is_guest else None
+    # A deactivated account gets no mail (the answer is the same page as for everyone).
+    return user if user is not None and user.email and not user.is_guest and user.is_active else None
 
 
 def request_reset(identifier, address, lang):
@@ -213,6 +214,9 @@ def valid_reset(token):
     found = db.session.execute(select(PasswordReset).filter_by(token_hash=token_hash(token))).scalar_one_or_none()
     if found is None or found.used_at is not None or found.expires_at <= utc_now():
         return None
+    user = db.session.get(User, found.user_id)
+    if user is None or not user.is_active:  # deactivated after the mail went out: the link is dead
+        return None
     return found
 
 
@@ -240,6 +244,9 @@ def reset_password(token, new):
         .values(used_at=now)
     )
     user = db.session.get(User, claimed)
+    if not user.is_active:  # deactivated meanwhile
+        db.session.rollback()
+        raise ChatError("invalid_token", "This link is not valid (used, expired or mistyped).")
     user.password_hash = password_hash
     end_sessions(user)  # commits the hash, the spent links and the new generation
     log.info("password reset user=%s", user.id)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ChatError
 from ..extensions import db, socketio
+from ..messages.authors import forget_author
 from ..models import User, utc_now
 from ..names import NameRefused, checked_name, name_key
 from ..ratelimit import check_user_rate, rate_limited
@@ -194,6 +195,7 @@ def update_profile(user_id, update):
 def announce(user):
     """Tell everyone (every node) about the user's new public profile."""
     public = user.public()
+    forget_author(user.id)  # payloads carry the new display name and avatar (this node at once)
     socketio.emit(UPDATED_EVENT, {"user": public})
     return public
 

@@ -46,7 +46,19 @@ def render_settings(status=200, **forms):
     forms.setdefault("remove_avatar_form", RemoveAvatarForm(prefix="noavatar"))
     forms.setdefault("email_form", EmailForm(prefix="email", data={"email": user.email or ""}))
     forms.setdefault("password_form", PasswordForm(prefix="password"))
-    return render_template("settings.html", lang=lang, t=t, user=user, zones=sorted(time_zones()), **forms), status
+    sso_only = current_app.config["CHAT_SSO_ONLY"]
+    page = render_template(
+        "settings.html", lang=lang, t=t, user=user, zones=sorted(time_zones()), sso_only=sso_only, **forms
+    )
+    return page, status
+
+
+def passwords_off():
+    """SSO-only mode (CHAT_SSO_ONLY): no password change, forgot or reset form does anything."""
+    if not current_app.config["CHAT_SSO_ONLY"]:
+        return None
+    lang, t = page_texts()
+    return password_page("password_forgot.html", 403, form=None, sent=False, off=t["sso_passwords_off"])
 
 
 def saved(key):
@@ -130,6 +142,9 @@ def save_email():
 @bp.post("/settings/password")
 @login_required
 def save_password():
+    if current_app.config["CHAT_SSO_ONLY"]:
+        flash("sso_passwords_off")
+        return render_settings(403)
     form = PasswordForm(prefix="password")
     if not form.validate_on_submit():
         return render_settings(400, password_form=form)
@@ -157,6 +172,8 @@ def password_page(template, status=200, headers=None, **context):
 
 @bp.post("/password/forgot")
 def forgot_password():
+    if refused := passwords_off():
+        return refused
     form = ForgotForm(prefix="forgot")
     if not form.validate_on_submit():
         return password_page("password_forgot.html", 400, form=form, sent=False)
@@ -171,12 +188,16 @@ def forgot_password():
 
 @bp.get("/password/reset/<token>")
 def reset_page(token):
+    if refused := passwords_off():
+        return refused
     valid = valid_reset(token) is not None
     return password_page("password_reset.html", 200 if valid else 400, form=ResetForm(prefix="reset"), valid=valid)
 
 
 @bp.post("/password/reset/<token>")
 def reset_submit(token):
+    if refused := passwords_off():
+        return refused
     form = ResetForm(prefix="reset")
     if not form.validate_on_submit():
         return password_page("password_reset.html", 400, form=form, valid=valid_reset(token) is not None)

@@ -5,6 +5,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Mention, Reaction, Upload
 from ..uploads.files import file_info
+from .authors import authors_of
 from .formatting import render_markdown
 
 # The "sid" of a webhook's messages ("hook:<id>"): no Socket.IO sid holds a colon.
@@ -15,7 +16,7 @@ def seed_text(sid, text):
     return f"クライアント {sid}: {text}"
 
 
-def message_payload(message, room_name, client_id=None, upload=None, reactions=None, mentions=None):
+def message_payload(message, room_name, client_id=None, upload=None, reactions=None, mentions=None, author=None):
     """The seed's `data` string, plus the stored message's fields and its current state."""
     return payload_of(
         message.id,
@@ -31,6 +32,7 @@ def message_payload(message, room_name, client_id=None, upload=None, reactions=N
         upload=upload,
         reactions=reactions,
         mentions=mentions,
+        author=author,
     )
 
 
@@ -53,20 +55,22 @@ def payload_of(
     upload=None,
     reactions=None,
     mentions=None,
+    author=None,
 ):
     """A message as every client receives it: live, from history, updated, found by search.
 
     Optional fields appear only when they apply: `html` (the text's formatting, sanitized; absent
     when the text is plain), `edited_at`, `deleted` + `deleted_at` (a tombstone: text empty, id
     kept), `file` (an upload), `reactions` ([{emoji, count, users}], in the order first used),
-    `mentions` (the ids of the room's members it names as @name, ascending).
+    `mentions` (the ids of the room's members it names as @name, ascending). `author`: the
+    author's {display_name, avatar_url} (chat/messages/authors.py), added to `user`.
     """
     payload = {
         "data": seed_text(sid, text),
         "id": message_id,
         "room": room_name,
         "sid": sid,
-        "user": {"id": user_id, "name": author_name},
+        "user": {"id": user_id, "name": author_name, **(author or {})},
         "text": text,
         "ts": iso(created_at),
     }
@@ -132,16 +136,22 @@ def mentions_of(message_ids, connection=None):
 
 
 def stored_payloads(rows, room_name, connection=None):
-    """Payloads of stored Message rows of one channel, with their uploads, reactions and mentions
-    (three queries at most, through `connection`, else the request's session; mentions only in a
-    room: the global channel has none)."""
+    """Payloads of stored Message rows of one channel, with their uploads, reactions, mentions and
+    authors' profiles (four queries at most, through `connection`, else the request's session;
+    mentions only in a room: the global channel has none; authors mostly from a cache)."""
     uploads = uploads_of({m.upload_id for m in rows}, connection)
+    authors = authors_of({m.user_id for m in rows}, connection)
     live = [m.id for m in rows if m.deleted_at is None]
     reactions = reactions_of(live, connection)
     mentions = mentions_of(live, connection) if room_name is not None else {}
     return [
         message_payload(
-            m, room_name, upload=uploads.get(m.upload_id), reactions=reactions.get(m.id), mentions=mentions.get(m.id)
+            m,
+            room_name,
+            upload=uploads.get(m.upload_id),
+            reactions=reactions.get(m.id),
+            mentions=mentions.get(m.id),
+            author=authors.get(m.user_id),
         )
         for m in rows
     ]

@@ -17,6 +17,7 @@ from ..errors import ChatError
 from ..extensions import db
 from ..models import Mention, Message, Room, RoomMember, User, utc_now
 from ..names import name_key
+from .authors import author_of
 from .payloads import payload_of, stored_payloads
 from .writer import message_transaction
 
@@ -100,6 +101,7 @@ class Write:
         "event",
         "upload",
         "mentions",
+        "author",
         "started",
         "row",
         "payload",
@@ -122,7 +124,7 @@ class Write:
             "created_at": utc_now(),
             "upload_id": None,
         }
-        self.payload = self.created = self.error = None
+        self.payload = self.created = self.error = self.author = None
         self.done = False
 
     @property
@@ -143,6 +145,7 @@ class Write:
             self.client_id,
             upload=self.upload,
             mentions=self.mentions,
+            author=self.author,
         )
         order.stamp(self.payload, row["room_id"])  # with a message queue: `prev`, the channel's message before this one
         self.created = True
@@ -173,6 +176,7 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
     refuse_write(identity["id"], room_id)  # muted or deactivated sender, archived or deleted room
     mentions = mentioned_users(text, room_id) if room_id is not None and "@" in text else []
     write = Write(identity, sid, ref, text, client_id, event, upload, mentions)
+    write.author = author_of(identity["id"])  # display name and avatar, before the lock (cached)
     if upload is None:
         _waiting.append(write)
     with write_lock:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..connections.state import current
 from ..extensions import db, socketio
+from ..messages.authors import fields_of
 from ..models import Connection, Node, User, utc_now
 
 log = logging.getLogger("chat.presence")
@@ -111,20 +112,29 @@ def touch():
 
 
 def online_users():
-    """{user id: {"id", "name", "status"}} of everyone online ("online" or "away")."""
-    away_before = utc_now() - timedelta(seconds=current_app.config["CHAT_AWAY_AFTER"])
+    """{user id: {"id", "name", "status", "display_name", "avatar_url", "status_text"}} of everyone
+    online: `status` is "online" or "away"; `status_text` the profile's status (None when none or
+    expired). One query."""
+    now = utc_now()
+    away_before = now - timedelta(seconds=current_app.config["CHAT_AWAY_AFTER"])
     live = live_connections().subquery()
+    profile = (User.display_name, User.avatar, User.status_text, User.status_expires_at)
     rows = db.session.execute(
-        select(User.id, User.name, func.max(live.c.last_active))
+        select(User.id, User.name, *profile, func.max(live.c.last_active))
         .join(live, live.c.user_id == User.id)
-        .group_by(User.id, User.name)
+        .group_by(User.id, User.name, *profile)
     ).all()
     result = {}
-    for user_id, name, last_active in rows:
+    for user_id, name, display_name, avatar, status_text, expires, last_active in rows:
         if last_active is not None and last_active.tzinfo is None:
             last_active = last_active.replace(tzinfo=away_before.tzinfo)
         status = "away" if last_active is not None and last_active < away_before else "online"
-        result[user_id] = {"id": user_id, "name": name, "status": status}
+        if expires is not None and expires.tzinfo is None:
+            expires = expires.replace(tzinfo=now.tzinfo)
+        if expires is not None and expires <= now:
+            status_text = None
+        result[user_id] = {"id": user_id, "name": name, "status": status, **fields_of(display_name, avatar)}
+        result[user_id]["status_text"] = status_text or None
     return result
 
 

@@ -1,6 +1,8 @@
 // Avatars: the user's picture when there is one, else initials on a colour derived from the
 // user's id (or name). Pure: no DOM.
 
+import { avatarPath } from "./profiles.js";
+
 function firstGrapheme(text) {
   if (typeof Intl !== "undefined" && Intl.Segmenter) {
     for (const { segment } of new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(text)) return segment;
@@ -59,10 +61,8 @@ export function colour(key) {
   return "#" + rgb.map((c) => c.toString(16).padStart(2, "0")).join("");
 }
 
-// Our own upload paths and https pictures only.
-function safePicture(url) {
-  return typeof url === "string" && (url.startsWith("/") && !url.startsWith("//") || url.startsWith("https://")) ? url : null;
-}
+// The server's own avatars (/avatars/<token>.png) only.
+const safePicture = avatarPath;
 
 export function avatarFor(user, sid) {
   const name = (user && (user.display_name || user.name)) || (sid ? `guest-${String(sid).slice(0, 6)}` : "?");

@@ -13,6 +13,7 @@ import { Drawer } from "./views/drawer.js";
 import { Header } from "./views/header.js";
 import { LogView } from "./views/log.js";
 import { MessageMenus } from "./views/menus.js";
+import { ProfileCard, redrawAuthor, showMe } from "./views/profile.js";
 import { SearchView } from "./views/search.js";
 import { Sidebar } from "./views/sidebar.js";
 import { setupTheme } from "./views/theme.js";
@@ -93,6 +94,14 @@ function start() {
     onStored: (msg) => chat.live(msg, rooms.reading()),
   });
   chat.uploads = uploads;
+  const card = new ProfileCard(ctx, {
+    onDm: (name) => rooms.openDm(name),
+    onChanged: (user) => {
+      redrawAuthor(log.list, user.id, (id) => chat.messageOf(id), (msg) => log.update(msg));
+      rooms.refresh();  // the online list
+      showMe(ctx, user);
+    },
+  });
 
   function uploadAll(files) {
     if (!files.length) return;
@@ -181,6 +190,8 @@ function start() {
   socket.on("room_updated", (update) => rooms.roomUpdated(update));
   socket.on("read", (mark) => rooms.read(mark));
   socket.on("typing", (hint) => rooms.typing(hint));
+  socket.on("user_updated", (update) => card.updated(update && update.user));
+  showMe(ctx, ctx.me);
 
   $("connect").addEventListener("click", () => {
     setStatus("reconnecting");

@@ -28,9 +28,11 @@ test("white initials reach WCAG AA (4.5:1) on every hue", () => {
 });
 
 test("avatarFor uses display_name and avatar_url when present, only safe pictures", () => {
-  const a = avatarFor({ id: 7, name: "bob", display_name: "Robert Smith", avatar_url: "/uploads/x/a.png" });
+  const a = avatarFor({ id: 7, name: "bob", display_name: "Robert Smith", avatar_url: "/avatars/Abc_def-123456.png" });
   assert.equal(a.initials, "RS");
-  assert.equal(a.url, "/uploads/x/a.png");
+  assert.equal(a.url, "/avatars/Abc_def-123456.png");
+  assert.equal(avatarFor({ id: 7, name: "bob", avatar_url: "/uploads/x/a.png" }).url, null);  // avatars only
+  assert.equal(avatarFor({ id: 7, name: "bob", avatar_url: "https://evil.test/a.png" }).url, null);
   assert.equal(a.colour, colour("id:7"));
   assert.equal(avatarFor({ id: 7, name: "bob", avatar_url: "javascript:alert(1)" }).url, null);
   assert.equal(avatarFor({ id: 7, name: "bob", avatar_url: "//evil.test/a.png" }).url, null);

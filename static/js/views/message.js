@@ -5,6 +5,7 @@ import { avatarFor } from "../avatar.js";
 import { humanSize, localUrl, rebuild } from "../format.js";
 import { displayName, fill } from "../notices.js";
 import { button, domBuilder, el, localTime, parseHtml } from "../dom.js";
+import { authorNode, profiles } from "./profile.js";
 
 const THUMB_MAX = 320;  // the server's thumbnails fit in this square
 
@@ -12,7 +13,7 @@ export function avatarNode(msg) {
   const a = avatarFor(msg.user, msg.sid);
   const box = el("span", { className: "avatar", "aria-hidden": "true" });
   box.style.background = a.colour;
-  if (a.url) box.append(el("img", { src: a.url, alt: "", decoding: "async" }));
+  if (a.url) box.append(el("img", { src: a.url, alt: a.name, width: 36, height: 36, decoding: "async" }));
   else box.textContent = a.initials;
   return box;
 }
@@ -88,6 +89,7 @@ function actionButtons(msg, ctx) {
 
 export function fillMessage(item, msg, ctx, { grouped = false, mentioned = false } = {}) {
   const { t, lang } = ctx;
+  msg = { ...msg, user: profiles.apply(msg.user) };  // user_updated's newest display name and avatar
   item.className = `message ${msg.room ? "room" : "global"}`;
   if (grouped) item.classList.add("grouped");
   if (mentioned) item.classList.add("mentioned");
@@ -102,7 +104,7 @@ export function fillMessage(item, msg, ctx, { grouped = false, mentioned = false
   } else {
     text.textContent = msg.text;
   }
-  const meta = el("span", { className: "meta" }, el("span", { className: "author", text: displayName(msg.user, msg.sid) }));
+  const meta = el("span", { className: "meta" }, authorNode(msg.user, displayName(msg.user, msg.sid)));
   if (msg.ts) meta.append(el("time", { className: "time", dateTime: msg.ts, text: localTime(msg.ts, lang) }));
   if (msg.edited_at && !msg.deleted) {
     meta.append(el("span", { className: "edited", text: `(${t.edited})`, title: fill(t.edited_at, { time: localTime(msg.edited_at, lang, true) }) }));
@@ -111,6 +113,7 @@ export function fillMessage(item, msg, ctx, { grouped = false, mentioned = false
   if (msg.file && !msg.deleted) body.append(fileBlock(msg.file, t));
   if (msg.reactions && msg.reactions.length && !msg.deleted) body.append(reactionChips(msg, ctx));
   item.append(avatarNode(msg), body);
+  if (msg.user && msg.user.id != null) item.dataset.user = String(msg.user.id);  // user_updated redraws
   if (msg.id != null) {
     item.dataset.id = String(msg.id);
     item.tabIndex = -1;  // a search hit is focused when brought into view

@@ -3,6 +3,7 @@
 
 import { $, el } from "../dom.js";
 import { fill } from "../notices.js";
+import { personNode } from "./profile.js";
 
 export function roomLabel(info) {
   return info.kind === "dm" && info.peer ? `@${info.peer.name}` : info.name;
@@ -91,8 +92,7 @@ export class Sidebar {
     const { t, me } = this.ctx;
     this.els.count.textContent = String(users.length);
     this.els.online.replaceChildren(...users.map((user) => {
-      const who = el("span", {}, el("span", { className: `dot${user.status === "away" ? " away" : ""}`, "aria-hidden": "true" }),
-        user.name + (user.status === "away" ? ` (${t.away})` : ""));
+      const who = personNode(user, t);  // avatar, display name, status; opens the profile card
       const item = el("li", {}, who);
       if (me.id !== null && user.id !== me.id) {
         item.append(el("button", {
