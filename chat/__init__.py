@@ -26,6 +26,8 @@ from .extensions import csrf, db, login_manager, migrate, socketio
 from .i18n import init_app as init_i18n
 from .messages import edits, events, history  # noqa: F401  (socket events)
 from .metrics import init_app as init_metrics
+from .notify import events as notify_events
+from .pins import events as pin_events
 from .presence import events as presence_events
 from .retention import routes as retention_routes
 from .retention.job import init_app as init_retention
@@ -60,6 +62,8 @@ BLUEPRINTS = (
     data_pages.bp,
     admin_routes.bp,
     admin_reports.bp,
+    pin_events.bp,
+    notify_events.bp,
 )
 
 

@@ -146,6 +146,7 @@ class Config:
         self.CHAT_MAX_ROOMS_PER_CONNECTION = env_int("CHAT_MAX_ROOMS_PER_CONNECTION", 50, 1)
         self.CHAT_MAX_TOPIC_LENGTH = env_int("CHAT_MAX_TOPIC_LENGTH", 500, 1)
         self.CHAT_MAX_REACTIONS_PER_MESSAGE = env_int("CHAT_MAX_REACTIONS_PER_MESSAGE", 20, 1)
+        self.CHAT_MAX_PINS_PER_ROOM = env_int("CHAT_MAX_PINS_PER_ROOM", 50, 1)
         self.CHAT_MAX_SEARCH_LENGTH = env_int("CHAT_MAX_SEARCH_LENGTH", 200, 1)
         # Writes per second (and burst) per connection and per user; 0 turns a limit off.
         self.CHAT_RATE_LIMIT = env_float("CHAT_RATE_LIMIT", 10.0, 0.0)

@@ -33,6 +33,8 @@ TABLES = {
     "audit_log",
     "reports",
     "room_moderators",
+    "pins",
+    "notification_prefs",
     "alembic_version",
 }
 
