@@ -29,6 +29,8 @@ from .metrics import init_app as init_metrics
 from .notify import events as notify_events
 from .pins import events as pin_events
 from .presence import events as presence_events
+from .push import subscriptions as push_subscriptions
+from .push import worker as push_worker
 from .retention import routes as retention_routes
 from .retention.job import init_app as init_retention
 from .rooms import directory
@@ -64,6 +66,8 @@ BLUEPRINTS = (
     admin_reports.bp,
     pin_events.bp,
     notify_events.bp,
+    push_subscriptions.bp,
+    push_worker.bp,
 )
 
 

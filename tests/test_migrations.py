@@ -35,6 +35,7 @@ TABLES = {
     "room_moderators",
     "pins",
     "notification_prefs",
+    "push_subscriptions",
     "alembic_version",
 }
 
