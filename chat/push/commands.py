@@ -4,11 +4,13 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .keys import new_keys, public_key_of, raw_private_key, write_pem
 
 
 @click.command("vapid-keys")
+@with_appcontext
 @click.option("--env", "as_env", is_flag=True, help="Print CHAT_VAPID_* lines for the environment; write no file.")
 def vapid_keys_command(as_env):
     """Make a VAPID key pair for Web Push, in CHAT_VAPID_FILE (instance/vapid.pem by default).
