@@ -363,3 +363,20 @@ STRINGS["en"].update(
         "sso_only": "Password log-in and registration are turned off: use single sign-on.",
     }
 )
+
+
+# Desktop notifications and Web Push (chat/push, static/js/push.js): the sidebar's button.
+STRINGS["ja"].update(
+    {
+        "notify_enable": "通知をオンにする",
+        "notify_disable": "通知をオフにする",
+        "notify_blocked": "通知はブラウザーでブロックされています",
+    }
+)
+STRINGS["en"].update(
+    {
+        "notify_enable": "Turn on notifications",
+        "notify_disable": "Turn off notifications",
+        "notify_blocked": "Notifications are blocked in this browser",
+    }
+)
