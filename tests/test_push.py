@@ -318,3 +318,30 @@ def test_service_worker_and_manifest(app):
     for icon in body["icons"]:
         assert client.get(icon["src"]).status_code == 200
     assert {icon["sizes"] for icon in body["icons"]} == {"192x192", "512x512"}
+
+
+def test_the_thread_hook_and_a_dm_set_to_mentions(app, people, service):
+    from chat.push.deliver import notify_thread_reply
+    from chat.rooms.access import find_room, ref_for
+
+    alice, bob, carol = people("alice"), people("bob"), people("carol")
+    for person in (alice, bob, carol):
+        assert person.call("join_room", {"room": "general"})["ok"]
+    browsers = {p.name: service.browser(p.name) for p in (alice, bob, carol)}
+    for p in (alice, bob, carol):
+        assert subscribe(p, browsers[p.name].subscription()).status_code == 201
+    room = open_dm(alice, bob)
+    assert bob.call("set_notification_level", {"room": room, "level": "mentions"})["ok"]
+    for p in (alice, bob, carol):
+        p.close()
+    with app.test_request_context():
+        ref = ref_for(find_room("general"))
+        reply = {"id": 99, "text": "a reply in the thread", "user": {"id": 1, "name": "alice"}}
+        notify_thread_reply(ref, reply, [1, 3])  # alice wrote it: only carol hears
+    [push] = service.wait_for(browsers["carol"].path)
+    assert browsers["carol"].decrypt(push)["reason"] == "thread"
+    assert Person.call(alice, "room_message", {"room": room, "message": "bob set this DM to mentions"}, alice.socket())[
+        "ok"
+    ]
+    time.sleep(WAIT_FOR_NOTHING)
+    assert [p["path"] for p in service.pushes] == [browsers["carol"].path]

@@ -32,6 +32,10 @@ from .models import PushSubscription
 
 log = logging.getLogger("chat.push")
 GONE = (404, 410)
+# The levels (chat/notify/prefs.py) that hear of each reason: a DM is a message like any other
+# there (a DM set to "mentions" hears only of mentions), a mention or a followed thread's reply
+# of everything but "nothing".
+WANTS = {"dm": ("all",), "mention": ("all", "mentions"), "thread": ("all", "mentions")}
 SPACES = re.compile(r"\s+")
 
 
@@ -102,7 +106,7 @@ def drain(app, jobs):
 
 def recipients(job):
     """The job's users who want it and have no open socket anywhere."""
-    wanted = [u for u in job.user_ids if notification_level(u, job.room_id) != "nothing"]
+    wanted = [u for u in job.user_ids if notification_level(u, job.room_id) in WANTS[job.reason]]
     if not wanted:
         return []
     online = live_connections().where(Connection.user_id.in_(wanted)).with_only_columns(Connection.user_id)
