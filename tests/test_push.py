@@ -340,8 +340,7 @@ def test_the_thread_hook_and_a_dm_set_to_mentions(app, people, service):
         notify_thread_reply(ref, reply, [1, 3])  # alice wrote it: only carol hears
     [push] = service.wait_for(browsers["carol"].path)
     assert browsers["carol"].decrypt(push)["reason"] == "thread"
-    assert Person.call(alice, "room_message", {"room": room, "message": "bob set this DM to mentions"}, alice.socket())[
-        "ok"
-    ]
+    sent = alice.call("room_message", {"room": room, "message": "bob set this DM to mentions"}, alice.socket())
+    assert sent["ok"]
     time.sleep(WAIT_FOR_NOTHING)
     assert [p["path"] for p in service.pushes] == [browsers["carol"].path]
