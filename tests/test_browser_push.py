@@ -113,7 +113,8 @@ def test_a_mention_and_a_dm_raise_one_desktop_notification_while_hidden(context,
         dm_name = dm["room"]["name"] if isinstance(dm["room"], dict) else dm["room"]
         alice.say(dm_name, "a word in private")
         shown = shown_in(page, second, 2)
-        assert shown[1] == {"title": other, "body": "a word in private", "tag": f"chat:{dm_name}"}
+        assert len(shown) == 2  # whichever tab claimed it first showed it; no duplicate
+        assert {"title": other, "body": "a word in private", "tag": f"chat:{dm_name}"} in shown
         clicked = next(p for p in (page, second) if any(n["body"] == "a word in private" for n in notes(p)))
         clicked.evaluate("window.__last.onclick()")
         expect(clicked.locator("#current-room")).to_contain_text(other)
