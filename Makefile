@@ -93,7 +93,7 @@ lint: setup-dev
 
 # The page's ES modules and their unit tests (eslint.config.js; node:test, no browser).
 lint-js: node_modules/.package-lock.json
-	node_modules/.bin/eslint eslint.config.js static/js tests/js
+	node_modules/.bin/eslint eslint.config.js static/js static/sw.js tests/js
 
 test-js:
 	node --test tests/js/*.test.js

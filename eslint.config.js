@@ -16,6 +16,13 @@ export default [
     },
   },
   {
+    files: ["static/sw.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: { ...globals.serviceworker },
+    },
+  },
+  {
     files: ["tests/js/**/*.js", "eslint.config.js"],
     languageOptions: {
       sourceType: "module",

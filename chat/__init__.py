@@ -26,7 +26,11 @@ from .extensions import csrf, db, login_manager, migrate, socketio
 from .i18n import init_app as init_i18n
 from .messages import edits, events, history  # noqa: F401  (socket events)
 from .metrics import init_app as init_metrics
+from .notify import events as notify_events
+from .pins import events as pin_events
 from .presence import events as presence_events
+from .push import subscriptions as push_subscriptions
+from .push import worker as push_worker
 from .retention import routes as retention_routes
 from .retention.job import init_app as init_retention
 from .rooms import directory
@@ -60,6 +64,10 @@ BLUEPRINTS = (
     data_pages.bp,
     admin_routes.bp,
     admin_reports.bp,
+    pin_events.bp,
+    notify_events.bp,
+    push_subscriptions.bp,
+    push_worker.bp,
 )
 
 

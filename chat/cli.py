@@ -13,6 +13,7 @@ from .extensions import db
 from .messages.store import store_and_send
 from .models import User
 from .names import name_key
+from .push.commands import vapid_keys_command
 from .retention.job import prune_once
 from .rooms.access import find_room, ref_for
 from .validation import message_text, room_name
@@ -169,6 +170,9 @@ def prune_command():
     click.echo(f"pruned {result.messages} messages and {result.files} files")
     for room, count in sorted(result.rooms.items()):
         click.echo(f"  {room or '(everyone)'}: {count}")
+
+
+chat_cli.add_command(vapid_keys_command)
 
 
 def init_app(app):

@@ -146,6 +146,7 @@ class Config:
         self.CHAT_MAX_ROOMS_PER_CONNECTION = env_int("CHAT_MAX_ROOMS_PER_CONNECTION", 50, 1)
         self.CHAT_MAX_TOPIC_LENGTH = env_int("CHAT_MAX_TOPIC_LENGTH", 500, 1)
         self.CHAT_MAX_REACTIONS_PER_MESSAGE = env_int("CHAT_MAX_REACTIONS_PER_MESSAGE", 20, 1)
+        self.CHAT_MAX_PINS_PER_ROOM = env_int("CHAT_MAX_PINS_PER_ROOM", 50, 1)
         self.CHAT_MAX_SEARCH_LENGTH = env_int("CHAT_MAX_SEARCH_LENGTH", 200, 1)
         # Writes per second (and burst) per connection and per user; 0 turns a limit off.
         self.CHAT_RATE_LIMIT = env_float("CHAT_RATE_LIMIT", 10.0, 0.0)
@@ -210,6 +211,19 @@ class Config:
         self.CHAT_MAX_REPORT_LENGTH = env_int("CHAT_MAX_REPORT_LENGTH", 1000, 1)
         self.CHAT_MAX_MUTE_MINUTES = env_int("CHAT_MAX_MUTE_MINUTES", 525_600, 1)
         self.CHAT_ADMIN_PAGE_SIZE = env_int("CHAT_ADMIN_PAGE_SIZE", 50, 1)
+        # Web Push (chat/push): VAPID keys (env, else CHAT_VAPID_FILE, made at first start), the
+        # contact push services see, limits on subscriptions and the delivery queue.
+        self.CHAT_VAPID_PRIVATE_KEY = os.environ.get("CHAT_VAPID_PRIVATE_KEY", "").strip() or None
+        self.CHAT_VAPID_PUBLIC_KEY = os.environ.get("CHAT_VAPID_PUBLIC_KEY", "").strip() or None
+        self.CHAT_VAPID_FILE = os.environ.get("CHAT_VAPID_FILE", "").strip() or str(INSTANCE_DIR / "vapid.pem")
+        self.CHAT_VAPID_SUBJECT = os.environ.get("CHAT_VAPID_SUBJECT", "").strip() or None
+        self.CHAT_PUSH_HOSTS = env_list("CHAT_PUSH_HOSTS")
+        self.CHAT_PUSH_MAX_SUBSCRIPTIONS = env_int("CHAT_PUSH_MAX_SUBSCRIPTIONS", 10, 1)
+        self.CHAT_PUSH_MAX_ENDPOINT = env_int("CHAT_PUSH_MAX_ENDPOINT", 1024, 64)
+        self.CHAT_PUSH_QUEUE = env_int("CHAT_PUSH_QUEUE", 1000, 1)
+        self.CHAT_PUSH_TIMEOUT = env_float("CHAT_PUSH_TIMEOUT", 10.0, 0.1)
+        self.CHAT_PUSH_TTL = env_int("CHAT_PUSH_TTL", 86400, 0)
+        self.CHAT_PUSH_EXCERPT = env_int("CHAT_PUSH_EXCERPT", 140, 1)
 
 
 class TestConfig(Config):
@@ -232,5 +246,6 @@ class TestConfig(Config):
         # Tests log in often; the login throttle's tests turn it back on.
         self.CHAT_LOGIN_ACCOUNT_LIMIT = None
         self.CHAT_LOGIN_ADDRESS_LIMIT = None
+        self.CHAT_VAPID_FILE = str(Path(tempfile.gettempdir()) / f"chat-test-vapid-{os.getpid()}.pem")
         for key, value in overrides.items():
             setattr(self, key, value)

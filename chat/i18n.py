@@ -387,3 +387,20 @@ STRINGS["en"].update(
         "profile_not_found": "This user cannot be found",
     }
 )
+
+
+# Desktop notifications and Web Push (chat/push, static/js/push.js): the sidebar's button.
+STRINGS["ja"].update(
+    {
+        "notify_enable": "通知をオンにする",
+        "notify_disable": "通知をオフにする",
+        "notify_blocked": "通知はブラウザーでブロックされています",
+    }
+)
+STRINGS["en"].update(
+    {
+        "notify_enable": "Turn on notifications",
+        "notify_disable": "Turn off notifications",
+        "notify_blocked": "Notifications are blocked in this browser",
+    }
+)

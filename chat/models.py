@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from flask_login import UserMixin
 from sqlalchemy import DateTime, ForeignKey, Index, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.sql.expression import false
+from sqlalchemy.sql.expression import false, true
 
 from .extensions import db
 
@@ -70,6 +70,8 @@ class User(UserMixin, db.Model):
     # one may read but not write until muted_until.
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # DM read receipts (chat/notify): off, the user neither sends nor sees "seen".
+    read_receipts: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @property
     def is_active(self):

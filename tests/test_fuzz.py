@@ -107,6 +107,9 @@ DOCUMENTED_CODES = {
     "unknown_message",
     "report_exists",
     "last_admin",
+    # Web Push (chat/push)
+    "invalid_subscription",
+    "too_many_subscriptions",
 }
 ALLOWED_CODES = DOCUMENTED_CODES
 

@@ -33,6 +33,9 @@ TABLES = {
     "audit_log",
     "reports",
     "room_moderators",
+    "pins",
+    "notification_prefs",
+    "push_subscriptions",
     "alembic_version",
 }
 

@@ -19,6 +19,8 @@ from ..cluster.queue import emit_stored
 from ..errors import ChatError
 from ..extensions import db, socketio
 from ..models import Mention, Message, Reaction, Room, Upload, User, utc_now
+from ..pins.store import announce as announce_pins
+from ..pins.store import drop_pin
 from ..ratelimit import check_user_rate, rate_limited
 from ..rooms.access import can_read, identity, ref_for
 from ..uploads import files as uploads
@@ -211,10 +213,13 @@ def delete_message(user_id, message_id_value):
         message.deleted_at = utc_now()
         db.session.execute(delete(Reaction).where(Reaction.message_id == message.id))
         replace_mentions(message, room)
+        unpinned = drop_pin(message.id)  # a pin goes with its message
     except Exception:
         db.session.rollback()
         raise
     payload = commit_and_announce(message, room)
+    if unpinned:
+        announce_pins(room)
     log.info("delete message=%s by user=%s", message.id, user_id)
     if upload is not None:
         discard_upload(upload)

@@ -17,6 +17,7 @@ from ..errors import ChatError
 from ..extensions import db
 from ..models import Mention, Message, Room, RoomMember, User, utc_now
 from ..names import name_key
+from ..push.deliver import notify_stored
 from .authors import author_of
 from .payloads import payload_of, stored_payloads
 from .writer import message_transaction
@@ -154,6 +155,7 @@ class Write:
     def send(self):
         emit_stored(self.event, self.payload, list(self.ref.targets) if self.ref is not None else None)
         self.done = True
+        notify_stored(self.ref, self.payload, self.mentions)  # Web Push, queued: nothing waits for it
 
     def fail(self, exc):
         self.error, self.done = exc, True

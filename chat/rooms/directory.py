@@ -6,6 +6,8 @@ from sqlalchemy import func, select
 from ..errors import http_reader_id
 from ..extensions import db, socketio
 from ..models import Mention, Message, Room, RoomMember, User
+from ..notify.prefs import notification_levels
+from ..notify.receipts import peer_read_ids
 from ..presence.online import live_connections
 from .access import dm_users, identity
 
@@ -29,6 +31,7 @@ def directory(user_id):
     members, online = member_counts(), online_counts()
     unread, mentions = (unread_counts(user_id), mention_counts(user_id)) if user_id is not None else ({}, {})
     peers = dm_peers(rooms, user_id)
+    levels, seen = notification_levels(user_id, rooms), peer_read_ids(user_id, rooms)
     result = []
     for room in rooms:
         info = room_info(room)
@@ -39,7 +42,10 @@ def directory(user_id):
             unread=unread.get(room.id, 0),
             mentions=mentions.get(room.id, 0),
             last_read_id=memberships[room.id].last_read_id if room.id in memberships else None,
+            notify=levels[room.id],
         )
+        if room.id in seen:
+            info["peer_read_id"] = seen[room.id]
         if room.kind == "dm":
             peer = peers.get(next((uid for uid in dm_users(room.name) if uid != user_id), user_id))
             info["peer"] = peer.public() if peer else None

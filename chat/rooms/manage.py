@@ -17,6 +17,7 @@ from ..extensions import db, socketio
 from ..messages.history import largest_id
 from ..models import RoomMember, User
 from ..names import NameRefused, name_key, normalise
+from ..notify.receipts import send_receipt
 from ..validation import check_text, optional_id, text_field
 from .access import (
     add_member,
@@ -203,5 +204,6 @@ def mark_read(who, name, last):
     if last > member.last_read_id:
         member.last_read_id = last
         db.session.commit()
+        send_receipt(room, who["id"], last)  # DMs: "seen" for the other person
     socketio.emit("read", {"room": room.name, "last_read_id": member.last_read_id}, to=user_channel(who["id"]))
     return room, member.last_read_id

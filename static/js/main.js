@@ -6,6 +6,7 @@ import { noticeText } from "./notices.js";
 import { step } from "./unread.js";
 import { Chat } from "./chat.js";
 import { Rooms } from "./rooms.js";
+import { Notifications, openFromUrl } from "./push.js";
 import { Uploads } from "./uploads.js";
 import { Composer } from "./views/composer.js";
 import { NewRoomDialog, SettingsDialog, SwitcherDialog } from "./views/dialogs.js";
@@ -22,6 +23,7 @@ const t = JSON.parse($("i18n").textContent);
 const settings = JSON.parse($("settings").textContent);
 const ctx = { t, settings, me: settings.user, lang: document.documentElement.lang, socket: null, baseTitle: t.title };
 const io = window.io;  // the Socket.IO client: a classic script, read once
+openFromUrl(settings.user);  // a notification's "/?room=…": before the conversation is chosen
 
 setupTheme();
 const drawer = new Drawer();
@@ -74,6 +76,7 @@ function start() {
   const sidebar = new Sidebar(ctx, { onOpen: (room) => rooms.open(room), onDm: (name) => rooms.openDm(name) });
   const settingsDialog = new SettingsDialog(ctx, { onSubmit: (...args) => rooms.settings(...args) });
   rooms = new Rooms(ctx, { chat, sidebar, header, settingsDialog, showError });
+  const notifications = new Notifications(ctx, { open: (room) => rooms.open(room), info: (room) => rooms.info(room), label: (room) => rooms.label(room) });
   chat.onRead = () => rooms.readCurrent();
   const menus = new MessageMenus(ctx, log, {
     messageOf: (id) => chat.messageOf(id),
@@ -174,6 +177,7 @@ function start() {
     if (msg.id == null) return;
     rooms.message(msg);
     chat.live(msg, rooms.reading());
+    notifications.message(msg);
   };
   socket.on("message", liveMessage);
   socket.on("room_message", liveMessage);

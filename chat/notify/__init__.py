@@ -1,0 +1,1 @@
+"""Notification preferences (all / mentions / nothing per user and room) and DM read receipts."""

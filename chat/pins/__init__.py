@@ -1,0 +1,1 @@
+"""Pinned messages: members pin and unpin messages of their room; the room's header lists them."""
