@@ -37,6 +37,16 @@ export function visibleCounts(counts, level) {
   return level === "nothing" ? { unread: 0, mentions: counts.mentions } : counts;
 }
 
+// The tab title's count: unread messages of every room but the muted ones.
+export function audibleTotal(unread, directory) {
+  let sum = 0;
+  for (const [room, entry] of unread.rooms) {
+    const info = directory.get(room);
+    if (!info || info.notify !== "nothing") sum += entry.unread;
+  }
+  return sum;
+}
+
 // The id of the user's own message that carries "seen": the newest one the peer has read.
 export function seenMessage(messages, peerReadId, meId) {
   if (peerReadId == null || meId == null) return null;

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { PinBoard, seenMessage, visibleCounts } from "../../static/js/pins.js";
+import { PinBoard, audibleTotal, seenMessage, visibleCounts } from "../../static/js/pins.js";
 
 test("a room's pins are set, listed, and follow edits and deletions", () => {
   const board = new PinBoard();
@@ -36,4 +36,11 @@ test("seen goes under the newest own message the peer has read", () => {
   assert.equal(seenMessage(msgs, 0, 1), null);
   assert.equal(seenMessage(msgs, null, 1), null);
   assert.equal(seenMessage(msgs, 5, null), null);
+});
+
+test("the title's total leaves muted rooms out", () => {
+  const unread = { rooms: new Map([["a", { unread: 2 }], ["b", { unread: 3 }], ["c", { unread: 1 }]]) };
+  const directory = new Map([["a", { notify: "nothing" }], ["b", { notify: "mentions" }]]);
+  assert.equal(audibleTotal(unread, directory), 4);
+  assert.equal(audibleTotal({ rooms: new Map() }, directory), 0);
 });
