@@ -404,3 +404,32 @@ STRINGS["en"].update(
         "notify_blocked": "Notifications are blocked in this browser",
     }
 )
+
+
+# Pins, notification levels, read receipts (chat/pins, chat/notify; static/js/views/pins.js).
+STRINGS["ja"].update(
+    {
+        "pins": "ピン留めされたメッセージ",
+        "no_pins": "ピン留めされたメッセージはありません。",
+        "pin_label": "ピン留め",
+        "unpin_label": "ピン留めを外す",
+        "seen": "既読",
+        "notify_level": "通知",
+        "notify_all": "すべてのメッセージ",
+        "notify_mentions": "メンションのみ",
+        "notify_nothing": "通知しない（未読数も表示しない）",
+    }
+)
+STRINGS["en"].update(
+    {
+        "pins": "Pinned messages",
+        "no_pins": "No pinned messages.",
+        "pin_label": "Pin",
+        "unpin_label": "Unpin",
+        "seen": "Seen",
+        "notify_level": "Notifications",
+        "notify_all": "All messages",
+        "notify_mentions": "Mentions only",
+        "notify_nothing": "Nothing (no unread count)",
+    }
+)

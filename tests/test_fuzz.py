@@ -110,6 +110,9 @@ DOCUMENTED_CODES = {
     # Web Push (chat/push)
     "invalid_subscription",
     "too_many_subscriptions",
+    # Pins and notification levels (chat/pins, chat/notify)
+    "too_many_pins",
+    "invalid_level",
 }
 ALLOWED_CODES = DOCUMENTED_CODES
 
@@ -272,6 +275,7 @@ class World:
             "q": st.one_of(st.sampled_from(["hello", "psst", "hidden", "mine"]), benign_text(min_size=1, max_size=10)),
             "client_id": st.one_of(st.uuids().map(str), benign_text(max_size=70)),
             "time_zone": st.sampled_from(["Asia/Tokyo", "UTC", "Europe/Paris", "", "Mars/Olympus"]),
+            "level": st.sampled_from(["all", "mentions", "nothing", "", "ALL", "none"]),
             "status_expires_at": st.sampled_from(["2999-01-01T00:00:00+00:00", "2000-01-01T00:00:00Z", "tomorrow"]),
         }[kind]
 
@@ -409,8 +413,14 @@ SOCKET_EVENTS = {
     "search": ["q", "room", "limit"],
     "update_profile": ["display_name", "status", "status_expires_at", "time_zone"],
     "report_message": ["id", "reason"],
+    "pin_message": ["id"],
+    "unpin_message": ["id"],
+    "get_pins": ["room"],
+    "set_notification_level": ["room", "level"],
+    "set_preferences": ["read_receipts"],
 }
 FIELD_KIND = {"since": "id", "before": "id", "display_name": "user", "status": "topic", "reason": "message"}
+FIELD_KIND["read_receipts"] = "private"  # chat/notify
 WHO = st.sampled_from(["mallory", "anonymous"])
 
 

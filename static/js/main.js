@@ -12,6 +12,7 @@ import { Composer } from "./views/composer.js";
 import { NewRoomDialog, SettingsDialog, SwitcherDialog } from "./views/dialogs.js";
 import { Drawer } from "./views/drawer.js";
 import { Header } from "./views/header.js";
+import { PinsView } from "./views/pins.js";
 import { LogView } from "./views/log.js";
 import { MessageMenus } from "./views/menus.js";
 import { ProfileCard, redrawAuthor, showMe } from "./views/profile.js";
@@ -52,6 +53,7 @@ function start() {
   ctx.socket = socket;
   let chat = null;
   let rooms = null;
+  let pins = null;
   const log = new LogView($("messages"), $("jump-latest"), ctx, {
     onOlder: () => chat.older(),
     onLatest: () => chat.latest(),
@@ -71,6 +73,7 @@ function start() {
         rooms.show();
         rooms.readCurrent();
       }
+      if (pins) pins.opened(chat.current);
     },
   });
   const sidebar = new Sidebar(ctx, { onOpen: (room) => rooms.open(room), onDm: (name) => rooms.openDm(name) });
@@ -84,6 +87,11 @@ function start() {
     remove: (id) => chat.remove(id),
     react: (id, emoji) => chat.react(id, emoji),
     report: (id) => chat.report(id),
+    pin: (id) => pins.toggle(id),
+  });
+  pins = new PinsView(ctx, {
+    current: () => chat.current, info: (room) => rooms.info(room), messages: (room) => chat.conversation(room).messages,
+    menuFor: () => menus.menuFor, onJump: (msg) => chat.reveal(msg, reveal), showError, refresh: () => rooms.show(),
   });
   new NewRoomDialog(ctx, { onCreate: (request, done) => rooms.create(request, done) });
   const switcher = new SwitcherDialog(ctx, { items: () => rooms.switcherItems(), onChoose: (item) => rooms.choose(item) });
@@ -182,7 +190,10 @@ function start() {
   socket.on("message", liveMessage);
   socket.on("room_message", liveMessage);
   socket.on("history", (reply) => chat.history(reply));
-  socket.on("message_updated", (msg) => chat.updated(msg));
+  socket.on("message_updated", (msg) => {
+    chat.updated(msg);
+    pins.updated(msg);
+  });
   socket.on("delivery", (status) => {
     delay.server = Boolean(status && status.delayed);
     showDelay();
@@ -196,6 +207,10 @@ function start() {
   socket.on("typing", (hint) => rooms.typing(hint));
   socket.on("user_updated", (update) => card.updated(update && update.user));
   showMe(ctx, ctx.me);
+  socket.on("pins_changed", (update) => pins.changed(update));
+  socket.on("notification_level", (change) => pins.levelChanged(change));
+  socket.on("seen", (receipt) => pins.receipt(receipt.room, receipt.last_read_id));
+  socket.on("preferences", () => rooms.refresh());
 
   $("connect").addEventListener("click", () => {
     setStatus("reconnecting");

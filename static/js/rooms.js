@@ -4,6 +4,7 @@
 import { Unread, title } from "./unread.js";
 import { fill } from "./notices.js";
 import { $ } from "./dom.js";
+import { audibleTotal } from "./pins.js";
 
 const TYPING_MS = 4000;
 
@@ -47,7 +48,7 @@ export class Rooms {
     this.sidebar.render(this.directory, current, this.unread);
     this.header.room(current, info);
     this.settingsDialog.show(info);
-    document.title = title(this.ctx.baseTitle || this.ctx.t.title, this.unread.total());
+    document.title = title(this.ctx.baseTitle || this.ctx.t.title, audibleTotal(this.unread, this.directory));
     const href = this.favicon.dataset[this.unread.favicon() === "dot" ? "dot" : "plain"];
     if (this.favicon.getAttribute("href") !== href) this.favicon.setAttribute("href", href);
     this.showTyping();

@@ -100,6 +100,8 @@ export class MessageMenus {
       this.actions.remove(id);
     } else if (action === "report") {
       this.actions.report(id);
+    } else if (action === "pin") {
+      this.actions.pin(id);
     }
   }
 

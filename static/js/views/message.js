@@ -70,6 +70,7 @@ export function actionsFor(msg, ctx) {
   if (mine) list.push("edit");
   if (mine || me.admin) list.push("delete");
   if (!mine) list.push("report");
+  if (msg.room) list.push("pin");  // pins (views/pins.js)
   return list;
 }
 

@@ -4,6 +4,7 @@
 import { $, el } from "../dom.js";
 import { fill } from "../notices.js";
 import { personNode } from "./profile.js";
+import { visibleCounts } from "../pins.js";
 
 export function roomLabel(info) {
   return info.kind === "dm" && info.peer ? `@${info.peer.name}` : info.name;
@@ -68,7 +69,7 @@ export class Sidebar {
     const focusedRoom = focused ? focused.dataset.room : null;
     const rooms = [];
     const dms = [];
-    for (const info of directory.values()) (info.kind === "dm" ? dms : rooms).push(this.entry(info, current, unread.counts(info.name)));
+    for (const info of directory.values()) (info.kind === "dm" ? dms : rooms).push(this.entry(info, current, visibleCounts(unread.counts(info.name), info.notify)));
     this.els.rooms.replaceChildren(...rooms);
     this.els.dms.replaceChildren(...dms);
     const everyone = this.els.everyone.querySelector("button");
