@@ -33,6 +33,7 @@ TABLES = {
     "audit_log",
     "reports",
     "room_moderators",
+    "thread_follows",
     "alembic_version",
 }
 

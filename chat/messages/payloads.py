@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Mention, Reaction, Upload
+from ..threads.summary import summaries_of
 from ..uploads.files import file_info
 from .formatting import render_markdown
 
@@ -15,7 +16,7 @@ def seed_text(sid, text):
     return f"クライアント {sid}: {text}"
 
 
-def message_payload(message, room_name, client_id=None, upload=None, reactions=None, mentions=None):
+def message_payload(message, room_name, client_id=None, upload=None, reactions=None, mentions=None, thread=None):
     """The seed's `data` string, plus the stored message's fields and its current state."""
     return payload_of(
         message.id,
@@ -31,6 +32,8 @@ def message_payload(message, room_name, client_id=None, upload=None, reactions=N
         upload=upload,
         reactions=reactions,
         mentions=mentions,
+        thread_id=getattr(message, "thread_id", None),
+        thread=thread,
     )
 
 
@@ -53,13 +56,16 @@ def payload_of(
     upload=None,
     reactions=None,
     mentions=None,
+    thread_id=None,
+    thread=None,
 ):
     """A message as every client receives it: live, from history, updated, found by search.
 
     Optional fields appear only when they apply: `html` (the text's formatting, sanitized; absent
     when the text is plain), `edited_at`, `deleted` + `deleted_at` (a tombstone: text empty, id
     kept), `file` (an upload), `reactions` ([{emoji, count, users}], in the order first used),
-    `mentions` (the ids of the room's members it names as @name, ascending).
+    `mentions` (the ids of the room's members it names as @name, ascending), `thread_id` (a reply:
+    its thread's root), `thread` (a root with replies: {replies, last_reply_at, participants}).
     """
     payload = {
         "data": seed_text(sid, text),
@@ -74,6 +80,10 @@ def payload_of(
         payload["client_id"] = client_id
     if sid.startswith(BOT_SID_PREFIX):
         payload["bot"] = True  # posted by an incoming webhook (chat/tokens/hooks.py)
+    if thread_id is not None:
+        payload["thread_id"] = thread_id
+    if thread:
+        payload["thread"] = thread  # a deleted root keeps its thread
     if deleted_at is not None:
         payload["deleted"] = True
         payload["deleted_at"] = iso(deleted_at)
@@ -139,9 +149,15 @@ def stored_payloads(rows, room_name, connection=None):
     live = [m.id for m in rows if m.deleted_at is None]
     reactions = reactions_of(live, connection)
     mentions = mentions_of(live, connection) if room_name is not None else {}
+    threads = summaries_of([m.id for m in rows], connection) if room_name is not None else {}
     return [
         message_payload(
-            m, room_name, upload=uploads.get(m.upload_id), reactions=reactions.get(m.id), mentions=mentions.get(m.id)
+            m,
+            room_name,
+            upload=uploads.get(m.upload_id),
+            reactions=reactions.get(m.id),
+            mentions=mentions.get(m.id),
+            thread=threads.get(m.id),
         )
         for m in rows
     ]
