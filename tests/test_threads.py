@@ -203,3 +203,19 @@ def test_outsiders_and_removed_members_can_neither_reply_nor_read_a_private_thre
     say(alice, "after bob left", room="secret", reply_to=root)
     assert received(bob.sock, "thread_state") == [] and received(bob.sock, "room_message") == []
     anonymous.disconnect()
+
+
+def test_a_deleted_reply_leaves_the_summary_and_the_unread(app, trio):
+    alice, bob, _ = trio
+    root = say(alice, "root")
+    keep = say(bob, "keep", reply_to=root)
+    gone = say(bob, "oops", reply_to=root)
+    alice.sock.get_received()
+    assert bob.call("delete_message", {"id": gone})["ok"]
+    got = alice.sock.get_received()
+    roots = [r["args"][0] for r in got if r["name"] == "message_updated" and r["args"][0]["id"] == root]
+    assert roots[-1]["thread"]["replies"] == 1
+    states = [r["args"][0] for r in got if r["name"] == "thread_state"]
+    assert states[-1]["id"] == root and states[-1]["unread"] == 1
+    page = alice.call("get_history", {"room": "r", "thread": root})
+    assert [m["id"] for m in page["messages"]] == [keep, gone] and page["messages"][1]["deleted"] is True

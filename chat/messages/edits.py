@@ -21,6 +21,7 @@ from ..extensions import db, socketio
 from ..models import Mention, Message, Reaction, Room, Upload, User, utc_now
 from ..ratelimit import check_user_rate, rate_limited
 from ..rooms.access import can_read, identity, ref_for
+from ..threads.replies import reply_deleted
 from ..uploads import files as uploads
 from ..validation import check_text, message_text, optional_id, payload_object
 from .history import largest_id
@@ -215,6 +216,8 @@ def delete_message(user_id, message_id_value):
         db.session.rollback()
         raise
     payload = commit_and_announce(message, room)
+    if message.thread_id is not None:  # a reply: its root's summary counts one fewer
+        reply_deleted(message.thread_id, room)
     log.info("delete message=%s by user=%s", message.id, user_id)
     if upload is not None:
         discard_upload(upload)

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..messages.payloads import stored_payloads
 from ..messages.store import write_lock
 from ..models import Message
+from ..rooms.access import ref_for
 from ..validation import MAX_ID
 from . import follows
 
@@ -52,3 +53,14 @@ def after_reply(ref, root, payload, created):
         emit_stored("message_updated", summary, list(ref.targets))
     follows.tell_users(root.id)
     return summary
+
+
+def reply_deleted(root_id, room):
+    """A reply became a tombstone: the root's summary and its followers' unread change."""
+    root = db.session.get(Message, root_id)
+    if root is None:
+        return
+    with write_lock:
+        summary = stored_payloads([root], room.name)[0]
+        emit_stored("message_updated", summary, list(ref_for(room).targets))
+    follows.tell_users(root_id)

@@ -14,6 +14,7 @@ import { Header } from "./views/header.js";
 import { LogView } from "./views/log.js";
 import { MessageMenus } from "./views/menus.js";
 import { SearchView } from "./views/search.js";
+import { Threads } from "./views/threads.js";
 import { Sidebar } from "./views/sidebar.js";
 import { setupTheme } from "./views/theme.js";
 
@@ -74,12 +75,14 @@ function start() {
   const settingsDialog = new SettingsDialog(ctx, { onSubmit: (...args) => rooms.settings(...args) });
   rooms = new Rooms(ctx, { chat, sidebar, header, settingsDialog, showError });
   chat.onRead = () => rooms.readCurrent();
+  const threads = new Threads(ctx, { showError, openRoom: (room) => { if (room !== chat.current) rooms.open(room); } });
   const menus = new MessageMenus(ctx, log, {
     messageOf: (id) => chat.messageOf(id),
     edit: (id, text, done) => chat.edit(id, text, done),
     remove: (id) => chat.remove(id),
     react: (id, emoji) => chat.react(id, emoji),
     report: (id) => chat.report(id),
+    reply: (id) => { const msg = chat.messageOf(id); if (msg) threads.open(msg.room, msg.thread_id || msg.id); },
   });
   new NewRoomDialog(ctx, { onCreate: (request, done) => rooms.create(request, done) });
   const switcher = new SwitcherDialog(ctx, { items: () => rooms.switcherItems(), onChoose: (item) => rooms.choose(item) });
@@ -142,6 +145,7 @@ function start() {
     setStatus("connected");
     chat.catchUp(connectedBefore);
     rooms.connected();
+    threads.connected();
     connectedBefore = true;
   });
   socket.on("disconnect", () => {
@@ -163,13 +167,18 @@ function start() {
       return;
     }
     if (msg.id == null) return;
-    rooms.message(msg);
+    if (msg.thread_id != null) threads.live(msg);  // a reply: its thread's panel and unread
+    else rooms.message(msg);
     chat.live(msg, rooms.reading());
   };
   socket.on("message", liveMessage);
   socket.on("room_message", liveMessage);
   socket.on("history", (reply) => chat.history(reply));
-  socket.on("message_updated", (msg) => chat.updated(msg));
+  socket.on("message_updated", (msg) => {
+    chat.updated(msg);
+    threads.updated(msg);
+  });
+  socket.on("thread_state", (state) => threads.state(state));
   socket.on("delivery", (status) => {
     delay.server = Boolean(status && status.delayed);
     showDelay();

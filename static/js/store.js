@@ -63,6 +63,7 @@ export class Conversation {
       this.lastId = msg.id;
       if (newer && !this.atLatest) return "skipped";
     }
+    if (msg.thread_id != null) return "skipped";  // a reply: shown in its thread (threads.js), not here
     this.settle(msg);
     const known = this.index.get(msg.id);
     if (known) {

@@ -100,6 +100,8 @@ export class MessageMenus {
       this.actions.remove(id);
     } else if (action === "report") {
       this.actions.report(id);
+    } else if (action === "reply" || action === "thread") {
+      this.actions.reply(id);  // the thread panel (views/threads.js)
     }
   }
 
