@@ -23,7 +23,7 @@ function insertionPoint(list, id) {
 // What a re-render would change: a repeated payload that says the same changes nothing.
 export function signature(msg) {
   return JSON.stringify([
-    msg.text, msg.html, msg.edited_at, msg.deleted, msg.reactions, msg.file && msg.file.id,
+    msg.text, msg.html, msg.edited_at, msg.deleted, msg.reactions, msg.file && msg.file.id, msg.thread,
   ]);
 }
 
