@@ -22,7 +22,14 @@ def three(pg_available):
         skip_or_fail("Debian's nginx is not installed (apt-get install -y nginx; .ci/run does it)")
     running = cl.Cluster(
         pg_database(f"chat_threads_{uuid.uuid4().hex[:8]}"), CHAT_RATE_LIMIT="0", CHAT_USER_RATE_LIMIT="0"
-    ).start()
+    )
+    try:  # Cluster.start, with more time per node: the machine's cores are shared
+        for node in running.nodes:
+            node.start(timeout=120)
+        running.nginx = cl.Nginx([node.port for node in running.nodes]).start()
+    except Exception:
+        running.stop()
+        raise
     yield running
     running.stop()
 
