@@ -55,6 +55,10 @@ def test_a_reply_is_a_room_message_with_thread_id_and_the_root_gains_a_summary(a
     assert by_id[again]["thread_id"] == root and by_id[root]["thread"]["replies"] == 2
     assert [p["name"] for p in by_id[root]["thread"]["participants"]] == ["carol", "bob"]
     assert "thread" not in by_id[reply] and "thread_id" not in by_id[root]
+    # A client without a session replies too (it follows nothing); the summary counts it.
+    assert seed.emit("room_message", {"room": "r", "message": "anon", "reply_to": root}, callback=True)["ok"]
+    latest = [u for u in received(alice.sock, "message_updated") if u["id"] == root][-1]["thread"]
+    assert latest["replies"] == 3 and latest["participants"][0]["id"] is None
     seed.disconnect()
 
 

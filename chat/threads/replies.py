@@ -46,7 +46,7 @@ def after_reply(ref, root, payload, created):
         follows.follow(root.id, ref.id, [u for u in payload.get("mentions", []) if u != user_id])
         if root.user_id is not None and root.user_id != user_id:
             follows.follow_if_new(root.id, ref.id, [root.user_id])
-        db.session.commit()
+    db.session.commit()  # also ends a read transaction begun before the reply was stored (SQLite's snapshot)
     with write_lock:  # this node's updates of one message go out in commit order
         db.session.expire(root)
         summary = stored_payloads([root], ref.name)[0]
