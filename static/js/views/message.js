@@ -114,8 +114,12 @@ export function fillMessage(item, msg, ctx, { grouped = false, mentioned = false
   if (msg.reactions && msg.reactions.length && !msg.deleted) body.append(reactionChips(msg, ctx));
   const summary = summaryOf(msg, t);  // a thread's root: "N replies" and who replied
   if (summary && msg.id != null) {
-    const open = button("thread-summary", `${summary.count}: ${summary.names}`, null, { dataset: { action: "thread" } });
-    open.append(el("span", { className: "thread-count", text: summary.count }), el("span", { className: "thread-names", text: summary.names }));
+    const open = button("thread-summary", null, null, { dataset: { action: "thread" } });
+    open.append(
+      el("span", { className: "thread-count", text: summary.count }),
+      el("span", { className: "visually-hidden", text: ", " }),
+      el("span", { className: "thread-names", text: summary.names }),
+    );
     body.append(open);
   }
   item.append(avatarNode(msg), body);

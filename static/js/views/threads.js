@@ -194,7 +194,7 @@ export class Threads {
     const box = $("thread-list");
     const items = this.states.list();
     box.replaceChildren(...items.map((item) => this.entry(item)));
-    if (!items.length) box.append(el("li", { className: "thread-empty muted", text: t.no_threads }));
+    if (!items.length) box.append(el("li", { className: "thread-empty", text: t.no_threads }));
     const total = this.states.totalUnread();
     const badge = $("threads-unread");
     badge.textContent = String(total);
