@@ -36,6 +36,8 @@ from .retention.job import init_app as init_retention
 from .rooms import directory
 from .rooms import events as room_events  # noqa: F401  (socket events)
 from .search import events as search_events
+from .threads import events as thread_events  # noqa: F401  (socket events)
+from .threads import history as thread_history
 from .tokens import hooks as token_hooks
 from .tokens import routes as token_pages
 from .tokens.auth import init_app as init_tokens
@@ -50,6 +52,7 @@ BLUEPRINTS = (
     account_pages.bp,
     oidc.bp,
     history.bp,
+    thread_history.bp,
     directory.bp,
     presence_events.bp,
     edits.bp,

@@ -120,6 +120,8 @@ class Config:
         self.CHAT_HISTORY_ON_JOIN = env_int("CHAT_HISTORY_ON_JOIN", 50, 0)
         self.CHAT_HISTORY_PAGE_MAX = env_int("CHAT_HISTORY_PAGE_MAX", 200, 1)
         self.CHAT_REPLAY_LIMIT = env_int("CHAT_REPLAY_LIMIT", 500, 1)
+        self.CHAT_THREAD_PARTICIPANTS = env_int("CHAT_THREAD_PARTICIPANTS", 5, 1)  # repliers on a root's summary
+        self.CHAT_THREADS_LISTED = env_int("CHAT_THREADS_LISTED", 100, 1)  # list_threads' longest answer
         self.CHAT_MAX_NAME_LENGTH = env_int("CHAT_MAX_NAME_LENGTH", 32, 1)
         self.CHAT_MIN_PASSWORD_LENGTH = env_int("CHAT_MIN_PASSWORD_LENGTH", 8, 1)
         self.CHAT_MAX_PASSWORD_LENGTH = env_int("CHAT_MAX_PASSWORD_LENGTH", 128, 8)

@@ -196,11 +196,17 @@ class Message(db.Model):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    # A reply in a thread (chat/threads): the root message's id, in the same room.
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
 
     room = relationship(Room, lazy="raise")
 
-    # created_at: retention prunes by age (chat/retention/).
-    __table_args__ = (Index("ix_messages_room_id_id", "room_id", "id"), Index("ix_messages_created_at", "created_at"))
+    # created_at: retention prunes by age (chat/retention/); thread_id: a thread's page of replies.
+    __table_args__ = (
+        Index("ix_messages_room_id_id", "room_id", "id"),
+        Index("ix_messages_created_at", "created_at"),
+        Index("ix_messages_thread_id_id", "thread_id", "id"),
+    )
 
 
 class Reaction(db.Model):

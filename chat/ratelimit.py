@@ -11,7 +11,10 @@ from .connections.state import state
 from .errors import ChatError, current_event_name
 
 # Events a read-scope token's connection may still send: following and reading rooms.
-READ_SCOPE_EVENTS = frozenset({"join_room", "leave_room", "subscribe", "search", "active", "mark_read"})
+READ_SCOPE_EVENTS = frozenset(
+    {"join_room", "leave_room", "subscribe", "search", "active", "mark_read"}
+    | {"list_threads", "mark_thread_read", "follow_thread"}  # threads (chat/threads): no message written
+)
 
 
 class TokenBucket:

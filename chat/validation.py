@@ -110,11 +110,12 @@ class RoomMessage:
     room: str
     message: str
     client_id: str | None = None
+    reply_to: int | None = None  # a message of the room: the reply goes to its thread (chat/threads)
 
     @classmethod
     def parse(cls, data):
         data = payload_object(data)
-        return cls(room_name(data), message_text(data), optional_client_id(data))
+        return cls(room_name(data), message_text(data), optional_client_id(data), optional_id(data, "reply_to"))
 
 
 @dataclass(frozen=True, slots=True)

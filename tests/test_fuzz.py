@@ -393,9 +393,9 @@ def run_socket_example(world, who, event, args):
 SOCKET_EVENTS = {
     "join_room": ["room", "since"],
     "leave_room": ["room"],
-    "room_message": ["room", "message", "client_id"],
+    "room_message": ["room", "message", "client_id", "reply_to"],
     "send_message": ["message", "client_id"],
-    "get_history": ["room", "since", "before", "limit"],
+    "get_history": ["room", "thread", "since", "before", "limit"],
     "list_rooms": [],
     "create_room": ["room", "topic", "private"],
     "set_topic": ["room", "topic"],
@@ -418,8 +418,21 @@ SOCKET_EVENTS = {
     "get_pins": ["room"],
     "set_notification_level": ["room", "level"],
     "set_preferences": ["read_receipts"],
+    "follow_thread": ["id", "follow"],
+    "mark_thread_read": ["id", "last"],
+    "list_threads": [],
 }
-FIELD_KIND = {"since": "id", "before": "id", "display_name": "user", "status": "topic", "reason": "message"}
+FIELD_KIND = {
+    "since": "id",
+    "before": "id",
+    "reply_to": "id",
+    "thread": "id",
+    "last": "id",
+    "follow": "private",
+    "display_name": "user",
+    "status": "topic",
+    "reason": "message",
+}
 FIELD_KIND["read_receipts"] = "private"  # chat/notify
 WHO = st.sampled_from(["mallory", "anonymous"])
 
@@ -476,7 +489,7 @@ def valid_payloads(world):
     return {
         "join_room": {"room": "lobby", "since": ids["mine"]},
         "leave_room": {"room": "lobby"},
-        "room_message": {"room": "lobby", "message": "hi", "client_id": "c1"},
+        "room_message": {"room": "lobby", "message": "hi", "client_id": "c1", "reply_to": ids["bob"]},
         "send_message": {"message": "hi", "client_id": "c2"},
         "get_history": {"room": "lobby", "since": ids["mine"], "limit": 5},
         "list_rooms": {},
@@ -494,6 +507,9 @@ def valid_payloads(world):
         "delete_message": {"id": ids["own_room"]},
         "react": {"id": ids["bob"], "emoji": "🎉"},
         "search": {"q": "hello", "room": "lobby", "limit": 5},
+        "follow_thread": {"id": ids["bob"], "follow": True},
+        "mark_thread_read": {"id": ids["bob"], "last": ids["mine"]},
+        "list_threads": {},
     }
 
 

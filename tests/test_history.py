@@ -398,8 +398,9 @@ def test_on_postgresql_a_page_of_history_is_read_without_a_transaction(pg_availa
         assert [
             (m["text"], m.get("mentions"), [r["emoji"] for r in m.get("reactions", [])]) for m in page["messages"]
         ] == [("@bob hello", [bob_id], ["👍"])]
-        # The page, its reactions, its mentions: one SELECT each, nothing around them.
-        assert statements == ["SELECT"] * 3
+        # The page, its reactions, its mentions, its threads' summaries (chat/threads/summary.py):
+        # one SELECT each, nothing around them.
+        assert statements == ["SELECT"] * 4
         alice.close(), bob.close()
     finally:
         with app.app_context():

@@ -36,6 +36,7 @@ TABLES = {
     "pins",
     "notification_prefs",
     "push_subscriptions",
+    "thread_follows",
     "alembic_version",
 }
 

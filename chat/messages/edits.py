@@ -23,6 +23,7 @@ from ..pins.store import announce as announce_pins
 from ..pins.store import drop_pin
 from ..ratelimit import check_user_rate, rate_limited
 from ..rooms.access import can_read, identity, ref_for
+from ..threads.replies import reply_deleted
 from ..uploads import files as uploads
 from ..validation import check_text, message_text, optional_id, payload_object
 from .history import largest_id
@@ -220,6 +221,8 @@ def delete_message(user_id, message_id_value):
     payload = commit_and_announce(message, room)
     if unpinned:
         announce_pins(room)
+    if message.thread_id is not None:  # a reply: its root's summary counts one fewer
+        reply_deleted(message.thread_id, room)
     log.info("delete message=%s by user=%s", message.id, user_id)
     if upload is not None:
         discard_upload(upload)

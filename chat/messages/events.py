@@ -9,6 +9,7 @@ from ..extensions import socketio
 from ..presence.online import touch
 from ..ratelimit import rate_limited
 from ..rooms.access import identity, require_member
+from ..threads.replies import after_reply, root_in_room
 from ..validation import BroadcastMessage, RoomMessage
 from .store import store_and_send
 
@@ -22,9 +23,13 @@ def ack(payload, created):
     return reply
 
 
-def send_to_room(sid, room, text, client_id=None):
+def send_to_room(sid, room, text, client_id=None, reply_to=None):
     ref = require_member(room)
-    payload, created = store_and_send(identity(), sid, ref, text, client_id, "room_message")
+    root = root_in_room(reply_to, ref.id, ref.name) if reply_to is not None else None
+    thread_id = root.id if root is not None else None
+    payload, created = store_and_send(identity(), sid, ref, text, client_id, "room_message", thread_id=thread_id)
+    if root is not None:
+        after_reply(ref, root, payload, created)
     # The message ends the sender's typing hint on the other pages: the next keystroke starts a
     # new one at once (the page resets its own throttle on send too).
     state().typing.pop(ref.name, None)
@@ -44,7 +49,7 @@ def send_to_everyone(sid, text, client_id=None):
 @rate_limited
 def room_message_event(data=None, *_):
     msg = RoomMessage.parse(data)
-    reply = send_to_room(request.sid, msg.room, msg.message, msg.client_id)
+    reply = send_to_room(request.sid, msg.room, msg.message, msg.client_id, msg.reply_to)
     touch()
     return reply
 

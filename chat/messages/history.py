@@ -8,6 +8,7 @@ from ..errors import ChatError, http_reader_id
 from ..extensions import db, socketio
 from ..models import Message
 from ..rooms.access import readable_here, readable_room
+from ..threads.history import thread_history
 from ..validation import check_text, optional_id, optional_limit, optional_room, payload_object
 from .payloads import stored_payloads
 from .store import MAX_ID
@@ -86,6 +87,8 @@ def history_reply(room_name, room_id=None, since=None, before=None, limit=None):
 @socketio.on("get_history")
 def get_history_event(data=None, *_):
     data = payload_object({} if data is None else data)
+    if data.get("thread") is not None:
+        return thread_history(data)  # a thread's page (chat/threads/history.py)
     max_limit = current_app.config["CHAT_HISTORY_PAGE_MAX"]
     since, before = optional_id(data, "since"), optional_id(data, "before")
     if since is not None and before is not None:

@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Mention, Reaction, Upload
+from ..threads.summary import summaries_of
 from ..uploads.files import file_info
 from .authors import authors_of
 from .formatting import render_markdown
@@ -16,7 +17,9 @@ def seed_text(sid, text):
     return f"クライアント {sid}: {text}"
 
 
-def message_payload(message, room_name, client_id=None, upload=None, reactions=None, mentions=None, author=None):
+def message_payload(
+    message, room_name, client_id=None, upload=None, reactions=None, mentions=None, author=None, thread=None
+):
     """The seed's `data` string, plus the stored message's fields and its current state."""
     return payload_of(
         message.id,
@@ -33,6 +36,8 @@ def message_payload(message, room_name, client_id=None, upload=None, reactions=N
         reactions=reactions,
         mentions=mentions,
         author=author,
+        thread_id=getattr(message, "thread_id", None),
+        thread=thread,
     )
 
 
@@ -56,6 +61,8 @@ def payload_of(
     reactions=None,
     mentions=None,
     author=None,
+    thread_id=None,
+    thread=None,
 ):
     """A message as every client receives it: live, from history, updated, found by search.
 
@@ -63,7 +70,8 @@ def payload_of(
     when the text is plain), `edited_at`, `deleted` + `deleted_at` (a tombstone: text empty, id
     kept), `file` (an upload), `reactions` ([{emoji, count, users}], in the order first used),
     `mentions` (the ids of the room's members it names as @name, ascending). `author`: the
-    author's {display_name, avatar_url} (chat/messages/authors.py), added to `user`.
+    author's {display_name, avatar_url} (chat/messages/authors.py), added to `user`. `thread_id`
+    (a reply: its thread's root), `thread` (a root with replies: {replies, last_reply_at, participants}).
     """
     payload = {
         "data": seed_text(sid, text),
@@ -78,6 +86,10 @@ def payload_of(
         payload["client_id"] = client_id
     if sid.startswith(BOT_SID_PREFIX):
         payload["bot"] = True  # posted by an incoming webhook (chat/tokens/hooks.py)
+    if thread_id is not None:
+        payload["thread_id"] = thread_id
+    if thread:
+        payload["thread"] = thread  # a deleted root keeps its thread
     if deleted_at is not None:
         payload["deleted"] = True
         payload["deleted_at"] = iso(deleted_at)
@@ -144,6 +156,7 @@ def stored_payloads(rows, room_name, connection=None):
     live = [m.id for m in rows if m.deleted_at is None]
     reactions = reactions_of(live, connection)
     mentions = mentions_of(live, connection) if room_name is not None else {}
+    threads = summaries_of([m.id for m in rows], connection) if room_name is not None else {}
     return [
         message_payload(
             m,
@@ -152,6 +165,7 @@ def stored_payloads(rows, room_name, connection=None):
             reactions=reactions.get(m.id),
             mentions=mentions.get(m.id),
             author=authors.get(m.user_id),
+            thread=threads.get(m.id),
         )
         for m in rows
     ]

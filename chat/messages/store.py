@@ -103,6 +103,7 @@ class Write:
         "upload",
         "mentions",
         "author",
+        "thread_id",
         "started",
         "row",
         "payload",
@@ -111,8 +112,8 @@ class Write:
         "done",
     )
 
-    def __init__(self, identity, sid, ref, text, client_id, event, upload, mentions):
-        self.identity, self.sid, self.ref, self.text = identity, sid, ref, text
+    def __init__(self, identity, sid, ref, text, client_id, event, upload, mentions, thread_id=None):
+        self.identity, self.sid, self.ref, self.text, self.thread_id = identity, sid, ref, text, thread_id
         self.client_id, self.event, self.upload, self.mentions = client_id, event, upload, mentions
         self.started = perf_counter()
         self.row = {
@@ -124,6 +125,7 @@ class Write:
             "dedupe_key": dedupe_key_of(identity["id"], client_id, sid),
             "created_at": utc_now(),
             "upload_id": None,
+            "thread_id": thread_id,
         }
         self.payload = self.created = self.error = self.author = None
         self.done = False
@@ -147,6 +149,7 @@ class Write:
             upload=self.upload,
             mentions=self.mentions,
             author=self.author,
+            thread_id=self.thread_id,
         )
         order.stamp(self.payload, row["room_id"])  # with a message queue: `prev`, the channel's message before this one
         self.created = True
@@ -167,17 +170,18 @@ class Write:
 _waiting = deque()
 
 
-def store_and_send(identity, sid, ref, text, client_id, event, upload=None):
+def store_and_send(identity, sid, ref, text, client_id, event, upload=None, thread_id=None):
     """Store the message, then emit it to the room's targets (everyone when ref is None).
 
     Returns (payload, created) once the message is stored (and sent); a retried client_id is
     stored and sent once. `upload` (an Upload added to the caller's session, not yet committed)
-    is committed with the message, in a transaction of its own.
+    is committed with the message, in a transaction of its own. `thread_id`: a reply's root
+    (checked by chat/threads/replies.py).
     """
     room_id = ref.id if ref is not None else None
     refuse_write(identity["id"], room_id)  # muted or deactivated sender, archived or deleted room
     mentions = mentioned_users(text, room_id) if room_id is not None and "@" in text else []
-    write = Write(identity, sid, ref, text, client_id, event, upload, mentions)
+    write = Write(identity, sid, ref, text, client_id, event, upload, mentions, thread_id)
     write.author = author_of(identity["id"])  # display name and avatar, before the lock (cached)
     if upload is None:
         _waiting.append(write)

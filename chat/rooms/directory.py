@@ -83,12 +83,13 @@ def online_counts():
 
 
 def unread_counts(user_id):
-    """{room id: messages from others after the user's read mark, tombstones not counted}."""
+    """{room id: messages from others after the user's read mark, tombstones and replies not counted}."""
     query = (
         select(Message.room_id, func.count())
         .join(RoomMember, (RoomMember.room_id == Message.room_id) & (RoomMember.user_id == user_id))
         .where(Message.id > RoomMember.last_read_id, Message.deleted_at.is_(None))
         .where((Message.user_id.is_(None)) | (Message.user_id != user_id))
+        .where(Message.thread_id.is_(None))  # replies count in their thread (chat/threads), mentions still here
         .group_by(Message.room_id)
     )
     return dict(db.session.execute(query).all())

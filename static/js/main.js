@@ -17,6 +17,7 @@ import { LogView } from "./views/log.js";
 import { MessageMenus } from "./views/menus.js";
 import { ProfileCard, redrawAuthor, showMe } from "./views/profile.js";
 import { SearchView } from "./views/search.js";
+import { Threads } from "./views/threads.js";
 import { Sidebar } from "./views/sidebar.js";
 import { setupTheme } from "./views/theme.js";
 
@@ -81,12 +82,14 @@ function start() {
   rooms = new Rooms(ctx, { chat, sidebar, header, settingsDialog, showError });
   const notifications = new Notifications(ctx, { open: (room) => rooms.open(room), info: (room) => rooms.info(room), label: (room) => rooms.label(room) });
   chat.onRead = () => rooms.readCurrent();
+  const threads = new Threads(ctx, { showError, openRoom: (room) => { if (room !== chat.current) rooms.open(room); } });
   const menus = new MessageMenus(ctx, log, {
     messageOf: (id) => chat.messageOf(id),
     edit: (id, text, done) => chat.edit(id, text, done),
     remove: (id) => chat.remove(id),
     react: (id, emoji) => chat.react(id, emoji),
     report: (id) => chat.report(id),
+    reply: (id) => { const msg = chat.messageOf(id); if (msg) threads.open(msg.room, msg.thread_id || msg.id); },
     pin: (id) => pins.toggle(id),
   });
   pins = new PinsView(ctx, {
@@ -162,6 +165,7 @@ function start() {
     setStatus("connected");
     chat.catchUp(connectedBefore);
     rooms.connected();
+    threads.connected();
     connectedBefore = true;
   });
   socket.on("disconnect", () => {
@@ -183,7 +187,8 @@ function start() {
       return;
     }
     if (msg.id == null) return;
-    rooms.message(msg);
+    if (msg.thread_id != null) threads.live(msg);  // a reply: its thread's panel and unread
+    else rooms.message(msg);
     chat.live(msg, rooms.reading());
     notifications.message(msg);
   };
@@ -193,7 +198,9 @@ function start() {
   socket.on("message_updated", (msg) => {
     chat.updated(msg);
     pins.updated(msg);
+    threads.updated(msg);
   });
+  socket.on("thread_state", (state) => threads.state(state));
   socket.on("delivery", (status) => {
     delay.server = Boolean(status && status.delayed);
     showDelay();

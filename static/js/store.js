@@ -23,7 +23,7 @@ function insertionPoint(list, id) {
 // What a re-render would change: a repeated payload that says the same changes nothing.
 export function signature(msg) {
   return JSON.stringify([
-    msg.text, msg.html, msg.edited_at, msg.deleted, msg.reactions, msg.file && msg.file.id,
+    msg.text, msg.html, msg.edited_at, msg.deleted, msg.reactions, msg.file && msg.file.id, msg.thread,
   ]);
 }
 
@@ -63,6 +63,7 @@ export class Conversation {
       this.lastId = msg.id;
       if (newer && !this.atLatest) return "skipped";
     }
+    if (msg.thread_id != null) return "skipped";  // a reply: shown in its thread (threads.js), not here
     this.settle(msg);
     const known = this.index.get(msg.id);
     if (known) {

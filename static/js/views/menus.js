@@ -102,6 +102,8 @@ export class MessageMenus {
       this.actions.report(id);
     } else if (action === "pin") {
       this.actions.pin(id);
+    } else if (action === "reply" || action === "thread") {
+      this.actions.reply(id);  // the thread panel (views/threads.js)
     }
   }
 

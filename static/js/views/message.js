@@ -6,6 +6,7 @@ import { humanSize, localUrl, rebuild } from "../format.js";
 import { displayName, fill } from "../notices.js";
 import { button, domBuilder, el, localTime, parseHtml } from "../dom.js";
 import { authorNode, profiles } from "./profile.js";
+import { summaryOf } from "../threads.js";
 
 const THUMB_MAX = 320;  // the server's thumbnails fit in this square
 
@@ -67,6 +68,7 @@ export function actionsFor(msg, ctx) {
   if (msg.id == null || msg.deleted || me.id === null) return [];
   const mine = msg.user && msg.user.id === me.id;
   const list = ["react"];
+  if (msg.room) list.push("reply");  // in a thread (views/threads.js)
   if (mine) list.push("edit");
   if (mine || me.admin) list.push("delete");
   if (!mine) list.push("report");
@@ -74,8 +76,8 @@ export function actionsFor(msg, ctx) {
   return list;
 }
 
-const ICONS = { react: "☺", edit: "✎", delete: "🗑" };
-const LABELS = { react: "react_label", edit: "edit_label", delete: "delete_label", report: "report_label" };
+const ICONS = { react: "☺", reply: "💬", edit: "✎", delete: "🗑" };
+const LABELS = { react: "react_label", reply: "reply_label", edit: "edit_label", delete: "delete_label", report: "report_label" };
 
 function actionButtons(msg, ctx) {
   const box = el("div", { className: "actions", role: "group", "aria-label": ctx.t.message_actions });
@@ -113,6 +115,16 @@ export function fillMessage(item, msg, ctx, { grouped = false, mentioned = false
   const body = el("div", { className: "body" }, meta, text);
   if (msg.file && !msg.deleted) body.append(fileBlock(msg.file, t));
   if (msg.reactions && msg.reactions.length && !msg.deleted) body.append(reactionChips(msg, ctx));
+  const summary = summaryOf(msg, t);  // a thread's root: "N replies" and who replied
+  if (summary && msg.id != null) {
+    const open = button("thread-summary", null, null, { dataset: { action: "thread" } });
+    open.append(
+      el("span", { className: "thread-count", text: summary.count }),
+      el("span", { className: "visually-hidden", text: ", " }),
+      el("span", { className: "thread-names", text: summary.names }),
+    );
+    body.append(open);
+  }
   item.append(avatarNode(msg), body);
   if (msg.user && msg.user.id != null) item.dataset.user = String(msg.user.id);  // user_updated redraws
   if (msg.id != null) {

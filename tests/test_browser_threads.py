@@ -1,0 +1,112 @@
+"""Threads in real browsers (issue 21): a reply from the thread panel reaches a follower in another
+tab with the thread's unread count, the root shows "N replies" and who replied, replies stay out
+of the main log, and reading the thread in one tab clears its unread in the other."""
+
+import pytest
+
+from tests import servers
+from tests.browser_helpers import close_drawer, join, message, open_app, reveal, unique
+from tests.test_browser import Pages, browser, expect  # noqa: F401 (fixture)
+
+
+@pytest.fixture(scope="module")
+def live_server(live_database):
+    """conftest's server, given longer to start (the machine's cores are shared)."""
+    server = servers.gunicorn("eventlet", env={"DATABASE_URL": live_database()}).start(timeout=120)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pages(browser, live_server):  # noqa: F811 (the imported fixture)
+    opened = Pages(browser, live_server.url)
+    yield opened
+    opened.close()
+
+
+def reply_in_panel(page, text):
+    box = page.locator("#thread-input")
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+    expect(page.locator("#thread-messages li.message .text").filter(has_text=text)).to_have_count(1)
+
+
+def thread_entry(page):
+    return page.locator("#thread-list li.thread-entry")
+
+
+def test_a_reply_reaches_a_follower_in_another_tab_with_the_threads_unread(pages, live_server):
+    tag = unique()
+    room, alice_name, bob_name = f"th-{tag}", f"alice{tag}", f"bob{tag}"
+    alice = open_app(pages, alice_name, lang="ja")
+    bob = open_app(pages, bob_name, lang="en")
+    join(alice, room)
+    join(bob, room)
+    alice.locator("#message-input").fill("lunch at noon?")
+    alice.locator("#message-input").press("Enter")
+    root = message(bob, "lunch at noon?")
+    expect(root).to_have_count(1)
+
+    # Bob replies from the thread panel: he follows the thread; the root shows the summary.
+    root.hover()
+    root.locator('button[data-action="reply"]').click()
+    expect(bob.locator("#thread-panel")).to_be_visible()
+    expect(bob.locator("#thread-root .text")).to_have_text("lunch at noon?")
+    reply_in_panel(bob, "count me in")
+    summary = message(alice, "lunch at noon?").locator(".thread-summary")
+    expect(summary.locator(".thread-count")).to_have_text("1 件の返信")
+    expect(summary.locator(".thread-names")).to_have_text(bob_name)
+    expect(message(alice, "count me in")).to_have_count(0)  # replies stay out of the main log
+    bob.locator("#thread-close").click()
+    expect(bob.locator("#thread-panel")).to_be_hidden()
+
+    # Bob's other tab lists the thread he follows, read.
+    other = bob.context.new_page()
+    other.goto(live_server.url + "/?lang=en")
+    expect(other.locator("#status")).to_have_text("Connected")
+    reveal(other, other.locator("#thread-list"))
+    entry = thread_entry(other)
+    expect(entry).to_have_count(1)
+    expect(entry.locator(".badge")).to_have_count(0)
+    close_drawer(other)
+
+    # Alice replies through the root's "1 件の返信": the other tab shows the thread's unread.
+    summary.click()
+    expect(alice.locator("#thread-panel")).to_be_visible()
+    expect(alice.locator("#thread-messages li.message .text")).to_have_text(["count me in"])
+    reply_in_panel(alice, "see you there")
+    reveal(other, other.locator("#thread-list"))
+    entry = thread_entry(other)
+    expect(entry.locator(".badge")).to_have_text("1 unread")
+    expect(other.locator("#threads-unread")).to_have_text("1")
+    expect(thread_entry(bob).locator(".badge")).to_have_text("1 unread")  # every tab agrees
+    expect(message(bob, "lunch at noon?").locator(".thread-count")).to_have_text("2 replies")
+
+    # Reading it in the other tab clears the unread everywhere.
+    entry.click()
+    expect(other.locator("#thread-panel")).to_be_visible()
+    expect(other.locator("#thread-messages li.message .text")).to_have_text(["count me in", "see you there"])
+    expect(thread_entry(bob).locator(".badge")).to_have_count(0)
+    expect(bob.locator("#threads-unread")).to_be_hidden()
+    pages.assert_no_problems()
+
+
+def test_the_thread_panel_is_full_screen_on_a_phone(pages):
+    tag = unique()
+    phone = open_app(pages, f"carol{tag}", lang="en", device="phone")
+    join(phone, f"ph-{tag}")
+    phone.locator("#message-input").fill("root on a phone")
+    phone.locator("#message-input").press("Enter")
+    line = message(phone, "root on a phone")
+    expect(line).to_have_attribute("data-id", __import__("re").compile(r"^\d+$"))
+    line.locator(".message-menu-button").click()
+    phone.locator('#message-menu [data-action="reply"]').click()
+    panel = phone.locator("#thread-panel")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box["x"] == 0 and box["y"] == 0 and box["width"] == 390 and box["height"] == 844
+    reply_in_panel(phone, "a reply on a phone")
+    phone.locator("#thread-close").click()
+    expect(line.locator(".thread-count")).to_have_text("1 reply")
+    pages.assert_no_problems()
