@@ -75,12 +75,22 @@ def notify_thread_reply(ref, payload, follower_ids):
 
 
 def enqueue_for(users, ref, payload, reason):
-    if not users:
+    if not users or not subscribed(users):
         return
     text = payload.get("text") or ("📎 " + payload["file"]["name"] if payload.get("file") else "")
     sender = (payload.get("user") or {}).get("name") or ""
     job = PushJob(tuple(sorted(set(users))), ref.id, ref.name, payload["id"], sender, text, reason)
     enqueue(current_app._get_current_object(), job)
+
+
+def subscribed(users):
+    """Whether any of `users` has a push subscription: one indexed query, in the sender's request.
+
+    Most messages name nobody with a subscription, and then the background task is never woken
+    (nor does it touch the database while the request's transaction is open: with an in-memory
+    SQLite database both would share one connection)."""
+    query = select(PushSubscription.id).where(PushSubscription.user_id.in_(users)).limit(1)
+    return db.session.execute(query).first() is not None
 
 
 def enqueue(app, job):
