@@ -135,6 +135,7 @@ function start() {
     }
     log.list.querySelectorAll("li.highlight").forEach((li) => li.classList.remove("highlight"));
     item.classList.add("highlight");
+    log.pinned = false;  // the reader goes to this line: no longer held at the newest
     item.scrollIntoView({ block: "center" });
     item.focus({ preventScroll: true });
     setTimeout(() => item.classList.remove("highlight"), 4000);

@@ -123,9 +123,11 @@ export class LogView {
     this.list.textContent = "";
     this.list.append(fragment, ...keep);
     if (anchor) {
+      this.pinned = false;  // older pages or a found message: the reader is away from the newest
       const again = this.list.querySelector(`li[data-id="${anchor.id}"]`);
       if (again) this.list.scrollTop += again.offsetTop - anchor.top;
     } else if (mode === "bottom") {
+      this.pinned = true;
       this.toBottom();
     }
     if (focusedId) this.list.querySelector(`li[data-id="${focusedId}"]`)?.focus({ preventScroll: true });
