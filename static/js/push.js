@@ -9,6 +9,19 @@ import { bodyOf, claim, readRecent, roomFromSearch, shouldNotify, titleOf } from
 const RECENT = "chat.notified";      // ids some tab handled
 const ENABLED = "chat.notify:";      // + user id: "on" once the user turned them on in this browser
 const REMEMBER = "chat.room:";       // chat.js's remembered conversation
+// One tab per message: a Web Lock named after the message, held for a while by the tab that got it.
+// The browser grants it to one tab only; localStorage alone is not enough (other tabs may read a
+// stale copy for a moment).
+const CLAIM_HOLD_MS = 10000;
+function claimWithLock(id, take) {
+  return new Promise((resolve) => {
+    navigator.locks.request(`chat.notify.${id}`, { ifAvailable: true }, (lock) => {
+      resolve(Boolean(lock) && take());
+      return lock ? new Promise((done) => setTimeout(done, CLAIM_HOLD_MS)) : undefined;
+    }).catch(() => resolve(take()));
+  });
+}
+
 const HIDDEN_GRACE_MS = 250;         // a visible tab's claim comes first
 
 function storage(key, value) {
@@ -100,7 +113,7 @@ export class Notifications {
       if (first) storage(RECENT, JSON.stringify(list));
       return first;
     };
-    const first = navigator.locks ? await navigator.locks.request("chat.notify", take) : take();
+    const first = navigator.locks ? await claimWithLock(msg.id, take) : take();
     if (!first || !hidden) return;
     const note = new Notification(titleOf(msg, kind, this.label(msg.room)), {
       body: bodyOf(msg), tag: `chat:${msg.room}`, icon: "/static/icons/icon-192.png",
