@@ -16,6 +16,7 @@ import requests
 import socketio
 
 from tests import servers
+from tests.live_client import InOrderClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf"
@@ -282,7 +283,7 @@ class TrackingClient:
         self.connects = 0
         self.delivery = []  # `delivery` events, in order
         self.lock = threading.Lock()
-        self.sio = socketio.Client(
+        self.sio = InOrderClient(  # handlers in arrival order: a race between them is no gap
             reconnection=True, reconnection_delay=0.2, reconnection_delay_max=0.5, randomization_factor=0.2
         )
         self.sio.on("connect", self.on_connect)
