@@ -15,6 +15,24 @@ def open_room(page, room):
     expect(page.locator("#current-room")).to_have_text(room)
 
 
+def level_on_server(page, room, level):
+    """Wait until the server lists `room` at `level` for the page's user."""
+    for _ in range(50):
+        listed = emit(page, "list_rooms", {})["rooms"]
+        if next(r for r in listed if r["name"] == room)["notify"] == level:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the level {level!r} never reached the server")
+
+
+def choose_level(page, level):
+    """The header's control for the current conversation (⚙ of a room, 🔔 of a DM): pick `level`."""
+    page.locator("#room-settings").click()
+    page.locator("#notify-level").select_option(level)
+    page.locator("#room-settings-dialog [data-close]").click()
+    expect(page.locator("#room-settings-dialog")).to_be_hidden()
+
+
 def test_a_muted_room_shows_no_badge_and_pins_show_in_the_header(pages, suffix):
     alice, bob = f"alice-{suffix}", f"bob-{suffix}"
     quiet, loud = f"quiet-{suffix}", f"loud-{suffix}"
@@ -33,13 +51,7 @@ def test_a_muted_room_shows_no_badge_and_pins_show_in_the_header(pages, suffix):
     expect(pa.locator("#notify-level")).to_have_value("mentions")
     pa.locator("#notify-level").select_option("nothing")
     pa.locator("#room-settings-dialog [data-close]").click()
-    for _ in range(50):
-        listed = emit(pa, "list_rooms", {})["rooms"]
-        if next(r for r in listed if r["name"] == quiet)["notify"] == "nothing":
-            break
-        pa.wait_for_timeout(100)
-    else:
-        raise AssertionError("the level never reached the server")
+    level_on_server(pa, quiet, "nothing")
     open_room(pa, loud)
 
     # Bob writes in "quiet" (muted): no unread number. Alice moves on; then "loud", not open and
@@ -86,6 +98,67 @@ def test_a_muted_room_shows_no_badge_and_pins_show_in_the_header(pages, suffix):
     pin_item.click()
     expect(pa.locator("#pins-count")).to_have_text("")
     expect(pb.locator("#pins-count")).to_have_text("")
+    assert pages.problems == []
+
+
+def test_a_dm_set_to_nothing_shows_no_badge_and_the_choice_survives_a_reload(pages, suffix):
+    alice, bob, other = f"alice-{suffix}", f"bob-{suffix}", f"other-{suffix}"
+    pa = pages.open(alice, "?lang=ja")
+    pb = pages.open(bob, "?lang=en", locale="en-US")
+    for page in (pa, pb):
+        expect(page.locator("#status")).to_have_class("status connected")
+    create_room(pa, other, "", private=False)
+    assert emit(pb, "join_room", {"room": other})["ok"]
+    pa.get_by_role("button", name=f"{bob} にダイレクトメッセージ", exact=True).click()
+    expect(pa.locator("#current-room")).to_have_text(f"@{bob}")
+    dm = pa.locator("#dm-list .room-entry").first.get_attribute("data-room")
+
+    # In a DM the header's 🔔 holds the notification level alone (no invitations); "all" at first.
+    bell = pa.locator("#room-settings")
+    expect(bell).to_have_accessible_name("通知")
+    bell.click()
+    expect(pa.locator("#room-settings-title")).to_have_text("通知")
+    expect(pa.locator("#invite-form")).to_be_hidden()
+    expect(pa.locator("#notify-level")).to_have_value("all")
+    pa.locator("#notify-level").select_option("nothing")
+    pa.locator("#room-settings-dialog [data-close]").click()
+    level_on_server(pa, dm, "nothing")
+
+    # Alice reads elsewhere; Bob writes to her, then in the room (not muted, the control): the
+    # room shows its number, the DM none, though the server counts it unread.
+    open_room(pa, other)
+    expect(pa.locator("#room-settings")).to_have_accessible_name("ルーム設定")
+    assert emit(pb, "room_message", {"room": dm, "message": f"psst {suffix}"})["ok"]
+    create_room(pa, f"elsewhere-{suffix}", "", private=False)
+    assert emit(pb, "room_message", {"room": other, "message": "news"})["ok"]
+    expect_badge(entry(pa, other).locator(".badge"), 1)
+    expect_no_badge(entry(pa, dm).locator(".badge"), timeout=3)
+    assert next(r for r in emit(pa, "list_rooms", {})["rooms"] if r["name"] == dm)["unread"] == 1
+
+    # After a reload still none, and the DM's 🔔 still says "nothing".
+    pa.reload()
+    expect(pa.locator("#status")).to_have_class("status connected")
+    expect_badge(entry(pa, other).locator(".badge"), 1)
+    expect_no_badge(entry(pa, dm).locator(".badge"), timeout=3)
+    entry(pa, dm).click()
+    expect(pa.locator("#current-room")).to_have_text(f"@{bob}")
+    bell.click()
+    expect(pa.locator("#notify-level")).to_have_value("nothing")
+    pa.locator("#room-settings-dialog [data-close]").click()
+
+    # Back to "all": Bob's next message shows its number again, also after a reload.
+    choose_level(pa, "all")
+    level_on_server(pa, dm, "all")
+    open_room(pa, other)
+    assert emit(pb, "room_message", {"room": dm, "message": f"again {suffix}"})["ok"]
+    expect_badge(entry(pa, dm).locator(".badge"), 1)
+    pa.reload()
+    expect(pa.locator("#status")).to_have_class("status connected")
+    expect_badge(entry(pa, dm).locator(".badge"), 1)
+    entry(pa, dm).click()
+    expect(pa.locator("#current-room")).to_have_text(f"@{bob}")
+    bell.click()
+    expect(pa.locator("#notify-level")).to_have_value("all")
     assert pages.problems == []
 
 

@@ -39,6 +39,7 @@ export class SettingsDialog {
   constructor(ctx, { onSubmit }) {
     this.ctx = ctx;
     this.dialog = $("room-settings-dialog");
+    this.title = $("room-settings-title");
     this.forms = {
       topic: [$("topic-form"), $("topic-input"), "set_topic", "topic"],
       invite: [$("invite-form"), $("invite-input"), "invite", "user"],
@@ -57,14 +58,18 @@ export class SettingsDialog {
     }
   }
 
-  // The creator may change the topic and remove members; any member may invite.
+  // The creator may change the topic and remove members; any member may invite. A direct
+  // conversation has its notification level only.
   show(info) {
-    const { me } = this.ctx;
-    const mine = Boolean(info && info.kind !== "dm" && me.id !== null && info.creator === me.id);
+    const { me, t } = this.ctx;
+    const dm = Boolean(info && info.kind === "dm");
+    const mine = Boolean(info && !dm && me.id !== null && info.creator === me.id);
     this.forms.topic[0].hidden = !mine;
     this.forms.remove[0].hidden = !mine;
+    this.forms.invite[0].hidden = dm;
+    this.title.textContent = dm ? t.notify_level : t.room_settings;
     if (mine && document.activeElement !== this.forms.topic[1]) this.forms.topic[1].value = info.topic || "";
-    if (!info || info.kind === "dm") this.dialog.close();
+    if (!info) this.dialog.close();
   }
 }
 

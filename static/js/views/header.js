@@ -50,7 +50,12 @@ export class Header {
     const members = info && info.kind !== "dm" ? info.members : null;
     els.members.hidden = members == null;
     els.members.textContent = members == null ? "" : fill(members === 1 ? t.member_count_one : t.member_count, { count: members });
-    els.settings.hidden = !room || !info || info.kind === "dm" || me.id === null;
+    // A conversation's settings are its notification level only: a bell, so named.
+    const dm = Boolean(info && info.kind === "dm");
+    els.settings.hidden = !room || !info || me.id === null;
+    els.settings.textContent = dm ? "🔔" : "⚙";
+    els.settings.setAttribute("aria-label", dm ? t.notify_level : t.room_settings);
+    els.settings.title = dm ? t.notify_level : t.room_settings;
     document.title = ctx.baseTitle = room ? `${name} · ${t.title}` : t.title;
   }
 }

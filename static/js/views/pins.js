@@ -101,7 +101,7 @@ export class PinsView {
 
   showLevel() {
     const info = this.hooks.info(this.hooks.current());
-    this.els.level.value = info && info.notify ? info.notify : "mentions";
+    this.els.level.value = info && info.notify ? info.notify : info && info.kind === "dm" ? "all" : "mentions";
   }
 
   setLevel(level) {
