@@ -134,6 +134,7 @@ EN = {
     "thread_reply_one": "{count} reply",
     "thread_replies": "{count} replies",
     "thread_replies_label": "Replies in the thread",
+    "thread_older": "Load older replies",
     "thread_placeholder": "Reply in the thread",
     "thread_unread": "{count} unread",
     "no_threads": "No followed threads",

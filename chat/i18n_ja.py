@@ -133,6 +133,7 @@ JA = {
     "thread_following": "フォロー中",
     "thread_reply_one": "{count} 件の返信",
     "thread_replies": "{count} 件の返信",
+    "thread_older": "以前の返信を読み込む",
     "thread_replies_label": "スレッドの返信",
     "thread_placeholder": "スレッドに返信",
     "thread_unread": "{count} 未読",

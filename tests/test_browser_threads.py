@@ -1,6 +1,7 @@
 """Threads in real browsers (issue 21): a reply from the thread panel reaches a follower in another
 tab with the thread's unread count, the root shows "N replies" and who replied, replies stay out
-of the main log, and reading the thread in one tab clears its unread in the other."""
+of the main log, reading the thread in one tab clears its unread in the other, and a thread longer
+than a page is read fully through "load older replies" and scrolling up."""
 
 import pytest
 
@@ -8,11 +9,15 @@ from tests import servers
 from tests.browser_helpers import close_drawer, join, message, open_app, reveal, unique
 from tests.test_browser import Pages, browser, expect  # noqa: F401 (fixture)
 
+PAGE = 5
+
 
 @pytest.fixture(scope="module")
 def live_server(live_database):
-    """conftest's server, given longer to start (the machine's cores are shared)."""
-    server = servers.gunicorn("eventlet", env={"DATABASE_URL": live_database()}).start(timeout=120)
+    """conftest's server, given longer to start (the machine's cores are shared); pages of 5 (a
+    thread's newest page and each older one), so a long thread needs only a dozen replies."""
+    env = {"DATABASE_URL": live_database(), "CHAT_HISTORY_ON_JOIN": str(PAGE)}
+    server = servers.gunicorn("eventlet", env=env).start(timeout=120)
     yield server
     server.stop()
 
@@ -109,4 +114,52 @@ def test_the_thread_panel_is_full_screen_on_a_phone(pages):
     reply_in_panel(phone, "a reply on a phone")
     phone.locator("#thread-close").click()
     expect(line.locator(".thread-count")).to_have_text("1 reply")
+    pages.assert_no_problems()
+
+
+SEND_REPLIES_JS = """async ([room, root, texts]) => {
+    const socket = window.io({forceNew: true});  // the user's own session, a socket of its own
+    const call = (event, data) => new Promise((resolve) => socket.emit(event, data, resolve));
+    await new Promise((resolve) => socket.on("connect", resolve));
+    for (const message of texts) {
+        const ack = await call("room_message", {room, message, reply_to: root});
+        if (!ack || !ack.ok) throw new Error(JSON.stringify(ack));
+    }
+    socket.disconnect();
+}"""
+
+
+def test_a_thread_longer_than_a_page_is_read_fully(pages):
+    tag = unique()
+    room, name = f"long-{tag}", f"dave{tag}"
+    page = open_app(pages, name, lang="en")
+    join(page, room)
+    page.locator("#message-input").fill("a long story")
+    page.locator("#message-input").press("Enter")
+    root = message(page, "a long story")
+    expect(root).to_have_attribute("data-id", __import__("re").compile(r"^\d+$"))
+    # 12 replies (two full pages and two more), each a few lines long: two pages overflow the panel.
+    texts = [f"part {n}: " + "and then it went on " * 12 for n in range(1, 2 * PAGE + 3)]
+    texts = [text.strip() for text in texts]
+    page.evaluate(SEND_REPLIES_JS, [room, int(root.get_attribute("data-id")), texts])
+    expect(root.locator(".thread-count")).to_have_text(f"{len(texts)} replies")
+
+    # The panel opens on the newest page, with the control for older ones.
+    root.locator(".thread-summary").click()
+    replies = page.locator("#thread-messages li.message .text")
+    older = page.locator("#thread-older")
+    expect(replies).to_have_text(texts[-PAGE:])
+    expect(older).to_be_visible()
+    expect(older).to_have_text("Load older replies")
+    # One click: the page before; scrolling to the top of the replies: the rest, in order.
+    older.click()
+    expect(replies).to_have_text(texts[-2 * PAGE :])
+    expect(older).to_be_visible()
+    assert page.locator("#thread-messages").evaluate("(list) => list.scrollHeight > list.clientHeight")
+    page.locator("#thread-messages").evaluate("(list) => { list.scrollTop = 0; }")
+    expect(replies).to_have_text(texts)
+    expect(older).to_be_hidden()  # nothing older is left
+    # A new reply still comes in at the bottom.
+    reply_in_panel(page, "the end")
+    expect(replies).to_have_text([*texts, "the end"])
     pages.assert_no_problems()

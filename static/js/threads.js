@@ -89,6 +89,13 @@ export class OpenThread {
     for (const msg of reply.messages || []) this.add(msg);
   }
 
+  // The get_history request for the page (of the server's size) before the oldest reply shown
+  // (null: none left).
+  older() {
+    if (!this.hasMore || !this.replies.length) return null;
+    return { room: this.room, thread: this.id, before: this.replies[0].id };
+  }
+
   // The get_history request that fetches what this thread missed (or its newest page).
   request() {
     const request = { room: this.room, thread: this.id };

@@ -57,3 +57,18 @@ test("an open thread keeps its replies in id order, once each, and asks for what
   open.page({ thread: 2, messages: [{ id: 7, thread_id: 2 }] });  // another thread's page: ignored
   assert.equal(open.replies.length, 3);
 });
+
+test("an open thread pages older replies before its oldest until none are left", () => {
+  const open = new OpenThread("r", 1);
+  assert.equal(open.older(), null);  // nothing shown yet
+  open.page({ thread: 1, root: { id: 1 }, messages: [{ id: 8, thread_id: 1 }, { id: 9, thread_id: 1 }], has_more: true });
+  assert.deepEqual(open.older(), { room: "r", thread: 1, before: 8 });
+  open.page({ thread: 1, before: 8, messages: [{ id: 5, thread_id: 1 }, { id: 6, thread_id: 1 }], has_more: true });
+  assert.deepEqual(open.replies.map((m) => m.id), [5, 6, 8, 9]);
+  assert.deepEqual(open.older(), { room: "r", thread: 1, before: 5 });
+  open.page({ thread: 1, before: 5, messages: [{ id: 2, thread_id: 1 }], has_more: false });
+  assert.equal(open.older(), null);
+  assert.deepEqual(open.request(), { room: "r", thread: 1, since: 9 });  // catch-up still from the newest
+  open.page({ thread: 1, since: 9, messages: [], has_more: false });
+  assert.equal(open.hasMore, false);
+});

@@ -1,7 +1,9 @@
 // Threads on the page: the thread panel beside the log (full screen on phones) with its own
 // composer, and the sidebar's "Threads" list of followed threads with their unread. Replies are
 // not shown in the main log (as in Zulip and Slack): the root shows "N replies" and who replied.
-// textContent only (formatted text through views/message.js's allow-list rebuild).
+// Older replies come a page at a time, from the panel's "load older replies" button or by
+// scrolling to the top of the replies. textContent only (formatted text through
+// views/message.js's allow-list rebuild).
 
 import { $, button, el } from "../dom.js";
 import { OpenThread, ThreadStates } from "../threads.js";
@@ -23,6 +25,11 @@ export class Threads {
     this.rootBox = $("thread-root");
     this.input = $("thread-input");
     this.followButton = $("thread-follow");
+    this.olderButton = $("thread-older");
+    this.olderButton.addEventListener("click", () => this.older());
+    this.list.addEventListener("scroll", () => {
+      if (this.list.scrollTop < 40 && this.current && this.current.hasMore) this.older();
+    }, { passive: true });
     $("thread-close").addEventListener("click", () => this.close());
     $("thread-form").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -100,6 +107,8 @@ export class Threads {
     document.querySelector(".app").classList.add("thread-open");
     this.rootBox.textContent = "";
     this.list.textContent = "";
+    this.olderButton.hidden = true;
+    this.loadingOlder = false;
     const known = this.states.get(rootId);
     this.showFollowing(Boolean(known && known.following));
     this.fetch();
@@ -130,6 +139,26 @@ export class Threads {
     });
   }
 
+  // The page before the oldest reply shown; the reader's place stays where it was.
+  older() {
+    const open = this.current;
+    const request = open && open.older();
+    if (!request || this.loadingOlder || !this.socket.connected) return;
+    this.loadingOlder = true;
+    this.socket.emit("get_history", request, (reply) => {
+      if (open !== this.current) return;
+      this.loadingOlder = false;
+      if (!reply || !reply.ok) {
+        if (reply && reply.error) this.showError(reply.error);
+        return;
+      }
+      const fromBottom = this.list.scrollHeight - this.list.scrollTop;
+      open.page(reply);
+      this.renderReplies(false);
+      this.list.scrollTop = this.list.scrollHeight - fromBottom;
+    });
+  }
+
   line(msg) {
     const item = fillMessage(el("li", { role: "article" }), msg, this.ctx);
     item.querySelectorAll(".actions, .message-menu-button, .thread-summary").forEach((node) => node.remove());
@@ -142,10 +171,11 @@ export class Threads {
     if (root) this.rootBox.append(el("ol", { className: "message-list thread-root-list" }, this.line(root)));
   }
 
-  renderReplies() {
+  renderReplies(follow = true) {
     if (!this.current) return;
-    const near = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 80;
+    const near = follow && this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 80;
     this.list.replaceChildren(...this.current.replies.map((msg) => this.line(msg)));
+    this.olderButton.hidden = !this.current.hasMore;
     if (near) this.list.scrollTop = this.list.scrollHeight;
   }
 
