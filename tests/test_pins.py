@@ -141,18 +141,37 @@ def test_a_pin_survives_edits_and_goes_with_a_deletion(app, team):
     assert bob.call("pin_message", {"id": target})["error"]["code"] == "deleted"
 
 
-def test_a_pin_goes_with_a_pruned_message(app, team):
-    alice, _, _ = team
-    target = message_in(app, "general")
-    assert alice.call("pin_message", {"id": target})["ok"]
+def test_a_pin_goes_with_a_pruned_message_and_the_room_hears_it_once(app, team):
+    alice, bob, _ = team
+    target, secret = message_in(app, "general"), message_in(app, "secret")
+    # "general" keeps a newer pin; "other" loses an old message that was never pinned.
+    kept = alice.call("room_message", {"room": "general", "message": "still here"})["id"]
+    assert alice.call("create_room", {"room": "other"})["ok"]
+    assert bob.call("join_room", {"room": "other"})["ok"]
+    unpinned = alice.call("room_message", {"room": "other", "message": "old, unpinned"})["id"]
+    pinned_new = alice.call("room_message", {"room": "other", "message": "new, pinned"})["id"]
+    for message_id in (target, kept, secret, pinned_new):
+        assert alice.call("pin_message", {"id": message_id})["ok"]
     app.config["CHAT_RETENTION_DAYS"] = 1
     with app.app_context():
         old = utc_now() - timedelta(days=3)
-        db.session.execute(update(Message).where(Message.id == target).values(created_at=old))
+        aged = [target, secret, unpinned]
+        db.session.execute(update(Message).where(Message.id.in_(aged)).values(created_at=old))
         db.session.commit()
-        assert prune().messages >= 1
-    assert pinned_ids(app) == set()
-    assert alice.call("get_pins", {"room": "general"})["pins"] == []
+    received(bob.sock, "pins_changed")  # what the pinning sent
+    with app.app_context():
+        assert prune().messages >= 3
+    assert pinned_ids(app) == {kept, pinned_new}
+    # Bob (a member of the three) hears each room that lost a pin once, with its pins now.
+    events = received(bob.sock, "pins_changed")
+    assert sorted((e["room"], [p["id"] for p in e["pins"]]) for e in events) == [("general", [kept]), ("secret", [])]
+    assert [p["id"] for p in alice.call("get_pins", {"room": "general"})["pins"]] == [kept]
+    assert bob.call("get_pins", {"room": "secret"})["pins"] == []
+    assert [p["id"] for p in bob.call("get_pins", {"room": "other"})["pins"]] == [pinned_new]
+    # A prune with nothing pinned to remove is silent.
+    with app.app_context():
+        prune()
+    assert received(bob.sock, "pins_changed") == []
 
 
 def test_global_channel_messages_and_the_pin_limit(make_app):

@@ -3,6 +3,9 @@
 The retention of a room is the smaller of CHAT_RETENTION_DAYS (0: none) and the room's own
 `retention_days` (None: none); the global channel has the global one. A room may thus keep its
 messages for less time than the operator's setting, never for longer.
+
+A pruned message's pin goes with it; each room that lost a pin hears `pins_changed` once, after
+the prune (through the message queue, like every pin change, so every node's clients hear it).
 """
 
 import logging
@@ -14,6 +17,8 @@ from sqlalchemy import delete, or_, select
 
 from ..extensions import db
 from ..models import Mention, Message, Reaction, Room, Upload, utc_now
+from ..pins.models import Pin
+from ..pins.store import announce as announce_pins
 from ..uploads.files import discard
 
 log = logging.getLogger("chat.retention")
@@ -27,6 +32,7 @@ class Pruned:
     messages: int = 0
     files: int = 0
     rooms: dict = field(default_factory=dict)  # room name ("" for the global channel) -> messages
+    pinned_rooms: set = field(default_factory=set)  # ids of the rooms that lost a pin
 
     def add(self, room_name, messages):
         self.messages += messages
@@ -66,11 +72,17 @@ def old_messages(room_id, cutoff):
     return db.session.execute(query.order_by(Message.id).limit(BATCH)).all()
 
 
-def remove_batch(rows):
-    """Delete these messages (their mentions, reactions and uploads) and the uploads' files."""
+def remove_batch(rows, pinned_rooms=None):
+    """Delete these messages (their mentions, reactions, pins and uploads) and the uploads' files;
+    the ids of the rooms whose pins these were go into `pinned_rooms`."""
     ids = [row[0] for row in rows]
     upload_ids = [row[1] for row in rows if row[1] is not None]
     uploads = db.session.execute(select(Upload).where(Upload.id.in_(upload_ids))).scalars().all() if upload_ids else []
+    pinned = db.session.execute(select(Pin.room_id).where(Pin.message_id.in_(ids)).distinct()).scalars().all()
+    if pinned:
+        db.session.execute(delete(Pin).where(Pin.message_id.in_(ids)))
+        if pinned_rooms is not None:
+            pinned_rooms.update(pinned)
     db.session.execute(delete(Mention).where(Mention.message_id.in_(ids)))
     db.session.execute(delete(Reaction).where(Reaction.message_id.in_(ids)))
     db.session.execute(delete(Message).where(Message.id.in_(ids)))  # the search index follows (triggers, GIN)
@@ -89,10 +101,14 @@ def prune(now=None):
     names = dict(db.session.execute(select(Room.id, Room.name)).all())
     for room_id, cutoff in cutoffs(now):
         while rows := old_messages(room_id, cutoff):
-            _, files = remove_batch(rows)
+            _, files = remove_batch(rows, result.pinned_rooms)
             result.files += files
             for row in rows:
                 result.add(names.get(row[2], ""), 1)
+    for room_id in sorted(result.pinned_rooms):  # once per room, after every batch
+        room = db.session.get(Room, room_id)
+        if room is not None:  # not deleted meanwhile
+            announce_pins(room)
     if result.messages:
         log.info("pruned %d messages and %d files", result.messages, result.files)
     return result
