@@ -485,7 +485,12 @@ def test_redis_stopped_and_started_again_loses_nothing(services):
             assert ids == sorted(acked)
             assert [client.messages[i] for i in ids] == [acked[i] for i in ids]
             assert max(client.live.values()) == 1
-            assert {"delayed": True} in client.delivery and client.delivery[-1] == {"delayed": False}
+            # Once per change: one {delayed: true} per node (not one from the listener and another
+            # from a failed publish), then {delayed: false}; a second "catch up" only for messages
+            # another node stored, and could not publish, after this node's clients caught up.
+            changes = [status["delayed"] for status in client.delivery]
+            assert changes[0] is True and changes[-1] is False and changes.count(True) == 1, changes
+            assert changes.count(False) <= 2, changes
         # Delivering live across nodes again: a message from node 3 reaches node 1's clients.
         late = LiveClient(running.nodes[2].url).connect()
         late.call("join_room", {"room": "weather"})

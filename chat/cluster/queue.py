@@ -42,8 +42,11 @@ log = logging.getLogger("chat.cluster")
 DELIVERY_EVENT = "delivery"
 # After a failed publish, writes skip the queue for this long instead of waiting on it.
 PUBLISH_RETRY_AFTER = 1.0
-# The listener subscribes again after 0.2, 0.4, … at most this many seconds.
-LISTEN_RETRY_MAX = 2.0
+# The listener subscribes again after 0.1, 0.2, … at most this many seconds: clients catch up
+# within about that long of Redis answering again (a refused connection costs nothing).
+LISTEN_RETRY_MAX = 0.5
+# Clocks of nodes agree to within this many seconds (NTP): see `_resync`.
+CLOCK_SKEW = 0.25
 # A stored message is published as JSON that starts with its routing header (the channel, id,
 # prev and the Socket.IO rooms it goes to), so that a node reads the header alone for messages
 # none of its clients receives. Nodes of an older version read it as an ordinary emit.
@@ -97,6 +100,9 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         self.ever_listened = False
         self.listen_failed = False
         self.publish_failed_at = None
+        self.unpublished_at = None  # time.time() of the last stored message other nodes did not get
+        self.told = None  # the last `delivery {delayed}` this node's clients got (None: none yet)
+        self.told_at = 0.0  # time.time() when they were last told {delayed: false}
         # op -> handler(message) for control messages other capabilities define (chat/admin).
         self.control_handlers = {}
 
@@ -146,6 +152,7 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         encoded = ORDER_PREFIX + json.dumps(header) + ", " + self.json.dumps(message)[1:]
         if self._publish(message, encoded=encoded):
             return True
+        self.unpublished_at = time.time()
         if self.server is not None and not self.write_only:
             # The queue is down: this node's clients get it now, the others catch up later.
             self.server.emit(event, payload, to=room, namespace="/", ignore_queue=True)
@@ -183,24 +190,39 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         if failed_at is not None:
             self.publish_failed_at = None
             log.warning("message queue reachable again")
-            # Messages this node could not publish are stored: every node's clients catch up.
-            self.publish_control("resync")
+            self._resync()
             self._tell_clients(delayed=False)
         return True
 
-    def _tell_clients(self, delayed, to=None):
-        """`delivery {delayed}` to this node's clients; {delayed: false} also means "catch up"."""
-        if self.server is not None and not self.write_only:
-            if not delayed and self.degraded:
+    def _resync(self):
+        """Messages this node could not publish are stored: the other nodes' clients catch up, if
+        they were told {delayed: false} before the last of them was stored (see `_handle_control`)."""
+        if self.unpublished_at is not None:
+            self.publish_control("resync", unpublished_at=self.unpublished_at)
+            self.unpublished_at = None
+
+    def _tell_clients(self, delayed, force=False):
+        """`delivery {delayed}` to this node's clients, once per change; {delayed: false} also
+        means "catch up" (force: again, for messages stored since the last time)."""
+        if self.server is None or self.write_only:
+            return
+        if delayed and self.told is True:
+            return
+        if not delayed:
+            if self.degraded:
                 return  # still degraded the other way: "catch up" comes when that ends too
-            self.server.emit(DELIVERY_EVENT, {"delayed": delayed}, to=to, namespace="/", ignore_queue=True)
+            if self.told is False and not force:
+                return
+            self.told_at = time.time()
+        self.told = delayed
+        self.server.emit(DELIVERY_EVENT, {"delayed": delayed}, namespace="/", ignore_queue=True)
 
     # ---- receiving ----
 
     def _listen(self):
         channel, control = self.channel.encode(), self.control_channel.encode()
         sequence = Resequencer(self.reorder_wait, self.reorder_limit)
-        delay = 0.2
+        delay = 0.1
         while True:
             pubsub = None
             try:
@@ -209,7 +231,7 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
                 )
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel, self.control_channel)
-                delay = 0.2
+                delay = 0.1
                 recovered, self.listen_failed = self.listen_failed, False
                 self._listening(True, recovered)
                 while True:
@@ -281,7 +303,7 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         if up and not was:
             if self.publish_failed_at is not None:  # Redis answers again: no need to wait for a write
                 self.publish_failed_at = None
-                self.publish_control("resync")
+            self._resync()
             if self.ever_listened or changed:
                 metrics.QUEUE_RECONNECTS.inc()
                 log.warning("subscribed to the message queue again; clients catch up")
@@ -305,7 +327,11 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
             forget = forget if isinstance(forget, str) else None
             leave_local(self.server, message["members_of"], message["room"], forget)
         elif op == "resync":
-            self._tell_clients(delayed=False)
+            # Another node stored messages it could not publish. This node's clients have them
+            # if they were told to catch up after the last of them was stored.
+            at = message.get("unpublished_at")
+            if not isinstance(at, (int, float)) or at > self.told_at - CLOCK_SKEW:
+                self._tell_clients(delayed=False, force=True)
         elif op in self.control_handlers:
             self.control_handlers[op](message)
 
