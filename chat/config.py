@@ -140,6 +140,10 @@ class Config:
         # per cluster; metrics for operators (empty path: off; a token: Bearer auth).
         self.CHAT_MESSAGE_QUEUE = os.environ.get("CHAT_MESSAGE_QUEUE", "").strip() or None
         self.CHAT_QUEUE_CHANNEL = os.environ.get("CHAT_QUEUE_CHANNEL", "").strip() or "flask-socketio"
+        # A stored message from the queue that arrives before the one ahead of it is held this
+        # long for it (chat/cluster/sequence.py); at most this many are held per node.
+        self.CHAT_QUEUE_REORDER_WAIT = env_float("CHAT_QUEUE_REORDER_WAIT", 0.5, 0.0)
+        self.CHAT_QUEUE_REORDER_LIMIT = env_int("CHAT_QUEUE_REORDER_LIMIT", 1000, 0)
         self.CHAT_METRICS_PATH = os.environ.get("CHAT_METRICS_PATH", "/metrics").strip()
         self.CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN") or None
         # Protective limits

@@ -70,6 +70,17 @@ QUEUE_ERRORS = LabelledCounter("chat_queue_errors_total", "Message queue failure
 QUEUE_RECONNECTS = Counter(
     "chat_queue_reconnects_total", "Times this node subscribed to the queue again.", registry=None
 )
+QUEUE_SKIPPED = Counter(
+    "chat_queue_skipped_total",
+    "Stored messages from the queue this node left unread: none of its clients is a recipient.",
+    registry=None,
+)
+QUEUE_HELD = LabelledCounter(
+    "chat_queue_resequenced_total",
+    "Stored messages from the queue ahead of the one before them (`held` until it came), and those sent "
+    "without it after CHAT_QUEUE_REORDER_WAIT or past CHAT_QUEUE_REORDER_LIMIT (`gave_up`).",
+    "outcome",
+)
 COLLECTED = (
     CONNECTS,
     DISCONNECTS,
@@ -81,6 +92,8 @@ COLLECTED = (
     QUEUE_LAG,
     QUEUE_ERRORS.metric,
     QUEUE_RECONNECTS,
+    QUEUE_SKIPPED,
+    QUEUE_HELD.metric,
 )
 STARTED = time.time()
 

@@ -279,6 +279,8 @@ class TrackingClient:
         self.url, self.room, self.transports, self.headers = url, room, list(transports), headers or {}
         self.messages = {}  # id -> text
         self.live = Counter()  # id -> times it arrived as a live event
+        self.live_order = []  # ids of live messages, in arrival order
+        self.fetches = 0  # `get_history {since}` asked (a gap seen, or "catch up")
         self.last_id = None
         self.connects = 0
         self.delivery = []  # `delivery` events, in order
@@ -318,6 +320,7 @@ class TrackingClient:
             return  # join/leave notices
         with self.lock:
             self.live[message["id"]] += 1
+            self.live_order.append(message["id"])
             self.keep(message)
             prev = message.get("prev")
             if self.last_id is None or prev is None or prev <= self.last_id:
@@ -347,6 +350,7 @@ class TrackingClient:
                 self.fetch(since)
 
     def fetch(self, since):
+        self.fetches += 1
         self.sio.emit(
             "get_history",
             {"room": self.room, "since": since},

@@ -35,14 +35,23 @@ from .. import metrics
 from ..connections.state import state_in
 from ..extensions import socketio
 from ..names import name_key
+from .sequence import Resequencer
 
 log = logging.getLogger("chat.cluster")
 
 DELIVERY_EVENT = "delivery"
 # After a failed publish, writes skip the queue for this long instead of waiting on it.
 PUBLISH_RETRY_AFTER = 1.0
-# The listener subscribes again after 0.2, 0.4, … at most this many seconds.
-LISTEN_RETRY_MAX = 2.0
+# The listener subscribes again after 0.1, 0.2, … at most this many seconds: clients catch up
+# within about that long of Redis answering again (a refused connection costs nothing).
+LISTEN_RETRY_MAX = 0.5
+# Clocks of nodes agree to within this many seconds (NTP): see `_resync`.
+CLOCK_SKEW = 0.25
+# A stored message is published as JSON that starts with its routing header (the channel, id,
+# prev and the Socket.IO rooms it goes to), so that a node reads the header alone for messages
+# none of its clients receives. Nodes of an older version read it as an ordinary emit.
+ORDER_PREFIX = '{"order": '
+_decoder = json.JSONDecoder()
 
 _external = None  # a write-only manager (the `flask chat announce` process)
 
@@ -75,7 +84,8 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
 
     name = "chat-redis"
 
-    def __init__(self, url, channel, write_only=False):
+    def __init__(self, url, channel, write_only=False, reorder_wait=0.5, reorder_limit=1000):
+        self.reorder_wait, self.reorder_limit = reorder_wait, reorder_limit
         super().__init__(
             url,
             channel=channel,
@@ -90,6 +100,9 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         self.ever_listened = False
         self.listen_failed = False
         self.publish_failed_at = None
+        self.unpublished_at = None  # time.time() of the last stored message other nodes did not get
+        self.told = None  # the last `delivery {delayed}` this node's clients got (None: none yet)
+        self.told_at = 0.0  # time.time() when they were last told {delayed: false}
         # op -> handler(message) for control messages other capabilities define (chat/admin).
         self.control_handlers = {}
 
@@ -113,8 +126,17 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
             kwargs["ignore_queue"] = True
         return super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
 
-    def emit_stored(self, event, payload, room):
-        """Publish a stored message for every node; True when the queue took it."""
+    def emit_stored(self, event, payload, room, ordered=False):
+        """Publish a stored message for every node; True when the queue took it.
+
+        ordered: a new message of its channel, with `id` and `prev` (chat/cluster/order.py), which
+        every node hands out in id order (chat/cluster/sequence.py).
+        """
+        header = (
+            [payload.get("room") or "", payload["id"], payload.get("prev"), room]
+            if ordered
+            else [None, None, None, room]
+        )
         message = {
             "method": "emit",
             "event": event,
@@ -127,8 +149,10 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
             "host_id": self.relay_id,
             "sent_at": time.time(),
         }
-        if self._publish(message):
+        encoded = ORDER_PREFIX + json.dumps(header) + ", " + self.json.dumps(message)[1:]
+        if self._publish(message, encoded=encoded):
             return True
+        self.unpublished_at = time.time()
         if self.server is not None and not self.write_only:
             # The queue is down: this node's clients get it now, the others catch up later.
             self.server.emit(event, payload, to=room, namespace="/", ignore_queue=True)
@@ -137,12 +161,13 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
     def publish_control(self, op, **fields):
         return self._publish({"op": op, "origin": self.host_id, **fields}, channel=self.control_channel)
 
-    def _publish(self, data, channel=None):
+    def _publish(self, data, channel=None, encoded=None):
         failed_at = self.publish_failed_at
         if failed_at is not None and time.monotonic() - failed_at < PUBLISH_RETRY_AFTER:
             metrics.QUEUE_ERRORS.inc("publish_skipped")
             return False
-        encoded = self.json.dumps(data)
+        if encoded is None:
+            encoded = self.json.dumps(data)
         error = None
         for _ in range(2):
             try:
@@ -165,23 +190,39 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
         if failed_at is not None:
             self.publish_failed_at = None
             log.warning("message queue reachable again")
-            # Messages this node could not publish are stored: every node's clients catch up.
-            self.publish_control("resync")
+            self._resync()
             self._tell_clients(delayed=False)
         return True
 
-    def _tell_clients(self, delayed, to=None):
-        """`delivery {delayed}` to this node's clients; {delayed: false} also means "catch up"."""
-        if self.server is not None and not self.write_only:
-            if not delayed and self.degraded:
+    def _resync(self):
+        """Messages this node could not publish are stored: the other nodes' clients catch up, if
+        they were told {delayed: false} before the last of them was stored (see `_handle_control`)."""
+        if self.unpublished_at is not None:
+            self.publish_control("resync", unpublished_at=self.unpublished_at)
+            self.unpublished_at = None
+
+    def _tell_clients(self, delayed, force=False):
+        """`delivery {delayed}` to this node's clients, once per change; {delayed: false} also
+        means "catch up" (force: again, for messages stored since the last time)."""
+        if self.server is None or self.write_only:
+            return
+        if delayed and self.told is True:
+            return
+        if not delayed:
+            if self.degraded:
                 return  # still degraded the other way: "catch up" comes when that ends too
-            self.server.emit(DELIVERY_EVENT, {"delayed": delayed}, to=to, namespace="/", ignore_queue=True)
+            if self.told is False and not force:
+                return
+            self.told_at = time.time()
+        self.told = delayed
+        self.server.emit(DELIVERY_EVENT, {"delayed": delayed}, namespace="/", ignore_queue=True)
 
     # ---- receiving ----
 
     def _listen(self):
         channel, control = self.channel.encode(), self.control_channel.encode()
-        delay = 0.2
+        sequence = Resequencer(self.reorder_wait, self.reorder_limit)
+        delay = 0.1
         while True:
             pubsub = None
             try:
@@ -190,20 +231,23 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
                 )
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel, self.control_channel)
-                delay = 0.2
+                delay = 0.1
                 recovered, self.listen_failed = self.listen_failed, False
                 self._listening(True, recovered)
-                for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
-                    if message["channel"] == control:
-                        self._handle_control(message["data"])
-                    elif message["channel"] == channel:
-                        data = self.json.loads(message["data"])
-                        sent_at = data.get("sent_at") if isinstance(data, dict) else None
-                        if sent_at is not None:
-                            metrics.QUEUE_LAG.observe(max(0.0, time.time() - sent_at))
-                        yield data
+                while True:
+                    deadline = sequence.next_deadline()
+                    wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    message = pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+                    if message is not None and message.get("type") == "message":
+                        if message["channel"] == control:
+                            self._handle_control(message["data"])
+                        elif message["channel"] == channel:
+                            yield from self._received(message["data"], sequence)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        late = sequence.expired(time.monotonic())
+                        if late:
+                            metrics.QUEUE_HELD.inc("gave_up", len(late))
+                        yield from late
             except Exception as exc:  # noqa: BLE001 - reconnect on anything
                 metrics.QUEUE_ERRORS.inc("listen")
                 if self.listening or not self.listen_failed:
@@ -211,6 +255,7 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
                 first_failure = not self.listen_failed
                 self.listen_failed = True
                 self._listening(False, first_failure)
+                yield from sequence.release_all()  # what came is sent; clients catch up on the rest
                 time.sleep(delay)
                 delay = min(delay * 2, LISTEN_RETRY_MAX)
             finally:
@@ -220,13 +265,45 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
                     except Exception:  # noqa: BLE001
                         pass
 
+    def _received(self, raw, sequence):
+        """The emits a published message makes on this node now: none when no client of this
+        node receives it (only its header is read), held ones when it completes a sequence."""
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        header = None
+        if text.startswith(ORDER_PREFIX):
+            header, _ = _decoder.raw_decode(text, len(ORDER_PREFIX))
+            if not self._serves(header[3]):
+                metrics.QUEUE_SKIPPED.inc()
+                return ()
+        data = self.json.loads(text)
+        sent_at = data.get("sent_at") if isinstance(data, dict) else None
+        if sent_at is not None:
+            metrics.QUEUE_LAG.observe(max(0.0, time.time() - sent_at))
+        if header is None or header[1] is None:
+            return (data,)
+        out = sequence.push(header[0], header[1], header[2], data, time.monotonic())
+        if not out:
+            metrics.QUEUE_HELD.inc("held")
+        return out
+
+    def _serves(self, targets):
+        """True when one of this node's clients is in one of the Socket.IO rooms (None: all)."""
+        rooms = self.rooms.get("/")
+        if not rooms:
+            return False
+        if targets is None:
+            return True
+        if isinstance(targets, str):
+            return targets in rooms
+        return any(target in rooms for target in targets)
+
     def _listening(self, up, changed=False):
         """`changed`: subscribed after a failure, or the first failure."""
         was, self.listening = self.listening, up
         if up and not was:
             if self.publish_failed_at is not None:  # Redis answers again: no need to wait for a write
                 self.publish_failed_at = None
-                self.publish_control("resync")
+            self._resync()
             if self.ever_listened or changed:
                 metrics.QUEUE_RECONNECTS.inc()
                 log.warning("subscribed to the message queue again; clients catch up")
@@ -250,7 +327,11 @@ class ChatRedisManager(socketio_pkg.RedisManager, CountingManager):
             forget = forget if isinstance(forget, str) else None
             leave_local(self.server, message["members_of"], message["room"], forget)
         elif op == "resync":
-            self._tell_clients(delayed=False)
+            # Another node stored messages it could not publish. This node's clients have them
+            # if they were told to catch up after the last of them was stored.
+            at = message.get("unpublished_at")
+            if not isinstance(at, (int, float)) or at > self.told_at - CLOCK_SKEW:
+                self._tell_clients(delayed=False, force=True)
         elif op in self.control_handlers:
             self.control_handlers[op](message)
 
@@ -304,7 +385,12 @@ def init_app(app):
     """The client manager for socketio.init_app(): Redis when CHAT_MESSAGE_QUEUE is set."""
     url = app.config.get("CHAT_MESSAGE_QUEUE")
     if url:
-        return ChatRedisManager(url, channel=app.config["CHAT_QUEUE_CHANNEL"])
+        return ChatRedisManager(
+            url,
+            channel=app.config["CHAT_QUEUE_CHANNEL"],
+            reorder_wait=app.config["CHAT_QUEUE_REORDER_WAIT"],
+            reorder_limit=app.config["CHAT_QUEUE_REORDER_LIMIT"],
+        )
     return CountingManager()
 
 
@@ -339,14 +425,15 @@ def external_emitter(url, channel):
         _external = None
 
 
-def emit_stored(event, payload, to):
-    """Send a stored message to its recipients on every node; False if only this node got it."""
+def emit_stored(event, payload, to, ordered=False):
+    """Send a stored message to its recipients on every node; False if only this node got it.
+    ordered: a new message with `prev`, handed out in id order on every node."""
     manager = queue_manager()
     metrics.MESSAGES_IN.inc(event)
     if manager is None:
         socketio.emit(event, payload, to=to)
         return True
-    return manager.emit_stored(event, payload, to)
+    return manager.emit_stored(event, payload, to, ordered=ordered and "prev" in payload)
 
 
 def disconnect_room(room):

@@ -156,7 +156,7 @@ class Write:
         metrics.DB_WRITE.observe(perf_counter() - self.started)
 
     def send(self):
-        emit_stored(self.event, self.payload, list(self.ref.targets) if self.ref is not None else None)
+        emit_stored(self.event, self.payload, list(self.ref.targets) if self.ref is not None else None, ordered=True)
         self.done = True
         notify_stored(self.ref, self.payload, self.mentions)  # Web Push, queued: nothing waits for it
 

@@ -1,0 +1,99 @@
+"""The node-side resequencer: a channel's stored messages go out in id order (chat/cluster/sequence.py)."""
+
+import random
+
+import pytest
+
+from chat.cluster.sequence import Resequencer
+
+pytestmark = pytest.mark.once
+
+
+def chain(ids, start=None):
+    """(id, prev) pairs of consecutive messages of one channel."""
+    prev = start
+    for message_id in ids:
+        yield message_id, prev
+        prev = message_id
+
+
+def test_in_order_messages_go_out_at_once():
+    seq = Resequencer()
+    out = [m for i, p in chain([1, 2, 3]) for m in seq.push("r", i, p, f"m{i}", 0.0)]
+    assert out == ["m1", "m2", "m3"] and seq.next_deadline() is None
+
+
+def test_a_message_ahead_of_its_predecessor_waits_for_it():
+    seq = Resequencer(wait=0.5)
+    assert seq.push("r", 53, 52, "m53", 0.0) == ["m53"]  # the first one seen: nothing to wait for
+    assert seq.push("r", 55, 54, "m55", 0.01) == []
+    assert seq.push("r", 56, 55, "m56", 0.02) == []
+    assert seq.next_deadline() == pytest.approx(0.51)
+    assert seq.push("r", 54, 53, "m54", 0.03) == ["m54", "m55", "m56"]
+    assert seq.next_deadline() is None and seq.expired(10.0) == []
+
+
+def test_channels_are_independent():
+    seq = Resequencer()
+    seq.push("a", 1, None, "a1", 0.0)
+    seq.push("b", 2, None, "b2", 0.0)
+    assert seq.push("a", 4, 3, "a4", 0.0) == []
+    assert seq.push("b", 3, 2, "b3", 0.0) == ["b3"]
+    assert seq.push("a", 3, 1, "a3", 0.0) == ["a3", "a4"]
+
+
+def test_a_message_that_never_comes_is_given_up_on_after_the_wait():
+    seq = Resequencer(wait=0.5)
+    seq.push("r", 10, 9, "m10", 0.0)
+    assert seq.push("r", 13, 12, "m13", 0.1) == []
+    assert seq.push("r", 12, 11, "m12", 0.2) == []  # 11 was lost (its node died after the commit)
+    assert seq.expired(0.5) == []
+    assert seq.expired(0.61) == ["m12", "m13"]  # in id order
+    assert seq.push("r", 14, 13, "m14", 0.7) == ["m14"]
+    assert seq.push("r", 11, 10, "m11", 0.8) == ["m11"]  # late after all: still delivered, never dropped
+
+
+def test_the_same_message_twice_is_held_once():
+    seq = Resequencer()
+    seq.push("r", 1, None, "m1", 0.0)
+    assert seq.push("r", 3, 2, "m3", 0.0) == []
+    assert seq.push("r", 3, 2, "m3", 0.0) == []
+    assert seq.push("r", 2, 1, "m2", 0.0) == ["m2", "m3"]
+
+
+def test_held_messages_are_bounded():
+    seq = Resequencer(wait=60, limit=5)
+    seq.push("r", 1, None, "m1", 0.0)
+    out = []
+    for i in range(3, 10):
+        out += seq.push("r", i, i - 1, f"m{i}", 0.0)
+    assert out == [f"m{i}" for i in range(3, 9)] + ["m9"] and seq.count == 0  # 3..8 let go at the sixth
+    assert seq.push("r", 11, 10, "m11", 0.0) == []
+    assert seq.release_all() == ["m11"] and seq.count == 0
+
+
+def test_remembered_channels_are_bounded():
+    seq = Resequencer(channels=100)
+    for i in range(1000):
+        seq.push(f"room{i}", i, None, i, 0.0)
+    assert len(seq.last) == 100
+
+
+def test_any_interleaving_of_several_channels_comes_out_in_order_and_complete():
+    rng = random.Random(7)
+    for _ in range(200):
+        seq = Resequencer(wait=1.0)
+        messages = []
+        for channel in "abc":
+            ids = sorted(rng.sample(range(1, 1000), 20))
+            messages += [(channel, i, p) for i, p in chain(ids)]
+        first = {channel: next(m for m in messages if m[0] == channel) for channel in "abc"}
+        rest = [m for m in messages if m not in first.values()]
+        rng.shuffle(rest)
+        out = [m for m in first.values() for m in seq.push(m[0], m[1], m[2], m, 0.0)]
+        for m in rest:
+            out += seq.push(m[0], m[1], m[2], m, 0.0)
+        assert sorted(out) == sorted(messages)
+        for channel in "abc":
+            ids = [m[1] for m in out if m[0] == channel]
+            assert ids == sorted(ids)
