@@ -16,6 +16,8 @@ from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 from tests.live_client import LiveClient
 from tests.test_passwords import LINK, Inbox
 
+pytestmark = pytest.mark.once  # every node runs on PostgreSQL whatever the pass: the SQLite pass runs it
+
 BASE_URL = "https://chat.example.org"
 
 

@@ -19,6 +19,8 @@ from tests import servers
 from tests.conftest import skip_or_fail
 from tests.servers import ROOT
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 try:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect, sync_playwright

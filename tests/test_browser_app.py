@@ -38,6 +38,8 @@ from tests.browser_helpers import (
 )
 from tests.test_browser import Pages, browser, expect  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 TITLE_COUNT = re.compile(r"^\((\d+)\) ")
 
 

@@ -11,6 +11,8 @@ from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 from tests.live_client import LiveClient
 from tests.test_browser import Pages, browser, expect, expect_message, join  # noqa: F401  (browser: fixture)
 
+pytestmark = pytest.mark.once  # every node runs on PostgreSQL whatever the pass: the SQLite pass runs it
+
 DELAYED = "メッセージの配信が遅れています。再開すると届かなかった分も表示されます。"
 
 

@@ -12,8 +12,12 @@ reads English, so both languages' sidebar texts are exercised.
 
 import re
 
+import pytest
+
 from tests import test_browser
 from tests.test_browser import ARTIFACTS, JA, accessible_controls, exactly, expect, expect_message, messages
+
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
 
 # The browser (Debian's chromium), the per-test Pages with console watching, the name suffix.
 browser, pages, suffix = test_browser.browser, test_browser.pages, test_browser.suffix

@@ -2,10 +2,14 @@
 shows no unread number (its mentions still count), a pin shows in the header's 📌 list and a
 click there jumps to the message, and "既読" appears under the message the other person read."""
 
+import pytest
+
 from tests import test_browser
 from tests.browser_helpers import expect_badge, expect_no_badge
 from tests.test_browser import expect, expect_message
 from tests.test_browser_everyday import create_room, emit, entry, open_room_tools, send
+
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
 
 browser, pages, suffix = test_browser.browser, test_browser.pages, test_browser.suffix
 

@@ -12,6 +12,8 @@ from tests import servers, test_browser
 from tests.browser_helpers import join, message, open_room, send
 from tests.test_browser import expect
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 browser, suffix = test_browser.browser, test_browser.suffix
 
 # Markup and right-to-left letters (bidi controls are refused by the name rule; these are not).

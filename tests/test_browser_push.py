@@ -14,6 +14,8 @@ from tests import servers, test_browser
 from tests.browser_helpers import Bot, unique
 from tests.test_browser import expect, register
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 browser = test_browser.browser
 
 HOOK = """

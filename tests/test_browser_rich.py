@@ -31,6 +31,8 @@ from tests.test_browser import (
 )
 from tests.test_browser_everyday import assert_never_shown, create_room, emit, entry, open_room_tools, send
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 browser, suffix = test_browser.browser, test_browser.suffix
 
 HISTORY_ON_JOIN = 10

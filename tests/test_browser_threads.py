@@ -9,6 +9,8 @@ from tests import servers
 from tests.browser_helpers import close_drawer, join, message, open_app, reveal, unique
 from tests.test_browser import Pages, browser, expect  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
+
 PAGE = 5
 
 

@@ -20,6 +20,8 @@ from tests.accounts import login, register
 from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 from tests.live_client import LiveClient
 
+pytestmark = pytest.mark.once  # every node runs on PostgreSQL whatever the pass: the SQLite pass runs it
+
 
 @pytest.fixture(scope="module")
 def services(pg_available):

@@ -18,6 +18,8 @@ from tests.conftest import pg_database
 from tests.live_client import LiveClient
 from tests.test_cluster import services  # noqa: F401  (the fixture)
 
+pytestmark = pytest.mark.once  # every node runs on PostgreSQL whatever the pass: the SQLite pass runs it
+
 SECRET = re.compile(r'<code id="new-secret">([^<]+)</code>')
 CSRF = re.compile(r'name="csrf[_-]token" (?:value|content)="([^"]+)"')
 

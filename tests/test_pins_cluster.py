@@ -11,6 +11,8 @@ from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
 from tests.live_client import LiveClient
 from tests.test_admin_cluster import cookie_of, signed_in
 
+pytestmark = pytest.mark.once  # every node runs on PostgreSQL whatever the pass: the SQLite pass runs it
+
 EVENTS = ("pins_changed", "notification_level", "seen")
 
 
