@@ -132,15 +132,25 @@ def test_bad_client_ids_are_refused(client_factory, client_id):
 
 
 def send_while_commits_fail(app, monkeypatch, client, room, text):
-    """Send one message while every commit raises (a full disk); commits work again after."""
+    """Send one message while every commit raises (a full disk); commits work again after.
+
+    On PostgreSQL a lone message is one INSERT in autocommit mode, committed by the server with
+    the statement: there the INSERT is what fails."""
 
     with app.app_context():
         dialect = db.engine.dialect
+        execute = dialect.do_execute
 
         def broken_commit(*_a, **_k):
             raise dialect.loaded_dbapi.OperationalError("database or disk is full")
 
+        def broken_insert(cursor, statement, parameters, context=None):
+            if statement.lstrip().upper().startswith(("INSERT INTO MESSAGES", "COMMIT")):
+                broken_commit()
+            return execute(cursor, statement, parameters, context)
+
         monkeypatch.setattr(dialect, "do_commit", broken_commit)
+        monkeypatch.setattr(dialect, "do_execute", broken_insert)
         ack = send(client, room, text)
     monkeypatch.undo()
     return ack
@@ -242,11 +252,22 @@ def waiting_write(app, room, text, client_id=None, event="room_message"):
 
 
 def count_commits(app):
+    """Transactions that store messages: commits, and INSERTs into messages sent in autocommit
+    mode (PostgreSQL's writer: the statement is its transaction)."""
     from sqlalchemy import event
 
     commits = []
     with app.app_context():
-        event.listen(db.engine, "commit", lambda conn: commits.append(1))
+        event.listen(db.engine, "commit", lambda conn: commits.append("commit"))
+
+        def statement(conn, cursor, text, parameters, context, many):
+            if (
+                text.lstrip().upper().startswith("INSERT INTO MESSAGES")
+                and conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+            ):
+                commits.append("autocommit insert")
+
+        event.listen(db.engine, "after_cursor_execute", statement)  # only those that succeeded
     return commits
 
 

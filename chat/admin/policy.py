@@ -22,12 +22,16 @@ WRITE_STATE = select(
 )
 
 
-def refuse_write(user_id, room_id=None):
+def refuse_write(user_id, room_id=None, connection=None):
     """Refuse a write by a deactivated or muted user (user_id None: no account), or into an
-    archived or deleted room (room_id None: no room, the global channel)."""
+    archived or deleted room (room_id None: no room, the global channel).
+
+    connection: where to ask (the message path passes chat.database.read_connection's, one
+    round trip on PostgreSQL instead of the session's three); the session's by default, which
+    also sees what the caller has not committed yet."""
     if user_id is None and room_id is None:
         return
-    row = db.session.execute(WRITE_STATE, {"user_id": user_id, "room_id": room_id}).one()
+    row = (connection or db.session).execute(WRITE_STATE, {"user_id": user_id, "room_id": room_id}).one()
     if row.deactivated_at is not None:
         raise ChatError("deactivated", "This account is deactivated.")
     if row.muted_until is not None and row.muted_until > utc_now():

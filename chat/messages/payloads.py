@@ -155,7 +155,10 @@ def stored_payloads(rows, room_name, connection=None):
     authors = authors_of({m.user_id for m in rows}, connection)
     live = [m.id for m in rows if m.deleted_at is None]
     reactions = reactions_of(live, connection)
-    mentions = mentions_of(live, connection) if room_name is not None else {}
+    # A mention is stored for an @name in the text (chat/messages/store.py; an edit recomputes
+    # them): a page without "@" has none, and costs no query for them.
+    mentioning = [m.id for m in rows if m.deleted_at is None and "@" in (m.text or "")]
+    mentions = mentions_of(mentioning, connection) if room_name is not None else {}
     threads = summaries_of([m.id for m in rows], connection) if room_name is not None else {}
     return [
         message_payload(

@@ -6,6 +6,7 @@ import threading
 from collections import deque
 from time import perf_counter
 
+from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
@@ -13,6 +14,7 @@ from .. import metrics
 from ..admin.policy import refuse_write
 from ..cluster.order import channel_order
 from ..cluster.queue import emit_stored
+from ..database import read_connection
 from ..errors import ChatError
 from ..extensions import db
 from ..models import Mention, Message, Room, RoomMember, User, utc_now
@@ -31,18 +33,23 @@ log = logging.getLogger("chat.history")
 write_lock = threading.Lock()
 
 MAX_ID = 2**63 - 1
+# A batch of at most this many rows is one INSERT statement (SQLAlchemy's "insertmanyvalues"
+# sends 1,000 rows per statement by default).
+SINGLE_STATEMENT_ROWS = 500
 
 
 MENTION = re.compile(r"@([^\s@]{1,32})")
 
 
-def mentioned_users(text, room_id):
-    """Members of the room named as @name in the text."""
+def mentioned_users(text, room_id, connection=None):
+    """Members of the room named as @name in the text (connection: where to ask; the session's
+    by default)."""
     keys = {name_key(m) for m in MENTION.findall(text)}
     if not keys:
         return []
     return (
-        db.session.execute(
+        (connection or db.session)
+        .execute(
             select(User.id)
             .join(RoomMember, RoomMember.user_id == User.id)
             .where(RoomMember.room_id == room_id, User.name_key.in_(keys))
@@ -179,8 +186,10 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None, thre
     (checked by chat/threads/replies.py).
     """
     room_id = ref.id if ref is not None else None
-    refuse_write(identity["id"], room_id)  # muted or deactivated sender, archived or deleted room
-    mentions = mentioned_users(text, room_id) if room_id is not None and "@" in text else []
+    # Reads that need no transaction: one round trip each on PostgreSQL (chat/database.py).
+    with read_connection() as connection:
+        refuse_write(identity["id"], room_id, connection)  # muted or deactivated sender, archived or deleted room
+        mentions = mentioned_users(text, room_id, connection) if room_id is not None and "@" in text else []
     write = Write(identity, sid, ref, text, client_id, event, upload, mentions, thread_id)
     write.author = author_of(identity["id"])  # display name and avatar, before the lock (cached)
     if upload is None:
@@ -291,8 +300,16 @@ def _insert(batch):
     session, which holds the Upload.
     """
     upload = batch[0].upload if len(batch) == 1 else None
+    # One INSERT statement is a transaction of its own: on PostgreSQL it is sent alone, without
+    # BEGIN and COMMIT (two round trips of three). Mentions, the order across nodes and a batch
+    # SQLAlchemy may send in several statements need a transaction around them.
+    atomic = (
+        len(batch) > SINGLE_STATEMENT_ROWS
+        or any(w.mentions for w in batch)
+        or bool(current_app.config.get("CHAT_MESSAGE_QUEUE"))
+    )
     with (
-        message_transaction(session=upload is not None) as connection,
+        message_transaction(session=upload is not None, atomic=atomic) as connection,
         channel_order({w.row["room_id"] for w in batch}, connection) as order,
     ):
         if upload is not None:

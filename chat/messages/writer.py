@@ -8,6 +8,10 @@ the engine is disposed, rolled back after an error the database reports (a retri
 a full disk) and replaced after any other (a network error, a restarted database): one failed
 write, never a stuck connection. After CHAT_DB_PING_AFTER idle seconds it is checked with a
 round trip before use, so a database restarted while the chat was quiet costs no message.
+
+On PostgreSQL the connection is in autocommit mode: a message stored by one INSERT is one round
+trip, where pg8000's implicit transaction made it three (BEGIN, the INSERT, COMMIT); writes that
+need a transaction (mentions, the order across nodes) send BEGIN and COMMIT themselves.
 """
 
 import logging
@@ -31,6 +35,7 @@ class _Writer:
         self.ping_after = ping_after
         self.connection = None
         self.used = 0.0
+        self.autocommit = engine.dialect.name == "postgresql"
         event.listen(engine, "engine_disposed", self.close)
 
     def connect(self):
@@ -45,7 +50,11 @@ class _Writer:
                 log.info("the message connection went away while idle; opening a new one")
                 self.close()
         if self.connection is None:
-            self.connection = self.engine.connect()
+            connection = self.engine.connect()
+            if self.autocommit:
+                # Never returned to the pool (see close), so the setting is not undone there.
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            self.connection = connection
         self.used = now
         return self.connection
 
@@ -90,11 +99,13 @@ def _writer():
 
 
 @contextmanager
-def message_transaction(session=False):
+def message_transaction(session=False, atomic=True):
     """Yield a Connection in a new transaction; commit it on leaving, roll it back on an error.
 
     session=True: the request's ORM session instead (an upload stored with its message is an
     ORM object added to that session, and must be committed in the same transaction).
+    atomic=False: the caller sends one statement, atomic by itself; on PostgreSQL it then goes
+    without BEGIN and COMMIT.
     Callers hold history's write lock: the process's connection is never shared.
     """
     if session:
@@ -107,9 +118,15 @@ def message_transaction(session=False):
         return
     writer = _writer()
     connection = writer.connect()
+    explicit = writer.autocommit and atomic
     try:
+        if explicit:
+            connection.exec_driver_sql("BEGIN")
         yield connection
-        connection.commit()
+        if explicit:
+            connection.exec_driver_sql("COMMIT")
+        elif not writer.autocommit:
+            connection.commit()
     except BaseException as exc:
         writer.abandon(exc)
         raise
