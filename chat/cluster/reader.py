@@ -1,0 +1,110 @@
+"""The receiving half of the message queue: each node's subscription to the cluster's channel.
+
+`QueueReader._listen` is the method python-socketio's pub/sub managers leave to their backends
+(chat/cluster/queue.py's ChatRedisManager mixes it in). It subscribes to the channel and its
+control channel, subscribes again after a failure, reads only the header of a stored message
+none of this node's clients receives, and hands each channel's stored messages out in id order
+(chat/cluster/sequence.py).
+"""
+
+import json
+import logging
+import time
+
+from .. import metrics
+from .sequence import Resequencer
+
+log = logging.getLogger("chat.cluster")
+
+# The listener subscribes again after 0.1, 0.2, … at most this many seconds: clients catch up
+# within about that long of Redis answering again (a refused connection costs nothing).
+LISTEN_RETRY_MAX = 0.5
+# A stored message is published as JSON that starts with its routing header (the channel, id,
+# prev and the Socket.IO rooms it goes to), so that a node reads the header alone for messages
+# none of its clients receives. Nodes of an older version read it as an ordinary emit.
+ORDER_PREFIX = '{"order": '
+_decoder = json.JSONDecoder()
+
+
+class QueueReader:
+    """Needs, from the manager it is mixed into: channel, control_channel, redis_url, json,
+    rooms (python-socketio's), listening, listen_failed, reorder_wait, reorder_limit,
+    _get_redis_module(), _listening(up, changed) and _handle_control(raw)."""
+
+    def _listen(self):
+        channel, control = self.channel.encode(), self.control_channel.encode()
+        sequence = Resequencer(self.reorder_wait, self.reorder_limit)
+        delay = 0.1
+        while True:
+            pubsub = None
+            try:
+                client = self._get_redis_module().Redis.from_url(
+                    self.redis_url, socket_connect_timeout=2, socket_keepalive=True
+                )
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel, self.control_channel)
+                delay = 0.1
+                recovered, self.listen_failed = self.listen_failed, False
+                self._listening(True, recovered)
+                while True:
+                    deadline = sequence.next_deadline()
+                    wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    message = pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+                    if message is not None and message.get("type") == "message":
+                        if message["channel"] == control:
+                            self._handle_control(message["data"])
+                        elif message["channel"] == channel:
+                            yield from self._received(message["data"], sequence)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        late = sequence.expired(time.monotonic())
+                        if late:
+                            metrics.QUEUE_HELD.inc("gave_up", len(late))
+                        yield from late
+            except Exception as exc:  # noqa: BLE001 - reconnect on anything
+                metrics.QUEUE_ERRORS.inc("listen")
+                if self.listening or not self.listen_failed:
+                    log.warning("message queue unreachable (%s); subscribing again", exc)
+                first_failure = not self.listen_failed
+                self.listen_failed = True
+                self._listening(False, first_failure)
+                yield from sequence.release_all()  # what came is sent; clients catch up on the rest
+                time.sleep(delay)
+                delay = min(delay * 2, LISTEN_RETRY_MAX)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+
+    def _received(self, raw, sequence):
+        """The emits a published message makes on this node now: none when no client of this
+        node receives it (only its header is read), held ones when it completes a sequence."""
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        header = None
+        if text.startswith(ORDER_PREFIX):
+            header, _ = _decoder.raw_decode(text, len(ORDER_PREFIX))
+            if not self._serves(header[3]):
+                metrics.QUEUE_SKIPPED.inc()
+                return ()
+        data = self.json.loads(text)
+        sent_at = data.get("sent_at") if isinstance(data, dict) else None
+        if sent_at is not None:
+            metrics.QUEUE_LAG.observe(max(0.0, time.time() - sent_at))
+        if header is None or header[1] is None:
+            return (data,)
+        out = sequence.push(header[0], header[1], header[2], data, time.monotonic())
+        if not out:
+            metrics.QUEUE_HELD.inc("held")
+        return out
+
+    def _serves(self, targets):
+        """True when one of this node's clients is in one of the Socket.IO rooms (None: all)."""
+        rooms = self.rooms.get("/")
+        if not rooms:
+            return False
+        if targets is None:
+            return True
+        if isinstance(targets, str):
+            return targets in rooms
+        return any(target in rooms for target in targets)
