@@ -427,3 +427,23 @@ def test_on_postgresql_a_page_of_history_is_read_without_a_transaction(pg_availa
         with app.app_context():
             db.engine.dispose()
         drop_pg_database(name)
+
+
+def test_history_on_join_stops_where_live_delivery_starts(app, client_factory):
+    """A message stored but not sent yet when a client joins (another writer's, in flight) is not
+    in the joiner's history: it reaches the joiner live, once."""
+    a = client_factory()
+    a.emit("join_room", {"room": "inflight"})
+    first = send(a, "inflight", "sent")["id"]
+    with app.app_context():
+        room_id = db.session.execute(db.select(Message.room_id).where(Message.id == first)).scalar()
+        db.session.add(Message(room_id=room_id, user_id=None, author_name="x", sender_sid="s", text="in flight"))
+        db.session.commit()
+    b = client_factory()
+    b.emit("join_room", {"room": "inflight"})
+    history = [r["args"][0] for r in b.get_received() if r["name"] == "history"]
+    assert [m["text"] for m in history[0]["messages"]] == ["sent"]
+    # A client that joins a room where nothing was sent since the start gets what was stored.
+    c = client_factory()
+    c.emit("join_room", {"room": "quiet"})
+    assert [r["args"][0]["messages"] for r in c.get_received() if r["name"] == "history"] == [[]]

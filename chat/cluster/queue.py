@@ -35,6 +35,7 @@ from .. import metrics
 from ..connections.state import state_in
 from ..extensions import socketio
 from ..names import name_key
+from .marks import marks
 from .reader import ORDER_PREFIX, QueueReader
 
 log = logging.getLogger("chat.cluster")
@@ -341,10 +342,15 @@ def external_emitter(url, channel):
 
 def emit_stored(event, payload, to, ordered=False):
     """Send a stored message to its recipients on every node; False if only this node got it.
-    ordered: a new message with `prev`, handed out in id order on every node."""
+    ordered: a new message of its channel (stored in id order), handed out in id order on every
+    node."""
     manager = queue_manager()
     metrics.MESSAGES_IN.inc(event)
     if manager is None:
+        if ordered:
+            # Before the emit: a client that joins the room after this line gets the message in
+            # its history if it missed it live (see delivered_upto).
+            marks().handed(payload.get("room") or "", payload["id"])
         socketio.emit(event, payload, to=to)
         return True
     return manager.emit_stored(event, payload, to, ordered=ordered and "prev" in payload)

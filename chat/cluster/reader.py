@@ -33,7 +33,7 @@ class QueueReader:
 
     def _listen(self):
         channel, control = self.channel.encode(), self.control_channel.encode()
-        sequence = Resequencer(self.reorder_wait, self.reorder_limit)
+        sequence = self.sequence = Resequencer(self.reorder_wait, self.reorder_limit)
         delay = 0.1
         while True:
             pubsub = None
@@ -86,6 +86,8 @@ class QueueReader:
             header, _ = _decoder.raw_decode(text, len(ORDER_PREFIX))
             if not self._serves(header[3]):
                 metrics.QUEUE_SKIPPED.inc()
+                if header[0] is not None:
+                    sequence.forget(header[0])  # its last id here is no longer the channel's
                 return ()
         data = self.json.loads(text)
         sent_at = data.get("sent_at") if isinstance(data, dict) else None
@@ -108,3 +110,12 @@ class QueueReader:
         if isinstance(targets, str):
             return targets in rooms
         return any(target in rooms for target in targets)
+
+    def delivered_upto(self, channel):
+        """The id of the channel's newest message this node has handed to its clients, every
+        earlier one handed out or given up on (None: not known, e.g. the node had no client in
+        the room, or the queue is down and messages go to local clients directly)."""
+        sequence = getattr(self, "sequence", None)
+        if sequence is None or self.degraded:
+            return None
+        return sequence.last.get(channel)

@@ -69,6 +69,11 @@ class Resequencer:
                 out.extend(self._release(channel))
         return out
 
+    def forget(self, channel):
+        """This node stops following the channel (none of its clients receives it any more)."""
+        if channel not in self.held:
+            self.last.pop(channel, None)
+
     def release_all(self):
         """Everything held, in order per channel (the queue connection was lost)."""
         out = []

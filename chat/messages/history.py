@@ -41,12 +41,15 @@ def _page_statement(global_channel, kind):
 PAGE_QUERIES = {(g, k): _page_statement(g, k) for g in (False, True) for k in ("latest", "since", "before")}
 
 
-def messages_page(room_id, room_name, since=None, before=None, limit=50):
-    """Messages of one channel, oldest first: after `since`, or the newest before `before`.
+def messages_page(room_id, room_name, since=None, before=None, limit=50, upto=None):
+    """Messages of one channel, oldest first: after `since`, or the newest before `before`;
+    none past `upto` (the newest a joining connection did not get live).
 
     Returns (payloads, has_more): has_more means older ones remain (before/latest) or newer
     ones remain (since).
     """
+    if upto is not None and since is None and (before is None or before > upto):
+        before = upto + 1
     # Ids are 32-bit on PostgreSQL (64-bit on SQLite): a bound past the largest storable id
     # means "nothing newer" / "from the newest", not a database error.
     largest = largest_id()
@@ -64,14 +67,18 @@ def messages_page(room_id, room_name, since=None, before=None, limit=50):
         rows = connection.execute(PAGE_QUERIES[room_id is None, kind], params).all()
         has_more = len(rows) > limit
         rows = rows[:limit]
+        if kind == "since" and upto is not None and rows and rows[-1].id > upto:
+            rows = [row for row in rows if row.id <= upto]
+            has_more = False  # the newer ones come live
         if kind != "since":
             rows.reverse()
         payloads = stored_payloads(rows, room_name, connection)
     return payloads, has_more
 
 
-def history_reply(room_name, room_id=None, since=None, before=None, limit=None):
-    """A page of a channel's history; the caller has checked that it may be read."""
+def history_reply(room_name, room_id=None, since=None, before=None, limit=None, upto=None):
+    """A page of a channel's history; the caller has checked that it may be read. upto: the
+    newest id to include (on join: what the connection did not get live)."""
     cfg = current_app.config
     if limit is None:
         limit = cfg["CHAT_REPLAY_LIMIT"] if since is not None else cfg["CHAT_HISTORY_ON_JOIN"]
@@ -80,7 +87,7 @@ def history_reply(room_name, room_id=None, since=None, before=None, limit=None):
         reply["since"] = since  # has_more: newer messages remain (ask again from the last id)
     if before is not None:
         reply["before"] = before  # has_more: older messages remain
-    reply["messages"], reply["has_more"] = messages_page(room_id, room_name, since, before, limit)
+    reply["messages"], reply["has_more"] = messages_page(room_id, room_name, since, before, limit, upto)
     return reply
 
 

@@ -6,6 +6,7 @@ from flask import current_app
 from flask_socketio import emit
 from sqlalchemy import delete
 
+from ..cluster.marks import delivered_upto
 from ..connections.state import state
 from ..errors import ChatError
 from ..extensions import db
@@ -54,11 +55,15 @@ def join(sid, name, since=None):
     already = ref is not None
     if not already:
         ref = room_to_join(name, who["id"])
-        enter(sid, ref, who)
-    # Joined first, then read: a message stored meanwhile arrives live and may also be in
-    # the history; clients drop the second copy by its id.
+        upto = enter(sid, ref, who)
+    else:
+        upto = delivered_upto(ref.name)
+    # Joined first, then read, up to the newest message this node had handed out when the
+    # connection entered the room: the later ones arrive live, each message once. When the node
+    # does not know (another node's room it had no client in), the page is the newest, and a
+    # message stored meanwhile may come twice: clients drop the second copy by its id.
     if since is not None or current_app.config["CHAT_HISTORY_ON_JOIN"]:
-        emit("history", history_reply(ref.name, ref.id, since=since), to=sid)
+        emit("history", history_reply(ref.name, ref.id, since=since, upto=upto), to=sid)
     reply = {"ok": True, "room": ref.name}
     if already:
         reply["already"] = True
@@ -82,8 +87,11 @@ def room_to_join(name, user_id):
 
 
 def enter(sid, ref, who):
-    """Put this connection in the room, make the user a member and tell the room (not in a DM)."""
+    """Put this connection in the room, make the user a member and tell the room (not in a DM).
+    Returns the newest id of the room handed to clients when it entered (chat/cluster/queue.py
+    delivered_upto), read before anything that may wait."""
     subscribe_member(ref, who["id"])
+    upto = delivered_upto(ref.name)
     if who["id"] is not None and add_member(ref.id, who["id"]):
         # The user's other tabs and devices follow the new room too.
         emit("rooms_changed", {"room": ref.name, "reason": "joined"}, to=user_channel(who["id"]), skip_sid=sid)
@@ -91,6 +99,7 @@ def enter(sid, ref, who):
     if ref.kind != "dm":
         emit("room_message", room_notice(sid, ref.name, "join"), to=channel(ref.name))
         state().announced.add(name_key(ref.name))
+    return upto
 
 
 def leave(sid, name):

@@ -1,0 +1,67 @@
+"""Where a joining connection's history stops: the newest message of the room this node had
+handed to its clients when the connection entered the room (later ones reach it live).
+
+With a message queue, the node's resequencer knows it (chat/cluster/reader.py); one node
+without a queue keeps it here, per app.
+"""
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..database import read_connection
+from ..models import Message
+
+
+class DeliveredMarks:
+    """One node without a queue: each channel's newest message id handed to the clients.
+
+    A channel with none handed out since the process started has had nothing delivered live by
+    this process: its bound is the newest id stored when first asked (what is stored past it and
+    not sent yet arrives live). Bounded: when it forgets, the bound starts again from the newest
+    id, which can cost a joining client a duplicate it drops by id, never a message.
+    """
+
+    CHANNELS = 100_000
+
+    def __init__(self):
+        self.last = {}
+        self.start = None  # the newest stored id when first asked, after the last reset
+
+    def handed(self, channel, message_id):
+        if len(self.last) >= self.CHANNELS:
+            self.last.clear()
+            self.start = None
+        self.last[channel] = message_id
+
+    def upto(self, channel):
+        found = self.last.get(channel)
+        if found is not None:
+            return found
+        if self.start is None:
+            with read_connection() as connection:
+                self.start = connection.execute(select(func.max(Message.id))).scalar() or 0
+        return self.start
+
+
+def marks():
+    marks = current_app.extensions.get("chat_delivered")
+    if marks is None:
+        marks = current_app.extensions["chat_delivered"] = DeliveredMarks()
+    return marks
+
+
+def delivered_upto(room_name):
+    """The newest id of the channel (a room's name, None: the global channel) this node has
+    handed to its clients, or None when it does not know.
+
+    A connection that has just entered the room gets every later message live; its history on
+    join stops at this id, so it gets each message once. Read it after entering the room: read
+    later, it only grows, and the overlap is a duplicate the client drops by id, never a gap.
+    """
+    from .queue import _external, queue_manager  # noqa: PLC0415 - queue.py imports this module
+
+    key = room_name or ""
+    manager = queue_manager()
+    if manager is None:
+        return marks().upto(key)
+    return manager.delivered_upto(key) if manager is not _external else None
