@@ -1,0 +1,233 @@
+"""Two nodes, one Redis queue: what a room's traffic costs a node none of whose clients is in it.
+
+Node A holds every client of the s1 load (rooms of 50, one sender per room); node B holds none.
+Both run as the Procfile runs them (gunicorn, eventlet worker) on PostgreSQL and Redis, pinned
+to CPU 0; the shared bench's C load generator (../shared/bench, copied to .bench/) runs on CPU 1
+against node A only. Each node's CPU is read from /proc over the send window (from the load
+generator's "connected" line to its result line), minus its idle rate measured just before.
+
+    .venv/bin/python bench/idle_node.py                     # the working tree, 3 runs
+    .venv/bin/python bench/idle_node.py --rev a149b2c=before --rev HEAD=after --repeats 3
+
+Prints, per build, the median (min–max) of node A's and node B's CPU µs per message sent and
+B as a share of A (issue 23's goal: at most 5 %). Interleaved: build 1, build 2, build 1, ….
+"""
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / ".bench"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def snapshot(rev):
+    """A directory holding commit `rev` (as compare.sh makes them), with this repo's .venv."""
+    sha = subprocess.check_output(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"], text=True
+    ).strip()
+    app = BENCH / "snapshots" / sha
+    if not (app / "wsgi.py").exists():
+        shutil.rmtree(app, ignore_errors=True)
+        app.mkdir(parents=True)
+        archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", sha], stdout=subprocess.PIPE)
+        subprocess.check_call(["tar", "-x", "-C", str(app)], stdin=archive.stdout)
+        archive.wait()
+    venv = app / ".venv"
+    if not venv.exists():
+        venv.symlink_to(ROOT / ".venv")
+    return app
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_cpu(pid):
+    """utime + stime, in seconds, of pid and its descendants."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        todo.extend(int(c) for c in children)
+    return total
+
+
+def start_node(app, port, env):
+    proc = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "0",
+            ".venv/bin/gunicorn",
+            "-k",
+            "eventlet",
+            "-w",
+            "1",
+            "-c",
+            "gunicorn.conf.py",
+            "-b",
+            f"127.0.0.1:{port}",
+            "wsgi:app",
+        ],
+        cwd=app,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    stop(proc)
+    raise RuntimeError(f"node on {port} did not become healthy")
+
+
+def stop(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def one_run(app, args):
+    database = subprocess.check_output(
+        [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/fresh_pg.py"), args.pg], text=True
+    ).strip()
+    env = {
+        **os.environ,
+        "SECRET_KEY": secrets.token_hex(16),
+        "DATABASE_URL": database,
+        "CHAT_MESSAGE_QUEUE": args.redis,
+        "CHAT_QUEUE_CHANNEL": f"idle-bench-{uuid.uuid4().hex[:8]}",
+        "CHAT_RATE_LIMIT": "0",
+        "CHAT_USER_RATE_LIMIT": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    ports = free_port(), free_port()
+    nodes = [start_node(app, ports[0], env), start_node(app, ports[1], env)]
+    try:
+        time.sleep(2)
+        idle = [tree_cpu(n.pid) for n in nodes]
+        time.sleep(3)
+        idle_rate = [(tree_cpu(n.pid) - c) / 3 for n, c in zip(nodes, idle, strict=True)]
+        out = Path(tempfile.mkdtemp()) / "run.json"
+        loadgen = subprocess.Popen(
+            [
+                "taskset",
+                "-c",
+                "1",
+                str(BENCH / "build/sioload"),
+                "--url",
+                f"http://127.0.0.1:{ports[0]}",
+                "--scenario",
+                "s1",
+                "--clients",
+                str(args.clients),
+                "--room-size",
+                "50",
+                "--rate",
+                str(args.rate),
+                "--duration",
+                str(args.duration),
+                "--warmup",
+                "1",
+                "--drain",
+                "3",
+                "--out",
+                str(out),
+            ],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        start = end = None
+        for line in loadgen.stderr:
+            if start is None and re.search(r"connected \d+/\d+", line):
+                start = (time.monotonic(), [tree_cpu(n.pid) for n in nodes])
+            elif start is not None and end is None and re.search(r"rate \d+ msg/s", line):
+                end = (time.monotonic(), [tree_cpu(n.pid) for n in nodes])
+        loadgen.wait()
+        if start is None or end is None:
+            raise RuntimeError("the load generator did not report its window")
+        seconds = end[0] - start[0]
+        sent = args.rate * (args.duration + 1)  # the warmup's messages are sent in the window too
+        return [max(0.0, (end[1][i] - start[1][i] - idle_rate[i] * seconds)) / sent * 1e6 for i in range(2)]
+    finally:
+        for node in nodes:
+            stop(node)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rev", action="append", default=[], help="REV[=LABEL]; default: the working tree")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=40, help="messages/s in all (x50 deliveries)")
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/chat_bench")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+    if not (BENCH / "build/sioload").exists():
+        sys.exit("no .bench/build/sioload: run `bash bench/compare.sh --help` once (it copies and builds the bench)")
+    builds = []
+    for rev in args.rev or []:
+        rev, _, label = rev.partition("=")
+        builds.append((label or rev, snapshot(rev)))
+    if not builds:
+        builds = [("working-tree", ROOT)]
+    results = {label: [] for label, _ in builds}
+    for repeat in range(args.repeats):
+        for label, app in builds:
+            busy, idle = one_run(app, args)
+            results[label].append((busy, idle))
+            print(
+                f"run {repeat + 1} {label}: node A {busy:.1f} µs/message, node B {idle:.1f} ({idle / busy:.1%})",
+                file=sys.stderr,
+            )
+
+    def cell(values, fmt):
+        return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+    print(
+        f"\ns1 load on node A only, {args.rate} messages/s to rooms of 50, {args.clients} clients; "
+        f"median (min–max) of {args.repeats} interleaved runs\n"
+    )
+    print("| build | node A (every member) CPU µs per message | node B (no member) CPU µs per message | B / A |")
+    print("|---|---|---|---|")
+    for label, runs in results.items():
+        print(
+            f"| {label} | {cell([r[0] for r in runs], '{:.0f}')} | {cell([r[1] for r in runs], '{:.1f}')} | "
+            f"{cell([r[1] / r[0] * 100 for r in runs], '{:.1f}')} % |"
+        )
+
+
+if __name__ == "__main__":
+    main()
