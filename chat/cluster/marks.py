@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..database import read_connection
+from ..extensions import socketio
 from ..models import Message
 
 
@@ -58,10 +59,10 @@ def delivered_upto(room_name):
     join stops at this id, so it gets each message once. Read it after entering the room: read
     later, it only grows, and the overlap is a duplicate the client drops by id, never a gap.
     """
-    from .queue import _external, queue_manager  # noqa: PLC0415 - queue.py imports this module
-
     key = room_name or ""
-    manager = queue_manager()
-    if manager is None:
-        return marks().upto(key)
-    return manager.delivered_upto(key) if manager is not _external else None
+    server = socketio.server
+    # With a message queue, the node's resequencer (chat/cluster/reader.py) knows.
+    from_queue = getattr(server.manager, "delivered_upto", None) if server is not None else None
+    if from_queue is not None:
+        return from_queue(key)
+    return marks().upto(key)
