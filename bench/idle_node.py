@@ -18,8 +18,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,9 +26,10 @@ import time
 import uuid
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.servers import ServerProcess, free_port  # noqa: E402
+
 BENCH = ROOT / ".bench"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -53,12 +52,6 @@ def snapshot(rev):
     return app
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def tree_cpu(pid):
     """utime + stime, in seconds, of pid and its descendants."""
     total, todo = 0.0, [pid]
@@ -74,47 +67,11 @@ def tree_cpu(pid):
     return total
 
 
-def start_node(app, port, env):
-    proc = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "0",
-            ".venv/bin/gunicorn",
-            "-k",
-            "eventlet",
-            "-w",
-            "1",
-            "-c",
-            "gunicorn.conf.py",
-            "-b",
-            f"127.0.0.1:{port}",
-            "wsgi:app",
-        ],
-        cwd=app,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    stop(proc)
-    raise RuntimeError(f"node on {port} did not become healthy")
-
-
-def stop(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(5)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
+def start_node(app, port, env, logs):
+    """A node as the Procfile runs it, pinned to CPU 0 (tests/servers.py starts and stops it)."""
+    argv = ["taskset", "-c", "0", ".venv/bin/gunicorn", "-k", "eventlet", "-w", "1", "-c", "gunicorn.conf.py"]
+    argv += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
+    return ServerProcess(argv, port, env, log_path=logs / f"node-{port}.log", cwd=app).start(timeout=60)
 
 
 def one_run(app, args):
@@ -122,7 +79,6 @@ def one_run(app, args):
         [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/fresh_pg.py"), args.pg], text=True
     ).strip()
     env = {
-        **os.environ,
         "SECRET_KEY": secrets.token_hex(16),
         "DATABASE_URL": database,
         "CHAT_MESSAGE_QUEUE": args.redis,
@@ -132,12 +88,13 @@ def one_run(app, args):
         "LOG_LEVEL": "WARNING",
     }
     ports = free_port(), free_port()
-    nodes = [start_node(app, ports[0], env), start_node(app, ports[1], env)]
+    logs = Path(tempfile.mkdtemp(prefix="idle-node-"))
+    nodes = [start_node(app, port, env, logs) for port in ports]
     try:
         time.sleep(2)
-        idle = [tree_cpu(n.pid) for n in nodes]
+        idle = [tree_cpu(n.proc.pid) for n in nodes]
         time.sleep(3)
-        idle_rate = [(tree_cpu(n.pid) - c) / 3 for n, c in zip(nodes, idle, strict=True)]
+        idle_rate = [(tree_cpu(n.proc.pid) - c) / 3 for n, c in zip(nodes, idle, strict=True)]
         out = Path(tempfile.mkdtemp()) / "run.json"
         loadgen = subprocess.Popen(
             [
@@ -171,9 +128,9 @@ def one_run(app, args):
         start = end = None
         for line in loadgen.stderr:
             if start is None and re.search(r"connected \d+/\d+", line):
-                start = (time.monotonic(), [tree_cpu(n.pid) for n in nodes])
+                start = (time.monotonic(), [tree_cpu(n.proc.pid) for n in nodes])
             elif start is not None and end is None and re.search(r"rate \d+ msg/s", line):
-                end = (time.monotonic(), [tree_cpu(n.pid) for n in nodes])
+                end = (time.monotonic(), [tree_cpu(n.proc.pid) for n in nodes])
         loadgen.wait()
         if start is None or end is None:
             raise RuntimeError("the load generator did not report its window")
@@ -182,7 +139,7 @@ def one_run(app, args):
         return [max(0.0, (end[1][i] - start[1][i] - idle_rate[i] * seconds)) / sent * 1e6 for i in range(2)]
     finally:
         for node in nodes:
-            stop(node)
+            node.stop()
 
 
 def main():

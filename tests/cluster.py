@@ -411,3 +411,12 @@ class Sender:
         assert not self.thread.is_alive(), f"{self.name} did not finish"
         self.sio.disconnect()
         return self.acked
+
+
+def close_all(receivers, senders):
+    """Close TrackingClients and disconnect Senders that are still connected (a test's cleanup)."""
+    for client in receivers:
+        client.close()
+    for sender in senders:
+        if sender.sio.connected:
+            sender.sio.disconnect()

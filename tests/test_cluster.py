@@ -197,11 +197,7 @@ def test_three_senders_on_three_nodes_reach_every_client_in_id_order(cluster):
             )
             assert client.fetches == 0, f"{client.transports}: asked get_history {client.fetches} times"
     finally:
-        for client in receivers:
-            client.close()
-        for sender in senders:
-            if sender.sio.connected:
-                sender.sio.disconnect()
+        cl.close_all(receivers, senders)
 
 
 def skipped(node):
@@ -437,11 +433,7 @@ def test_a_node_killed_while_messages_flow_loses_its_clients_nothing(services):
         assert after[victim] is None and sum(after[i] for i in range(cl.NODES) if i != victim) == 4
         assert requests.get(url + "/health", timeout=5).status_code == 200
     finally:
-        for client in receivers:
-            client.close()
-        for sender in senders:
-            if sender.sio.connected:
-                sender.sio.disconnect()
+        cl.close_all(receivers, senders)
         running.stop()
 
 
@@ -506,11 +498,7 @@ def test_redis_stopped_and_started_again_loses_nothing(services):
     finally:
         if not cl.redis_up():
             cl.start_redis()  # other tests use it
-        for client in receivers:
-            client.close()
-        for sender in senders:
-            if sender.sio.connected:
-                sender.sio.disconnect()
+        cl.close_all(receivers, senders)
         running.stop()
 
 

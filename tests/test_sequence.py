@@ -1,9 +1,12 @@
-"""The node-side resequencer: a channel's stored messages go out in id order (chat/cluster/sequence.py)."""
+"""The node-side resequencer: a channel's stored messages go out in id order (chat/cluster/sequence.py),
+and the reader's decoding of what comes from the queue (chat/cluster/reader.py)."""
 
+import json
 import random
 
 import pytest
 
+from chat.cluster.reader import QueueReader
 from chat.cluster.sequence import Resequencer
 
 pytestmark = pytest.mark.once
@@ -97,3 +100,36 @@ def test_any_interleaving_of_several_channels_comes_out_in_order_and_complete():
         for channel in "abc":
             ids = [m[1] for m in out if m[0] == channel]
             assert ids == sorted(ids)
+
+
+class Reader(QueueReader):
+    """The queue reader's decoding, without Redis: one client in the Socket.IO room "r"."""
+
+    json = json
+    rooms = {"/": {"r": {"sid": "eio"}}}
+
+
+def published(header, event="room_message"):
+    return '{"order": ' + json.dumps(header) + ', "method": "emit", "event": "' + event + '", "data": [{}]}'
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe",
+        "not json",
+        '{"order": [1, 2',
+        published(["r", "7", None, ["r"]]),
+        published(["r", 7, {"x": 1}, ["r"]]),
+        published(["r", 7, None, [{"x": 1}]]),
+        published(["r", 7, None]),
+        published({"channel": "r"}),
+        published([None, 7, None, ["r"]]),
+    ],
+)
+def test_a_message_on_the_queue_that_is_not_ours_is_skipped_and_the_next_one_read(raw):
+    reader, sequence = Reader(), Resequencer()
+    assert reader._received(raw, sequence) == ()
+    good = published(["r", 8, None, ["r"]])
+    assert [m["event"] for m in reader._received(good.encode(), sequence)] == ["room_message"]
+    assert reader._received(published(["r", 9, 8, ["elsewhere"]]), sequence) == ()  # no client there

@@ -26,6 +26,27 @@ ORDER_PREFIX = '{"order": '
 _decoder = json.JSONDecoder()
 
 
+def read_header(text):
+    """(channel, id, prev, targets) of a stored message's header (channel and id None for one
+    that is not ordered), None for a message without one; ValueError for a malformed one."""
+    if not text.startswith(ORDER_PREFIX):
+        return None
+    header, _ = _decoder.raw_decode(text, len(ORDER_PREFIX))
+    if not isinstance(header, list) or len(header) != 4:
+        raise ValueError("a header is [channel, id, prev, rooms]")
+    channel, message_id, prev, targets = header
+    ordered = isinstance(channel, str) and type(message_id) is int and (prev is None or type(prev) is int)
+    if not ordered and (channel, message_id, prev) != (None, None, None):
+        raise ValueError("a header's channel, id and prev are a name and ids, or all null")
+    if not (targets is None or isinstance(targets, str) or _names(targets)):
+        raise ValueError("a header's rooms are null, a name or a list of names")
+    return header
+
+
+def _names(value):
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
 class QueueReader:
     """Needs, from the manager it is mixed into: channel, control_channel, redis_url, json,
     rooms (python-socketio's), listening, listen_failed, reorder_wait, reorder_limit,
@@ -79,19 +100,23 @@ class QueueReader:
 
     def _received(self, raw, sequence):
         """The emits a published message makes on this node now: none when no client of this
-        node receives it (only its header is read), held ones when it completes a sequence."""
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        header = None
-        if text.startswith(ORDER_PREFIX):
-            header, _ = _decoder.raw_decode(text, len(ORDER_PREFIX))
-            if not self._serves(header[3]):
+        node receives it (only its header is read), held ones when it completes a sequence, none
+        when it cannot be read (counted, logged; the subscription goes on)."""
+        try:
+            text = raw.decode() if isinstance(raw, bytes) else raw
+            header = read_header(text)
+            if header is not None and not self._serves(header[3]):
                 metrics.QUEUE_SKIPPED.inc()
                 if header[0] is not None:
                     sequence.forget(header[0])  # its last id here is no longer the channel's
                 return ()
-        data = self.json.loads(text)
+            data = self.json.loads(text)
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+            metrics.QUEUE_ERRORS.inc("decode")
+            log.warning("skipped a message from the queue that is not one of ours (%s)", exc)
+            return ()
         sent_at = data.get("sent_at") if isinstance(data, dict) else None
-        if sent_at is not None:
+        if isinstance(sent_at, (int, float)):
             metrics.QUEUE_LAG.observe(max(0.0, time.time() - sent_at))
         if header is None or header[1] is None:
             return (data,)
