@@ -124,6 +124,7 @@ def test_a_dm_set_to_nothing_shows_no_badge_and_the_choice_survives_a_reload(pag
     expect(pa.locator("#room-settings-title")).to_have_text("通知")
     expect(pa.locator("#invite-form")).to_be_hidden()
     expect(pa.locator("#notify-level")).to_have_value("all")
+    pa.screenshot(path=str(test_browser.ARTIFACTS / "dm-notifications-ja.png"))
     pa.locator("#notify-level").select_option("nothing")
     pa.locator("#room-settings-dialog [data-close]").click()
     level_on_server(pa, dm, "nothing")

@@ -7,7 +7,7 @@ import pytest
 
 from tests import servers
 from tests.browser_helpers import close_drawer, join, message, open_app, reveal, unique
-from tests.test_browser import Pages, browser, expect  # noqa: F401 (fixture)
+from tests.test_browser import ARTIFACTS, Pages, browser, expect  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.once  # the page's behaviour, not the database's: the SQLite pass runs it
 
@@ -153,6 +153,7 @@ def test_a_thread_longer_than_a_page_is_read_fully(pages):
     expect(replies).to_have_text(texts[-PAGE:])
     expect(older).to_be_visible()
     expect(older).to_have_text("Load older replies")
+    page.screenshot(path=str(ARTIFACTS / "thread-older-en.png"))
     # One click: the page before; scrolling to the top of the replies: the rest, in order.
     older.click()
     expect(replies).to_have_text(texts[-2 * PAGE :])
@@ -165,3 +166,5 @@ def test_a_thread_longer_than_a_page_is_read_fully(pages):
     reply_in_panel(page, "the end")
     expect(replies).to_have_text([*texts, "the end"])
     pages.assert_no_problems()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "thread-phone-en.png"))
