@@ -73,7 +73,7 @@ export class Chat {
     const c = this.conversation(room);
     c.reset();
     this.log.open(c, lastReadId);
-    this.onOpened(room);
+    if (!this.socket.connected || !room) this.onOpened(room);
     if (!this.socket.connected) return;  // catchUp() loads it once connected
     if (!room) {
       this.socket.emit("get_history", {}, (reply) => {
@@ -94,6 +94,9 @@ export class Chat {
       if (ack && ack.error) this.showError(ack.error);
       if (this.current === room) this.open(previous === room ? "" : previous);
     });
+    // After the join: the server handles a connection's events in order, so what the views ask
+    // about the room on opening (its pins) finds it, even when this join creates it.
+    this.onOpened(room);
   }
 
   // `history` (after a join) and get_history replies for the open conversation.
