@@ -9,7 +9,7 @@ import { newClientId } from "./uploads.js";
 const REMEMBER = "chat.room:";
 
 export class Chat {
-  constructor(ctx, { log, header, composer, showError, onOpened }) {
+  constructor(ctx, { log, header, composer, showError, onOpened, onJoinedRoom }) {
     this.ctx = ctx;
     this.socket = ctx.socket;
     this.store = new Store();
@@ -18,6 +18,7 @@ export class Chat {
     this.composer = composer;
     this.showError = showError;
     this.onOpened = onOpened;   // (room) => sidebar, header, settings, read marks follow
+    this.onJoinedRoom = onJoinedRoom;  // (room) => what views ask the server about a joined room
     this.current = this.remembered();
     this.loadingOlder = false;
     this.loadingLatest = false;
@@ -73,7 +74,7 @@ export class Chat {
     const c = this.conversation(room);
     c.reset();
     this.log.open(c, lastReadId);
-    if (!this.socket.connected || !room) this.onOpened(room);
+    this.onOpened(room);
     if (!this.socket.connected) return;  // catchUp() loads it once connected
     if (!room) {
       this.socket.emit("get_history", {}, (reply) => {
@@ -88,15 +89,15 @@ export class Chat {
           this.open(ack.room, onJoined, lastReadId);  // the name as the room spells it
           return;
         }
+        // What the views ask of the room waits for the join: it may have created the room,
+        // and a refused join must not be followed by a second error.
+        if (this.onJoinedRoom) this.onJoinedRoom(room);
         if (onJoined) onJoined();
         return;
       }
       if (ack && ack.error) this.showError(ack.error);
       if (this.current === room) this.open(previous === room ? "" : previous);
     });
-    // After the join: the server handles a connection's events in order, so what the views ask
-    // about the room on opening (its pins) finds it, even when this join creates it.
-    this.onOpened(room);
   }
 
   // `history` (after a join) and get_history replies for the open conversation.

@@ -76,6 +76,9 @@ function start() {
       }
       if (pins) pins.opened(chat.current);
     },
+    onJoinedRoom: (room) => {
+      if (pins) pins.joined(room);
+    },
   });
   const sidebar = new Sidebar(ctx, { onOpen: (room) => rooms.open(room), onDm: (name) => rooms.openDm(name) });
   const settingsDialog = new SettingsDialog(ctx, { onSubmit: (...args) => rooms.settings(...args) });

@@ -38,8 +38,12 @@ export class PinsView {
 
   // ---- pins ----
 
-  opened(room) {
+  opened() {
     this.render();
+  }
+
+  // Asked once the join succeeded (chat.js): the room exists and may be read.
+  joined(room) {
     if (!room || !this.ctx.socket.connected) return;
     this.ctx.socket.emit("get_pins", { room }, (reply) => {
       if (reply && reply.ok) this.changed(reply);
