@@ -125,10 +125,14 @@ def test_websocket_and_polling_clients_through_nginx_get_no_400(cluster):
             assert [p["text"] for _, p in client.received if p.get("id")] == expected
         time.sleep(0.5)  # let long-polls end and get logged
         assert poll.sio.transport() == "polling"
+        # The conversation's requests, read before the clients close: python-engineio's polling
+        # client can send one more GET after its close packet ended the session (400, "Invalid
+        # session"), a race of the test's client on its way out, not of the proxy.
+        log = cluster.nginx.access_log()
     finally:
         ws.disconnect()
         poll.disconnect()
-    entries = [e for e in cluster.nginx.access_log() if e[2].startswith("/socket.io/")]
+    entries = [e for e in log if e[2].startswith("/socket.io/")]
     assert entries, "nginx logged no Socket.IO request"
     bad = [e for e in entries if e[0].startswith(("4", "5"))]
     assert not bad, bad[:10]
