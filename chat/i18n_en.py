@@ -174,6 +174,7 @@ EN = {
     "unpin_label": "Unpin",
     "seen": "Seen",
     "notify_level": "Notifications",
+    "notify_settings": "Notification settings",
     "notify_all": "All messages",
     "notify_mentions": "Mentions only",
     "notify_nothing": "Nothing (no unread count)",

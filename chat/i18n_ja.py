@@ -174,6 +174,7 @@ JA = {
     "unpin_label": "ピン留めを外す",
     "seen": "既読",
     "notify_level": "通知",
+    "notify_settings": "通知の設定",
     "notify_all": "すべてのメッセージ",
     "notify_mentions": "メンションのみ",
     "notify_nothing": "通知しない（未読数も表示しない）",

@@ -165,6 +165,24 @@ def people(app):
         person.close()
 
 
+def _utf8_safe(value):
+    """`value` with lone surrogates written as escapes, recursively."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {key: _utf8_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_utf8_safe(item) for item in value]
+    return value
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_to_serializable(config, report):
+    """pytest-xdist sends each report from its worker as UTF-8: the hostile-value tests log and
+    fail with lone surrogates (room names, payloads), which would crash the worker instead."""
+    return _utf8_safe((yield))
+
+
 def pytest_collection_modifyitems(config, items):
     """The PostgreSQL pass leaves out what does not depend on the database (marked `once`)."""
     if TEST_DB != "postgresql":

@@ -36,6 +36,7 @@ def two_nodes(pg_available):
         cl.drop_database(database)
 
 
+@pytest.mark.serial  # stops the Redis every other test shares
 def test_the_page_shows_a_delay_and_then_what_it_missed(browser, two_nodes):  # noqa: F811
     suffix = uuid.uuid4().hex[:6]
     me, room = f"reader-{suffix}", f"news-{suffix}"

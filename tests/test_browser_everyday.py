@@ -231,7 +231,7 @@ def test_two_people_talk_privately_and_a_third_sees_nothing(pages, suffix):
     dm = pa.locator("#dm-list .room-entry").first.get_attribute("data-room")
     assert dm.startswith("dm:")
     expect(entry(pa, dm)).to_have_attribute("aria-current", "true")
-    expect(pa.locator("#room-settings")).to_have_accessible_name("通知")  # a conversation's: notifications only
+    expect(pa.locator("#room-settings")).to_have_accessible_name("通知の設定")  # a conversation's: notifications only
     whisper = f"ここだけの話 {suffix}"
     send(pa, whisper)
     expect_message(pa, alice, whisper)

@@ -119,9 +119,10 @@ def test_a_dm_set_to_nothing_shows_no_badge_and_the_choice_survives_a_reload(pag
 
     # In a DM the header's 🔔 holds the notification level alone (no invitations); "all" at first.
     bell = pa.locator("#room-settings")
-    expect(bell).to_have_accessible_name("通知")
+    expect(bell).to_have_accessible_name("通知の設定")
     bell.click()
-    expect(pa.locator("#room-settings-title")).to_have_text("通知")
+    expect(pa.locator("#room-settings-title")).to_have_text("通知の設定")
+    expect(pa.get_by_label("通知", exact=True)).to_have_value("all")  # the field, named apart from the title
     expect(pa.locator("#invite-form")).to_be_hidden()
     expect(pa.locator("#notify-level")).to_have_value("all")
     pa.screenshot(path=str(test_browser.ARTIFACTS / "dm-notifications-ja.png"))

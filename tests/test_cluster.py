@@ -441,6 +441,7 @@ def test_a_node_killed_while_messages_flow_loses_its_clients_nothing(services):
         running.stop()
 
 
+@pytest.mark.serial  # stops the Redis every other test shares
 def test_redis_stopped_and_started_again_loses_nothing(services):
     running = new_cluster()
     receivers, senders = [], []

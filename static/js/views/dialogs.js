@@ -67,7 +67,7 @@ export class SettingsDialog {
     this.forms.topic[0].hidden = !mine;
     this.forms.remove[0].hidden = !mine;
     this.forms.invite[0].hidden = dm;
-    this.title.textContent = dm ? t.notify_level : t.room_settings;
+    this.title.textContent = dm ? t.notify_settings : t.room_settings;
     if (mine && document.activeElement !== this.forms.topic[1]) this.forms.topic[1].value = info.topic || "";
     if (!info) this.dialog.close();
   }

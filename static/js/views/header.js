@@ -54,8 +54,8 @@ export class Header {
     const dm = Boolean(info && info.kind === "dm");
     els.settings.hidden = !room || !info || me.id === null;
     els.settings.textContent = dm ? "🔔" : "⚙";
-    els.settings.setAttribute("aria-label", dm ? t.notify_level : t.room_settings);
-    els.settings.title = dm ? t.notify_level : t.room_settings;
+    els.settings.setAttribute("aria-label", dm ? t.notify_settings : t.room_settings);
+    els.settings.title = dm ? t.notify_settings : t.room_settings;
     document.title = ctx.baseTitle = room ? `${name} · ${t.title}` : t.title;
   }
 }
