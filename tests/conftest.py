@@ -172,7 +172,7 @@ def _utf8_safe(value):
     if isinstance(value, dict):
         return {key: _utf8_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_utf8_safe(item) for item in value]
+        return type(value)(_utf8_safe(item) for item in value)
     return value
 
 

@@ -165,12 +165,35 @@ def test_socket_handlers_are_thin():
 def test_make_test_checks_the_format_and_the_lint_before_the_suite():
     recipe = (CHAT.parent / "Makefile").read_text().split("\ntest: ", 1)[1].split("\n\n", 1)[0]
     steps = [line.strip() for line in recipe.splitlines()[1:]]
-    assert steps[:4] == [
+    assert steps == [
         "$(BIN)/ruff format --check .",
         "$(BIN)/ruff check .",
         "$(MAKE) --no-print-directory lint-js test-js",  # the page: eslint, node --test
-        "$(BIN)/python -m pytest $(PYTEST_ARGS)",
+        # Each database: the suite on several workers, then what stops a shared service, alone.
+        '$(PYTEST) $(PYTEST_PARALLEL) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]',
+        "$(PYTEST) -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]",
+        'CHAT_TEST_DB=postgresql $(PYTEST) $(PYTEST_PARALLEL) -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]',
+        "CHAT_TEST_DB=postgresql $(PYTEST) -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]",
     ]
+
+
+def test_tests_that_stop_redis_are_marked_serial():
+    """make test runs the others on several workers at once: a test that stops Redis there would
+    fail the tests of other workers that use it at that moment."""
+    stoppers = []
+    for path in sorted((CHAT.parent / "tests").glob("test_*.py")):
+        text = path.read_text()
+        for node in ast.parse(text).body:
+            calls = [
+                getattr(call.func, "attr", getattr(call.func, "id", None))
+                for call in ast.walk(node)
+                if isinstance(call, ast.Call)
+            ]
+            if isinstance(node, ast.FunctionDef) and "stop_redis" in calls:
+                stoppers.append(node.name)
+                marks = [ast.unparse(decorator) for decorator in node.decorator_list]
+                assert "pytest.mark.serial" in marks, f"{path.name}::{node.name}"
+    assert len(stoppers) >= 2, stoppers
 
 
 def test_the_code_is_formatted_and_clean():
