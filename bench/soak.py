@@ -94,7 +94,8 @@ class SoakClient:
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                 f"Origin: http://{self.host}:{self.port}\r\n"
-                f"Cookie: {self.cookie}\r\n\r\n"
+                + (f"Cookie: {self.cookie}\r\n" if self.cookie else "")
+                + "\r\n"
             ).encode()
         )
         head = await self.reader.readuntil(b"\r\n\r\n")

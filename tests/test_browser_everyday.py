@@ -76,7 +76,10 @@ def emit(page, event, data):
     """Ask the server something through the page's own socket (what a hand-made client could do)."""
     return page.evaluate(
         """([event, data]) => new Promise((resolve) => {
-            const socket = window.io({forceNew: true});  // the user's own session, a socket of its own
+            // The user's own session, a socket of its own. WebSocket only: closed right after its
+            // answer, a polling socket can still be upgrading, and its last poll then gets 400
+            // (the session is gone), a console error of the helper, not of the page.
+            const socket = window.io({forceNew: true, transports: ['websocket']});
             socket.on('connect', () => socket.timeout(5000).emit(event, data, (err, reply) => {
                 socket.disconnect();
                 resolve(err ? {timeout: true} : reply);

@@ -120,7 +120,8 @@ def test_the_thread_panel_is_full_screen_on_a_phone(pages):
 
 
 SEND_REPLIES_JS = """async ([room, root, texts]) => {
-    const socket = window.io({forceNew: true});  // the user's own session, a socket of its own
+    // The user's own session, a socket of its own (WebSocket only: see test_browser_everyday.emit).
+    const socket = window.io({forceNew: true, transports: ['websocket']});
     const call = (event, data) => new Promise((resolve) => socket.emit(event, data, resolve));
     await new Promise((resolve) => socket.on("connect", resolve));
     for (const message of texts) {
