@@ -242,6 +242,37 @@ def test_a_node_with_no_recipient_leaves_the_message_unread_and_loses_nothing(cl
                 client.disconnect()
 
 
+def test_joiners_on_a_node_with_no_member_get_each_message_once_while_messages_flow(cluster):
+    """Node 3 has nobody in the room and reads only the headers of its messages; each client
+    that joins there while node 1's sender writes gets every message once, from its history on
+    join or live, none in both (the history stops at the newest id node 3 let go by)."""
+    room = f"flow-{uuid.uuid4().hex[:6]}"
+    sender = LiveClient(cluster.nodes[0].url).connect()
+    joiners = []
+    try:
+        assert sender.call("join_room", {"room": room})["ok"]
+        for i in range(240):
+            sender.emit("room_message", {"room": room, "message": f"f{i}"})
+            if i % 40 == 20:
+                joiner = LiveClient(cluster.nodes[2].url).connect()
+                joiner.sio.emit("join_room", {"room": room})
+                joiners.append(joiner)
+            time.sleep(0.005)
+        last = sender.call("room_message", {"room": room, "message": "last"})["id"]
+        for joiner in joiners:
+            history = [m["id"] for m in joiner.wait_history(timeout=30)["messages"]]
+            if last not in history:
+                joiner.wait_for(lambda got: last in [p.get("id") for _, p in got], timeout=30)
+            live = [p["id"] for _, p in joiner.received if p.get("id") is not None]
+            assert not set(history) & set(live), "a message both in the history and live"
+            assert live == sorted(live)
+            both = sorted(history + live)
+            assert both == list(range(both[0], last + 1)), "a message in neither"
+    finally:
+        for client in (sender, *joiners):
+            client.disconnect()
+
+
 def test_announce_from_the_command_line_reaches_every_node(cluster):
     clients = [LiveClient(node.url).connect() for node in cluster.nodes]
     try:

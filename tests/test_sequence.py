@@ -133,3 +133,44 @@ def test_a_message_on_the_queue_that_is_not_ours_is_skipped_and_the_next_one_rea
     good = published(["r", 8, None, ["r"]])
     assert [m["event"] for m in reader._received(good.encode(), sequence)] == ["room_message"]
     assert reader._received(published(["r", 9, 8, ["elsewhere"]]), sequence) == ()  # no client there
+
+
+def test_a_skipped_channel_remembers_where_a_joiners_history_stops():
+    """A node with no client in a room reads only the headers of its messages; a client that
+    joins there gets history up to the newest id that went by, and every later one live."""
+    sequence = Resequencer()
+    assert sequence.upto("r") is None  # nothing seen: not known (history is the newest page)
+    sequence.skipped("r", 11)
+    sequence.skipped("r", 10)  # another node's message, late: 11 was given after 10's commit
+    assert sequence.upto("r") == 11
+    assert sequence.push("r", 12, 11, "m12", 0.0) == ["m12"]  # the joiner is there now
+    assert sequence.upto("r") == 12
+    sequence.skipped("r", 15)  # everyone left; three more went by
+    assert sequence.upto("r") == 15 and "r" not in sequence.last
+
+
+def test_a_delivered_channel_drops_its_skip_mark():
+    """Once a channel's id is remembered as delivered, an old skip mark must not come back when
+    that memory is bounded away: a stale, lower mark would cut a joiner's history short."""
+    sequence = Resequencer(channels=2)
+    sequence.skipped("r", 5)
+    sequence.push("r", 20, None, "m20", 0.0)
+    for other in ("a", "b", "c"):
+        sequence.push(other, 1, None, other, 0.0)  # "r" is the least recent: forgotten
+    assert "r" not in sequence.last
+    assert sequence.upto("r") is None  # not known, never 5
+
+
+def test_skip_marks_are_bounded():
+    sequence = Resequencer(channels=100)
+    for i in range(1000):
+        sequence.skipped(f"room-{i}", i)
+    assert len(sequence.passed) == 100 and sequence.upto("room-999") == 999 and sequence.upto("room-0") is None
+
+
+def test_the_reader_keeps_the_skip_mark_of_a_room_it_does_not_serve():
+    reader, sequence = Reader(), Resequencer()
+    assert reader._received(published(["elsewhere", 41, 40, ["elsewhere"]]), sequence) == ()
+    assert sequence.upto("elsewhere") == 41
+    assert [m["event"] for m in reader._received(published(["r", 42, None, ["r"]]), sequence)] == ["room_message"]
+    assert sequence.upto("r") == 42

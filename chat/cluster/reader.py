@@ -108,7 +108,7 @@ class QueueReader:
             if header is not None and not self._serves(header[3]):
                 metrics.QUEUE_SKIPPED.inc()
                 if header[0] is not None:
-                    sequence.forget(header[0])  # its last id here is no longer the channel's
+                    sequence.skipped(header[0], header[1])  # where a joiner's history will stop
                 return ()
             data = self.json.loads(text)
         except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
@@ -138,9 +138,10 @@ class QueueReader:
 
     def delivered_upto(self, channel):
         """The id of the channel's newest message this node has handed to its clients, every
-        earlier one handed out or given up on (None: not known, e.g. the node had no client in
-        the room, or the queue is down and messages go to local clients directly)."""
+        earlier one handed out or given up on, or the newest that went by while it had no client
+        in the channel (Resequencer.upto). None: not known (no message of the channel since the
+        node started, or the queue is down and messages go to local clients directly)."""
         sequence = getattr(self, "sequence", None)
         if sequence is None or self.degraded:
             return None
-        return sequence.last.get(channel)
+        return sequence.upto(channel)

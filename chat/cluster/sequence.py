@@ -27,6 +27,7 @@ class Resequencer:
         self.limit = limit
         self.channels = channels  # channels whose last id is remembered (the least recent forgotten)
         self.last = {}  # channel -> id of the last message handed out (insertion order: least recent first)
+        self.passed = {}  # channel -> newest id skipped while no client of this node received the channel
         self.held = {}  # channel -> {prev: (id, message, deadline)}
         self.count = 0
         self.deadlines = []  # heap of (deadline, channel)
@@ -74,6 +75,26 @@ class Resequencer:
         if channel not in self.held:
             self.last.pop(channel, None)
 
+    def skipped(self, channel, message_id):
+        """A message of the channel that none of this node's clients receives went by: the node
+        stops following the channel and remembers the newest such id (see upto)."""
+        self.forget(channel)
+        if channel in self.last:
+            return  # messages of the channel are held: it is followed, the skip was a race
+        previous = self.passed.pop(channel, None)
+        self.passed[channel] = message_id if previous is None else max(previous, message_id)
+        while len(self.passed) > self.channels:
+            del self.passed[next(iter(self.passed))]
+
+    def upto(self, channel):
+        """The newest id of the channel that this node's clients have had their chance at: handed
+        out (every earlier one handed out or given up on), or gone by while none of them was in
+        the channel (every earlier one is stored by then: ids are given in commit order per
+        channel). A client that enters the channel now gets every later message live. None: not
+        known (a channel not seen since start, or forgotten to stay within `channels`)."""
+        last = self.last.get(channel)
+        return last if last is not None else self.passed.get(channel)
+
     def release_all(self):
         """Everything held, in order per channel (the queue connection was lost)."""
         out = []
@@ -83,6 +104,7 @@ class Resequencer:
         return out
 
     def _handed(self, channel, message_id):
+        self.passed.pop(channel, None)  # `last` says it now; a stale skip mark could cut history short
         last = self.last.pop(channel, None)
         self.last[channel] = message_id if last is None else max(last, message_id)
         while len(self.last) > self.channels:
