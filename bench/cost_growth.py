@@ -40,17 +40,20 @@ SIZES = {2: 200, 10: 150, 50: 100, 500: 10}  # room size: messages/s
 IDLE = [0, 1000, 5000, 10000]
 
 
-async def hold(url, count):
-    """Open `count` idle connections and keep them until stdin closes."""
+async def hold(url, count, rooms=()):
+    """Open `count` connections and keep them until stdin closes; with `rooms`, connection i joins
+    rooms[i % len(rooms)] and reads what the room gets (bench/idle_node.py --b-members)."""
     host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
-    clients = [SoakClient(host, port, "", None, None, 0) for _ in range(count)]
+    clients = [SoakClient(host, port, "", rooms[i % len(rooms)] if rooms else None, None, 0) for i in range(count)]
     gate = asyncio.Semaphore(200)
 
     async def one(client):
         async with gate:
             await client.open()
+            if client.room is not None:
+                client.send("42" + json.dumps(["join_room", {"room": client.room}]))
         while True:
-            await client.frame()  # answers the pings; idle clients get nothing else
+            await client.frame()  # answers the pings; reads and drops the room's messages
 
     tasks = [asyncio.ensure_future(one(client)) for client in clients]
     while sum(1 for c in clients if c.writer is not None and c.reader is not None) < count:
@@ -64,7 +67,8 @@ async def hold(url, count):
 
 
 def one_run(size, rate, idle, args):
-    env = {"LOG_LEVEL": "WARNING"}
+    # Past gunicorn.conf.py's 10,000 connections per worker with the idle clients and the load.
+    env = {"LOG_LEVEL": "WARNING", "GUNICORN_WORKER_CONNECTIONS": "20000"}
     if args.database:
         env["DATABASE_URL"] = subprocess.check_output(
             [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/fresh_pg.py"), args.database], text=True
@@ -125,9 +129,10 @@ def main():
     parser.add_argument("--database", default=None, help="a PostgreSQL URL (a fresh database per run)")
     parser.add_argument("--hold", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--hold-rooms", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.hold:
-        asyncio.run(hold(args.url, args.hold))
+        asyncio.run(hold(args.url, args.hold, [room for room in args.hold_rooms.split(",") if room]))
         return
     if not (BENCH / "build/sioload").exists():
         sys.exit("no .bench/build/sioload: run `bash bench/compare.sh --help` once (it copies and builds the bench)")

@@ -9,6 +9,9 @@ generator's "connected" line to its result line), minus its idle rate measured j
     .venv/bin/python bench/idle_node.py                     # the working tree, 3 runs
     .venv/bin/python bench/idle_node.py --rev a149b2c=before --rev HEAD=after --repeats 3
 
+With --b-members K, node B holds K members of each room (a helper process on CPU 1): what a
+room's traffic costs a node that serves it without storing it (decode, emit, K frames).
+
 Prints, per build, the median (min–max) of node A's and node B's CPU µs per message sent and
 B as a share of A (issue 23's goal: at most 5 %). Interleaved: build 1, build 2, build 1, ….
 """
@@ -90,7 +93,26 @@ def one_run(app, args):
     ports = free_port(), free_port()
     logs = Path(tempfile.mkdtemp(prefix="idle-node-"))
     nodes = [start_node(app, port, env, logs) for port in ports]
+    holder = None
     try:
+        if args.b_members:
+            # Node B serves every room with this many members (rooms bench-0 … of the s1 preset).
+            rooms = ",".join(f"bench-{i}" for i in range(args.clients // 50))
+            holder = subprocess.Popen(
+                ["taskset", "-c", "1", sys.executable, str(ROOT / "bench/cost_growth.py"), "--hold"]
+                + [
+                    str(args.b_members * (args.clients // 50)),
+                    "--hold-rooms",
+                    rooms,
+                    "--url",
+                    f"http://127.0.0.1:{ports[1]}",
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            if not holder.stdout.readline().startswith("holding"):
+                raise RuntimeError("node B's members did not connect")
         time.sleep(2)
         idle = [tree_cpu(n.proc.pid) for n in nodes]
         time.sleep(3)
@@ -138,6 +160,10 @@ def one_run(app, args):
         sent = args.rate * (args.duration + 1)  # the warmup's messages are sent in the window too
         return [max(0.0, (end[1][i] - start[1][i] - idle_rate[i] * seconds)) / sent * 1e6 for i in range(2)]
     finally:
+        if holder is not None:
+            holder.stdin.close()
+            holder.kill()
+            holder.wait()
         for node in nodes:
             node.stop()
 
@@ -151,6 +177,9 @@ def main():
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/chat_bench")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--b-members", type=int, default=0, help="members of each room on node B (0: B has none, reads headers only)"
+    )
     args = parser.parse_args()
     if not (BENCH / "build/sioload").exists():
         sys.exit("no .bench/build/sioload: run `bash bench/compare.sh --help` once (it copies and builds the bench)")
@@ -174,7 +203,8 @@ def main():
         return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
     print(
-        f"\ns1 load on node A only, {args.rate} messages/s to rooms of 50, {args.clients} clients; "
+        f"\ns1 load on node A only, {args.rate} messages/s to rooms of 50, {args.clients} clients, "
+        f"{args.b_members} member(s) of each room on node B; "
         f"median (min–max) of {args.repeats} interleaved runs\n"
     )
     print("| build | node A (every member) CPU µs per message | node B (no member) CPU µs per message | B / A |")

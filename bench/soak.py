@@ -3,11 +3,11 @@
 The server runs as the Procfile runs it (gunicorn, eventlet worker, one process) on a fresh SQLite
 file, or on PostgreSQL with --database URL. Each of --clients signed-in guests loops: open a
 WebSocket with its session cookie, join one of the rooms, send a message every --send-every
-seconds for a random 5-20 s, then go without a close frame or a Socket.IO disconnect, wait up to
-2 s and come back as a new connection. Half of the goings reset the TCP connection (a killed
-app); the other half go silent (a phone losing its network: nothing more is read or answered,
-and the server notices only by its ping timeout; the soak sets CHAT_PING_INTERVAL and
-CHAT_PING_TIMEOUT to 5 s each, production's defaults are 25 and 20).
+seconds for a random 30-90 s (--session), then go without a close frame or a Socket.IO
+disconnect, wait up to 5 s (--gap) and come back as a new connection. Half of the goings reset
+the TCP connection (a killed app); the other half go silent (a phone losing its network: nothing
+more is read or answered, and the server notices only by its ping timeout; the soak sets
+CHAT_PING_INTERVAL and CHAT_PING_TIMEOUT to 5 s each, production's defaults are 25 and 20).
 
 Every --sample seconds it records the server's RSS (/proc, the gunicorn master and worker), the
 `chat_connections` gauge and the number of people /api/presence lists. After the churn it drops
@@ -65,6 +65,20 @@ def rss_mb(pid):
     return total / 1024
 
 
+def tree_cpu(pid):
+    """utime + stime, in seconds, of `pid` and its descendants."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            todo.extend(int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split())
+        except OSError:
+            continue
+    return total
+
+
 def gauge(url, name):
     text = requests.get(url + "/metrics", timeout=10).text
     found = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
@@ -79,9 +93,10 @@ class Counters:
 class SoakClient:
     """One person's loop over a raw WebSocket (RFC 6455 frames, masked) carrying Engine.IO v4."""
 
-    def __init__(self, host, port, cookie, room, counters, send_every):
+    def __init__(self, host, port, cookie, room, counters, send_every, session_seconds=(30, 90), gap=5):
         self.host, self.port, self.cookie, self.room = host, port, cookie, room
         self.counters, self.send_every = counters, send_every
+        self.session_seconds, self.gap = session_seconds, gap
         self.reader = self.writer = None
 
     async def open(self):
@@ -169,7 +184,7 @@ class SoakClient:
         self.send("42" + json.dumps(["join_room", {"room": self.room}]))
         reading = asyncio.ensure_future(self.read_all())
         try:
-            ends = time.monotonic() + random.uniform(5, 20)
+            ends = time.monotonic() + random.uniform(*self.session_seconds)
             await asyncio.sleep(random.uniform(0, self.send_every))
             while time.monotonic() < ends and not reading.done():
                 self.send(
@@ -194,7 +209,7 @@ class SoakClient:
             except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
                 self.counters.failed += 1
                 self.drop()
-            await asyncio.sleep(random.uniform(0, 2))
+            await asyncio.sleep(random.uniform(0, self.gap))
 
 
 def sign_in(url, count):
@@ -215,21 +230,26 @@ async def churn(url, cookies, args, server_pid, observer, database):
     started = time.monotonic()
     until = started + args.minutes * 60
     clients = [
-        SoakClient(host, port, cookie, f"soak-{i % rooms}", counters, args.send_every)
+        SoakClient(host, port, cookie, f"soak-{i % rooms}", counters, args.send_every, args.session, args.gap)
         for i, cookie in enumerate(cookies)
     ]
     tasks = [asyncio.ensure_future(client.run(until)) for client in clients]
     samples = []
     loop = asyncio.get_running_loop()
+    cpu_at, cpu = time.monotonic(), tree_cpu(server_pid)
     while time.monotonic() < until:
         await asyncio.sleep(min(args.sample, max(0.0, until - time.monotonic())))
         connections = await loop.run_in_executor(None, gauge, url, "chat_connections")
         online = await loop.run_in_executor(
             None, lambda: len(observer.get(url + "/api/presence", timeout=30).json()["users"])
         )
+        now, cpu_now = time.monotonic(), tree_cpu(server_pid)
+        busy = (cpu_now - cpu) / max(0.001, now - cpu_at) * 100
+        cpu_at, cpu = now, cpu_now
         samples.append(
             {
                 "minute": round((time.monotonic() - started) / 60, 1),
+                "cpu_pct": round(busy),
                 "rss_mb": round(rss_mb(server_pid), 1),
                 "connections": connections,
                 "online": online,
@@ -275,6 +295,12 @@ def main():
     parser.add_argument("--room-size", type=int, default=10)
     parser.add_argument("--send-every", type=float, default=10.0, help="seconds between one client's messages")
     parser.add_argument("--sample", type=float, default=60.0, help="seconds between samples")
+    parser.add_argument(
+        "--session", type=float, nargs=2, default=(30.0, 90.0), help="a session's length: min max seconds"
+    )
+    parser.add_argument(
+        "--gap", type=float, default=5.0, help="at most this many seconds between a going and the return"
+    )
     parser.add_argument("--database", default=None, help="a DATABASE_URL (default: a fresh SQLite file)")
     args = parser.parse_args()
 
@@ -302,12 +328,12 @@ def main():
 
     after = [s for s in samples if s["minute"] > args.warmup] or samples
     reference = after[0]["rss_mb"]
-    print("| minute | RSS MB | connections | online | sessions | sent | delivered | errors | failed |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| minute | server CPU % | RSS MB | connections | online | sessions | sent | delivered | errors | failed |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for s in samples:
         print(
-            f"| {s['minute']} | {s['rss_mb']} | {s['connections']:.0f} | {s['online']} | {s['sessions']:,} "
-            f"| {s['sent']:,} | {s['received']:,} | {s['errors']} | {s['failed']} |"
+            f"| {s['minute']} | {s['cpu_pct']} | {s['rss_mb']} | {s['connections']:.0f} | {s['online']} "
+            f"| {s['sessions']:,} | {s['sent']:,} | {s['received']:,} | {s['errors']} | {s['failed']} |"
         )
     print()
     peak = max(s["rss_mb"] for s in after)
