@@ -207,7 +207,8 @@ def main():
         f"{args.b_members} member(s) of each room on node B; "
         f"median (min–max) of {args.repeats} interleaved runs\n"
     )
-    print("| build | node A (every member) CPU µs per message | node B (no member) CPU µs per message | B / A |")
+    b_label = f"node B ({args.b_members} member(s) of each room)" if args.b_members else "node B (no member)"
+    print(f"| build | node A (every member) CPU µs per message | {b_label} CPU µs per message | B / A |")
     print("|---|---|---|---|")
     for label, runs in results.items():
         print(
