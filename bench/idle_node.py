@@ -55,18 +55,28 @@ def snapshot(rev):
     return app
 
 
+def tree_pids(pid):
+    """`pid` and its descendants that are still running (from /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            todo.extend(int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split())
+        except OSError:
+            continue
+        found.append(current)
+    return found
+
+
 def tree_cpu(pid):
     """utime + stime, in seconds, of pid and its descendants."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
+    total = 0.0
+    for p in tree_pids(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except (FileNotFoundError, ProcessLookupError):
+        except OSError:
             continue
-        todo.extend(int(c) for c in children)
+        total += (int(fields[11]) + int(fields[12])) / TICK
     return total
 
 

@@ -41,6 +41,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.idle_node import tree_cpu, tree_pids  # noqa: E402
 from tests.accounts import guest  # noqa: E402
 from tests.servers import gunicorn  # noqa: E402
 
@@ -52,31 +53,12 @@ SILENT_FOR = GONE_AFTER + 10  # a silent client's socket stays open (unread) thi
 def rss_mb(pid):
     """VmRSS of `pid` and its descendants, in MB."""
     total = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
+    for p in tree_pids(pid):
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            total += int(re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{p}/status").read_text()).group(1))
         except (OSError, AttributeError):
             continue
-        pids.extend(int(child) for child in children)
     return total / 1024
-
-
-def tree_cpu(pid):
-    """utime + stime, in seconds, of `pid` and its descendants."""
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-            todo.extend(int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split())
-        except OSError:
-            continue
-    return total
 
 
 def gauge(url, name):

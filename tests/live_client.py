@@ -92,6 +92,20 @@ class LiveClient:
                 self._cond.wait(left)
             return self.histories[count - 1][1]
 
+    def assert_each_once_upto(self, last, timeout=30):
+        """After joining while messages flowed: every id up to `last` came once, from the history
+        on join or live, never both, live ones in id order. A join handled after `last` was
+        stored (the server takes each client's events in order, not the clients' in the order
+        they were sent) finds it in the history."""
+        history = [m["id"] for m in self.wait_history(timeout=timeout)["messages"]]
+        if last not in history:
+            self.wait_for(lambda got: last in [p.get("id") for _, p in got], timeout=timeout)
+        live = [p["id"] for _, p in self.received if p.get("id") is not None]
+        assert not set(history) & set(live), "a message both in the history and live"
+        assert live == sorted(live)
+        both = sorted(history + live)
+        assert both == list(range(both[0], last + 1)), "a message in neither"
+
     def clear(self):
         with self._cond:
             self.received.clear()

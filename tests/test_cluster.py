@@ -260,14 +260,7 @@ def test_joiners_on_a_node_with_no_member_get_each_message_once_while_messages_f
             time.sleep(0.005)
         last = sender.call("room_message", {"room": room, "message": "last"})["id"]
         for joiner in joiners:
-            history = [m["id"] for m in joiner.wait_history(timeout=30)["messages"]]
-            if last not in history:
-                joiner.wait_for(lambda got: last in [p.get("id") for _, p in got], timeout=30)
-            live = [p["id"] for _, p in joiner.received if p.get("id") is not None]
-            assert not set(history) & set(live), "a message both in the history and live"
-            assert live == sorted(live)
-            both = sorted(history + live)
-            assert both == list(range(both[0], last + 1)), "a message in neither"
+            joiner.assert_each_once_upto(last)
     finally:
         for client in (sender, *joiners):
             client.disconnect()
