@@ -1,10 +1,14 @@
 """Messages are stored before they are sent; history on join; paging; idempotent retries."""
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from chat.extensions import db, socketio
 from chat.models import Message
+from tests.conftest import TEST_DB
 from tests.test_contract import events, sid_of
 
 
@@ -239,39 +243,76 @@ def test_history_says_who_a_message_mentions(app):
     alice.close(), bob.close()
 
 
-def waiting_write(app, room, text, client_id=None, event="room_message"):
-    """A message that waits for the write lock (as another connection's would under load)."""
+def waiting_write(app, room, text, client_id=None, event="room_message", user=None):
+    """A message that waits for the write lock (as another connection's would under load);
+    user: (id, name) of its sender, a guest without an account by default."""
     from chat.messages import store as history
     from chat.rooms import access as rooms
 
     with app.test_request_context():
         ref = rooms.lookup_ref(room) if room is not None else None
-    write = history.Write({"id": None, "name": "guest-w"}, "waitingsid", ref, text, client_id, event, None, [])
+    who = {"id": user[0], "name": user[1]} if user is not None else {"id": None, "name": "guest-w"}
+    write = history.Write(who, "waitingsid", ref, text, client_id, event, None, [])
     history._waiting.append(write)
     return write
 
 
 def count_commits(app):
-    """Transactions that store messages: commits, and INSERTs into messages sent in autocommit
-    mode (PostgreSQL's writer: the statement is its transaction)."""
+    """Transactions that store messages: commits, and, on the writer's autocommit connection
+    (PostgreSQL, an SQLite file), explicit COMMITs and INSERTs into messages outside them (the
+    statement is its transaction)."""
     from sqlalchemy import event
 
     commits = []
+    explicit = []
     with app.app_context():
         event.listen(db.engine, "commit", lambda conn: commits.append("commit"))
+        event.listen(db.engine, "rollback", lambda conn: explicit.clear())  # a failed explicit transaction
 
         def statement(conn, cursor, text, parameters, context, many):
-            if (
-                text.lstrip().upper().startswith("INSERT INTO MESSAGES")
-                and conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-            ):
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                return
+            verb = text.lstrip().upper()
+            if verb == "BEGIN":
+                explicit.append(True)
+            elif verb == "COMMIT" and explicit:
+                explicit.clear()
+                commits.append("explicit commit")
+            elif verb.startswith("INSERT INTO MESSAGES") and not explicit:
                 commits.append("autocommit insert")
 
         event.listen(db.engine, "after_cursor_execute", statement)  # only those that succeeded
     return commits
 
 
-def test_messages_waiting_for_the_lock_are_stored_in_one_commit_and_sent_in_id_order(app, client_factory):
+@pytest.fixture(params=["memory", "file"])
+def store_app(request, make_app, tmp_path):
+    """The app on its test database, and on the SQLite pass also on a file (as users run it: the
+    writer's connection is its own there, in autocommit mode; in memory every connection of a
+    thread is one, so the writer uses the sessions' transactions)."""
+    if request.param == "file":
+        if TEST_DB != "sqlite":
+            pytest.skip("the file variant is SQLite's")
+        return make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'chat.db'}")
+    return make_app()
+
+
+@pytest.fixture
+def store_clients(store_app):
+    clients = []
+
+    def connect():
+        clients.append(socketio.test_client(store_app))
+        return clients[-1]
+
+    yield connect
+    for client in clients:
+        if client.is_connected():
+            client.disconnect()
+
+
+def test_messages_waiting_for_the_lock_are_stored_in_one_commit_and_sent_in_id_order(store_app, store_clients):
+    app, client_factory = store_app, store_clients
     a, b = client_factory(), client_factory()
     a.emit("join_room", {"room": "batch"})
     a.emit("join_room", {"room": "other"})
@@ -304,7 +345,8 @@ def test_messages_waiting_for_the_lock_are_stored_in_one_commit_and_sent_in_id_o
     assert [m["text"] for m in history_page["messages"]] == ["w1", "w4", "mine"]
 
 
-def test_a_retry_inside_a_batch_is_stored_once(app, client_factory):
+def test_a_retry_inside_a_batch_is_stored_once(store_app, store_clients):
+    app, client_factory = store_app, store_clients
     a = client_factory()
     a.emit("join_room", {"room": "dups"})
     first = waiting_write(app, "dups", "same", client_id="c-1")
@@ -316,6 +358,81 @@ def test_a_retry_inside_a_batch_is_stored_once(app, client_factory):
     with app.app_context():
         texts = db.session.execute(db.select(Message.text).order_by(Message.id)).scalars().all()
     assert texts == ["same", "after"]
+
+
+def add_user(app, name, **fields):
+    from chat.models import User
+    from chat.names import name_key
+
+    with app.app_context():
+        user = User(name=name, name_key=name_key(name), **fields)
+        db.session.add(user)
+        db.session.commit()
+        return user.id, name
+
+
+def test_a_batch_refuses_muted_deactivated_and_archived_writes_and_stores_the_others(store_app, store_clients):
+    app, client_factory = store_app, store_clients
+    from chat.models import Room, utc_now
+
+    a = client_factory()
+    a.emit("join_room", {"room": "open"})
+    a.emit("join_room", {"room": "shut"})
+    a.get_received()
+    now = utc_now()
+    muted = add_user(app, "muted-m", muted_until=now + timedelta(minutes=5))
+    gone = add_user(app, "gone-m", deactivated_at=now)
+    was_muted = add_user(app, "was-m", muted_until=now - timedelta(seconds=1))
+    with app.app_context():
+        db.session.execute(update(Room).where(Room.name == "shut").values(archived_at=now))
+        db.session.commit()
+    waiting = [
+        waiting_write(app, "open", "from a muted user", user=muted),
+        waiting_write(app, "open", "ok 1"),
+        waiting_write(app, None, "from a deactivated user", event="message", user=gone),
+        waiting_write(app, "shut", "into an archived room"),
+        waiting_write(app, "open", "ok 2", user=was_muted),
+    ]
+    commits = count_commits(app)
+    ack = send(a, "open", "mine")
+    assert ack["ok"] is True
+    assert len(commits) == 1
+    assert all(w.done for w in waiting)
+    assert [w.error.code if w.error is not None else None for w in waiting] == [
+        "muted",
+        None,
+        "deactivated",
+        "archived",
+        None,
+    ]
+    got = [p["text"] for n, p in events(a) if n in ("room_message", "message") and "text" in p]
+    assert got == ["ok 1", "ok 2", "mine"]
+    with app.app_context():
+        texts = db.session.execute(db.select(Message.text).order_by(Message.id)).scalars().all()
+    assert texts == ["ok 1", "ok 2", "mine"]
+
+
+def test_a_lone_refused_write_stores_nothing_and_keeps_the_writer_connection(store_app, store_clients):
+    app, client_factory = store_app, store_clients
+    from chat.messages import store as history
+    from chat.models import utc_now
+
+    a = client_factory()
+    a.emit("join_room", {"room": "lone"})
+    send(a, "lone", "first")
+    writer = app.extensions["chat_writer"].connection
+    muted = add_user(app, "muted-l", muted_until=utc_now() + timedelta(minutes=5))
+    write = waiting_write(app, "lone", "muted alone", user=muted)
+    history._waiting.remove(write)
+    with app.test_request_context():
+        history._store_batch([write])
+    assert write.done and write.error.code == "muted" and write.payload is None
+    assert app.extensions["chat_writer"].connection is writer  # the refusal is no broken connection
+    assert send(a, "lone", "after")["ok"] is True
+    assert app.extensions["chat_writer"].connection is writer
+    with app.app_context():
+        texts = db.session.execute(db.select(Message.text).order_by(Message.id)).scalars().all()
+    assert texts == ["first", "after"]
 
 
 def test_when_a_batch_cannot_be_stored_every_writer_hears_and_nothing_is_sent(app, client_factory, monkeypatch):

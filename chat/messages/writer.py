@@ -9,9 +9,10 @@ a full disk) and replaced after any other (a network error, a restarted database
 write, never a stuck connection. After CHAT_DB_PING_AFTER idle seconds it is checked with a
 round trip before use, so a database restarted while the chat was quiet costs no message.
 
-On PostgreSQL the connection is in autocommit mode: a message stored by one INSERT is one round
-trip, where pg8000's implicit transaction made it three (BEGIN, the INSERT, COMMIT); writes that
-need a transaction (mentions, the order across nodes) send BEGIN and COMMIT themselves.
+The connection is in autocommit mode: a message stored by one INSERT is its own transaction. On
+PostgreSQL that is one round trip, where pg8000's implicit transaction made it three (BEGIN, the
+INSERT, COMMIT); on SQLite it spares SQLAlchemy's commit call per message. Writes that need a
+transaction (mentions, the order across nodes) send BEGIN and COMMIT themselves.
 """
 
 import logging
@@ -21,7 +22,9 @@ from contextlib import contextmanager
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.exc import DatabaseError
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
+from ..errors import ChatError
 from ..extensions import db
 
 log = logging.getLogger("chat.writer")
@@ -35,7 +38,11 @@ class _Writer:
         self.ping_after = ping_after
         self.connection = None
         self.used = 0.0
-        self.autocommit = engine.dialect.name == "postgresql"
+        # Not where the pool hands every checkout of a thread the same connection (an in-memory
+        # SQLite database): the sessions would share the writer's autocommit mode.
+        self.autocommit = engine.dialect.name in ("postgresql", "sqlite") and not isinstance(
+            engine.pool, SingletonThreadPool | StaticPool
+        )
         event.listen(engine, "engine_disposed", self.close)
 
     def connect(self):
@@ -86,8 +93,9 @@ class _Writer:
             log.warning("the message connection is broken; opening a new one", exc_info=True)
             self.close()
             return
-        if connection.invalidated or not isinstance(exc, DatabaseError):
+        if connection.invalidated or not isinstance(exc, DatabaseError | ChatError):
             # A network error, a timeout, a killed green thread: the connection's state is unknown.
+            # (A ChatError is the app's own refusal, after a statement that completed.)
             self.close()
 
 
