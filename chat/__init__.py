@@ -3,6 +3,7 @@
 import logging
 import secrets
 import sys
+import threading
 from pathlib import Path
 
 from engineio.payload import Payload
@@ -126,9 +127,12 @@ def create_app(config=None):
     guard_catch_all(socketio.server)
     register_http_errors(app)
     route_socketio_path(app)
-    drop_compression = not app.config["CHAT_WEBSOCKET_COMPRESSION"]
-    if drop_compression or async_mode == "eventlet":
-        app.wsgi_app = WebSocketEnviron(app.wsgi_app, drop_compression, eventlet_input=async_mode == "eventlet")
+    app.wsgi_app = WebSocketEnviron(
+        app.wsgi_app,
+        drop_compression=not app.config["CHAT_WEBSOCKET_COMPRESSION"],
+        eventlet_input=async_mode == "eventlet",
+        socket_timeout=app.config["CHAT_SOCKET_TIMEOUT"] or None,
+    )
     init_cli(app)
     init_admin(app)  # after Socket.IO: a room deleted on another node is forgotten here too
     log.info("chat app ready (async_mode=%s, env=%s)", async_mode, app.config["CHAT_ENV"])
@@ -181,12 +185,18 @@ class WebSocketEnviron:
     for its lifetime (2.7 MB per 1,000 connections, BENCHMARKS.md "Where the memory goes").
     A WebSocket request's `wsgi.errors` also becomes the `chat.websocket` logger (see
     WebSocketErrors).
+
+    Elsewhere (gevent, flask run: simple-websocket serves the WebSocket), the client's socket
+    is handed over as WholeSends, whose send() writes all of a frame, with `socket_timeout`
+    (CHAT_SOCKET_TIMEOUT) on its sends and reads: a client that stops reading is dropped after
+    it, where eventlet drops it at its ping timeout (tests/test_stalled_clients.py).
     """
 
-    def __init__(self, wsgi_app, drop_compression=True, eventlet_input=False):
+    def __init__(self, wsgi_app, drop_compression=True, eventlet_input=False, socket_timeout=None):
         self.wsgi_app = wsgi_app
         self.drop_compression = drop_compression
         self.eventlet_input = eventlet_input
+        self.socket_timeout = socket_timeout
 
     def __call__(self, environ, start_response):
         if self.drop_compression:
@@ -196,7 +206,41 @@ class WebSocketEnviron:
                 environ["eventlet.input"] = EventletInput(environ.pop("gunicorn.socket"))
             if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
                 environ["wsgi.errors"] = WEBSOCKET_ERRORS
+        elif environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            for key in ("gunicorn.socket", "werkzeug.socket"):
+                if key in environ:
+                    environ[key] = WholeSends(environ[key], self.socket_timeout)
         return self.wsgi_app(environ, start_response)
+
+
+class WholeSends:
+    """The client's socket as simple-websocket gets it: send() writes the whole frame.
+
+    simple-websocket 1.1.0 writes each frame with one `socket.send()` and ignores how much it
+    took (simple-websocket#45, fixed upstream, not released). On gevent a send to a client whose
+    buffers are full takes part of a frame, and the rest is lost: the client reads garbage and
+    drops the connection. Here send() is sendall(), one frame at a time (the writer green thread
+    and the reader's control frames must not interleave the parts of two frames).
+
+    timeout: seconds a send or a read may wait (None: forever). simple-websocket's reader and
+    Engine.IO's writer end on it, and the connection with them.
+    """
+
+    __slots__ = ("_socket", "_lock")
+
+    def __init__(self, sock, timeout=None):
+        self._socket = sock
+        self._lock = threading.Lock()  # gevent's, where gevent has patched threading
+        if timeout is not None:
+            sock.settimeout(timeout)
+
+    def send(self, data, flags=0):
+        with self._lock:
+            self._socket.sendall(data, flags)
+        return len(data)
+
+    def __getattr__(self, name):
+        return getattr(self._socket, name)
 
 
 class WebSocketErrors:

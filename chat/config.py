@@ -131,6 +131,18 @@ class Config:
         self.CHAT_MAX_HTTP_BUFFER_SIZE = env_int("CHAT_MAX_HTTP_BUFFER_SIZE", 1_000_000, 1024)
         self.CHAT_PING_INTERVAL = env_float("CHAT_PING_INTERVAL", 25.0, 1.0)
         self.CHAT_PING_TIMEOUT = env_float("CHAT_PING_TIMEOUT", 20.0, 1.0)
+        # gevent and flask run (simple-websocket): how long a WebSocket's send or read may wait
+        # before the connection is dropped. A client that stops reading would otherwise hold its
+        # socket, its green threads and its queued frames after its ping timeout, for as long as
+        # it keeps the TCP connection open (eventlet drops it at the ping timeout). Longer than a
+        # ping round: a live client answers every CHAT_PING_INTERVAL. 0: no limit.
+        ping_round = self.CHAT_PING_INTERVAL + self.CHAT_PING_TIMEOUT
+        self.CHAT_SOCKET_TIMEOUT = env_float("CHAT_SOCKET_TIMEOUT", ping_round + 15.0, 0.0)
+        if 0 < self.CHAT_SOCKET_TIMEOUT <= ping_round:
+            raise ConfigError(
+                "CHAT_SOCKET_TIMEOUT must be longer than CHAT_PING_INTERVAL + CHAT_PING_TIMEOUT"
+                f" ({ping_round:g} s), or 0, got {self.CHAT_SOCKET_TIMEOUT:g}"
+            )
         # A long-polling client batches what it queued into one POST; python-engineio refuses
         # (and drops) a POST of more than 16 packets unless told otherwise. The POST's size
         # stays capped by CHAT_MAX_HTTP_BUFFER_SIZE.

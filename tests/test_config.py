@@ -277,3 +277,14 @@ def test_the_app_connects_with_the_sslmode_it_was_given(pg_available, sslmode):
                 mine = text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
                 assert connection.execute(mine).scalar() is False
             db.engine.dispose()
+
+
+def test_the_socket_timeout_follows_the_ping_round_and_must_outlast_it(monkeypatch):
+    monkeypatch.setenv("CHAT_PING_INTERVAL", "10")
+    monkeypatch.setenv("CHAT_PING_TIMEOUT", "5")
+    assert Config().CHAT_SOCKET_TIMEOUT == 30  # a ping round and 15 s
+    monkeypatch.setenv("CHAT_SOCKET_TIMEOUT", "0")
+    assert Config().CHAT_SOCKET_TIMEOUT == 0  # no limit
+    monkeypatch.setenv("CHAT_SOCKET_TIMEOUT", "15")
+    with pytest.raises(ConfigError, match="CHAT_SOCKET_TIMEOUT must be longer"):
+        Config()

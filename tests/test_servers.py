@@ -190,6 +190,47 @@ def test_gunicorns_socket_reaches_eventlet_without_engineio_wrapping_it():
     assert seen == {"gunicorn.socket": sock, "HTTP_SEC_WEBSOCKET_EXTENSIONS": "permessage-deflate"}
 
 
+def test_simple_websocket_gets_a_socket_that_sends_whole_frames():
+    """simple-websocket writes a frame with one send() and ignores a partial write
+    (simple-websocket#45): the app hands it a socket whose send() writes everything."""
+    from chat import WebSocketEnviron, WholeSends
+
+    class Trickle:
+        """A socket whose send() takes 10 bytes at most, as a full buffer does."""
+
+        def __init__(self):
+            self.out = bytearray()
+
+        def send(self, data, flags=0):
+            self.out += data[:10]
+            return min(10, len(data))
+
+        def sendall(self, data, flags=0):
+            while data:
+                data = data[self.send(data) :]
+
+        def recv(self, size):
+            return b"in"
+
+    seen = {}
+
+    def downstream(environ, start_response):
+        seen.update(environ)
+        return []
+
+    for key in ("gunicorn.socket", "werkzeug.socket"):
+        sock = Trickle()
+        WebSocketEnviron(downstream, eventlet_input=False)({key: sock, "HTTP_UPGRADE": "websocket"}, None)
+        wrapped = seen[key]
+        assert isinstance(wrapped, WholeSends)
+        frame = bytes(range(256)) * 4
+        assert wrapped.send(frame) == len(frame) and bytes(sock.out) == frame
+        assert wrapped.recv(2) == b"in"
+    sock = Trickle()
+    WebSocketEnviron(downstream, eventlet_input=False)({"gunicorn.socket": sock}, None)
+    assert seen["gunicorn.socket"] is sock  # not a WebSocket request: untouched
+
+
 def close_with_a_close_frame(url, count):
     """Socket.IO clients over a raw WebSocket that leave as a browser tab does: a close frame."""
     import websocket

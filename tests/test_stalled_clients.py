@@ -3,8 +3,9 @@
 Such a client fills its receive window, then the server's send buffer, and the green thread
 writing to it blocks in a send that cannot finish. Engine.IO ends the session at the ping timeout
 (the client answers no ping): on eventlet the socket, its green threads and the frames queued
-behind go with it, so a slow reader (or an attacker with many) holds them for one ping round at
-most, and everyone else is served meanwhile.
+behind go with it; on gevent they go when a send or a read has waited CHAT_SOCKET_TIMEOUT. So a
+slow reader (or an attacker with many) holds them for about a ping round, and everyone else is
+served meanwhile, their frames whole (on gevent, see chat.WholeSends).
 """
 
 import json
@@ -14,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import websocket
 
 from tests import servers
@@ -104,14 +106,16 @@ class Flooder:
         self.ws.close()
 
 
-def test_a_client_that_stops_reading_is_dropped_and_frees_its_socket(live_database):
+@pytest.mark.parametrize("worker", ["eventlet", "gevent"])
+def test_a_client_that_stops_reading_is_dropped_and_frees_its_socket(worker, live_database):
     server = servers.gunicorn(
-        "eventlet",
+        worker,
         env={
             "DATABASE_URL": live_database(),
             # Long enough for the flooder: its events are handled in order, its pongs behind them.
             "CHAT_PING_INTERVAL": "5",
             "CHAT_PING_TIMEOUT": "10",
+            "CHAT_SOCKET_TIMEOUT": "16",  # gevent: its send and read time out (eventlet: the ping timeout)
         },
     ).start()
     flooder = None
@@ -127,7 +131,7 @@ def test_a_client_that_stops_reading_is_dropped_and_frees_its_socket(live_databa
             flooder.emit(i, ["room_message", {"room": "stall", "message": f"{i:03} {text}"}])
         assert flooder.call(151, ["room_message", {"room": "stall", "message": "last"}])["ok"]
         assert all(flooder.acks[i]["ok"] for i in range(1, 151))  # every frame went to the stalled client
-        # The ping round (15 s) from the last pong, with room to spare.
+        # The ping round (15 s) or the socket timeout (16 s), with room to spare.
         deadline = time.monotonic() + 40
         while holds_connection(pid, port) and time.monotonic() < deadline:
             time.sleep(0.2)

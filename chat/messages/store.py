@@ -7,7 +7,7 @@ from collections import deque
 from time import perf_counter
 
 from flask import current_app
-from sqlalchemy import Integer, bindparam, exists, insert, or_, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from .. import metrics
@@ -22,6 +22,7 @@ from ..names import name_key
 from ..push.deliver import notify_stored
 from .authors import author_of
 from .payloads import payload_of, stored_payloads
+from .write_checks import INSERT_CHECKED, allowed_writes
 from .writer import message_transaction
 
 log = logging.getLogger("chat.history")
@@ -94,29 +95,6 @@ def sent_before(user_id, client_id, room_name=None, sid=None):
 INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
 
 
-def _checked_insert():
-    """INSERT one message only if its sender may write there: not deactivated, not muted (at
-    :now), into a room that exists and is not archived (admin.policy.refuse_write's rules). The
-    check and the write are one statement, in the write's transaction: no round trip of its
-    own, no ORM session per message (they cost ~12 % of the server's CPU at S1, BENCHMARKS.md).
-    No row back: refused, and refuse_write says why."""
-    table = Message.__table__
-    columns = ["room_id", "user_id", "author_name", "sender_sid", "text", "dedupe_key", "created_at"]
-    columns += ["upload_id", "thread_id"]
-    user_id, room_id = bindparam("user_id", type_=Integer), bindparam("room_id", type_=Integer)
-    user_may = or_(
-        user_id.is_(None),
-        ~exists().where(
-            User.id == user_id,
-            or_(User.deactivated_at.is_not(None), User.muted_until > bindparam("now", type_=User.muted_until.type)),
-        ),
-    )
-    room_open = or_(room_id.is_(None), exists().where(Room.id == room_id, Room.archived_at.is_(None)))
-    values = select(*(bindparam(name, type_=table.c[name].type) for name in columns)).where(user_may, room_open)
-    return insert(table).from_select(columns, values).returning(table.c.id)
-
-
-INSERT_CHECKED = _checked_insert()
 # Several rows in one statement; ids come back in the rows' order.
 INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id, sort_by_parameter_order=True)
 INSERT_MENTIONS = insert(Mention.__table__)
@@ -347,7 +325,7 @@ def _insert(batch):
         if len(batch) == 1:
             ids = [_insert_checked(batch[0], connection)]
         else:
-            batch = _allowed(batch, connection)
+            batch = allowed_writes(batch, connection)
             ids = connection.execute(INSERT_MESSAGES, [w.row for w in batch]).scalars().all() if batch else []
         mentions = [
             {"message_id": message_id, "user_id": u, "room_id": w.row["room_id"]}
@@ -374,31 +352,3 @@ def _insert_checked(write, connection):
         # Allowed by now (a mute that ended between the two statements).
         message_id = connection.execute(INSERT_MESSAGE, row).scalar_one()
     return message_id
-
-
-_ids = bindparam("ids", expanding=True)
-BARRED_USERS = select(User.id).where(
-    User.id.in_(_ids),
-    or_(User.deactivated_at.is_not(None), User.muted_until > bindparam("now", type_=User.muted_until.type)),
-)
-OPEN_ROOMS = select(Room.id).where(Room.id.in_(_ids), Room.archived_at.is_(None))
-
-
-def _allowed(batch, connection):
-    """The writes of a batch whose senders may write there (refuse_write's rules, two queries for
-    the whole batch, in its transaction); each other write fails with refuse_write's reason."""
-    users = {w.row["user_id"] for w in batch} - {None}
-    rooms = {w.row["room_id"] for w in batch} - {None}
-    barred = set(connection.execute(BARRED_USERS, {"ids": list(users), "now": utc_now()}).scalars()) if users else ()
-    open_rooms = set(connection.execute(OPEN_ROOMS, {"ids": list(rooms)}).scalars()) if rooms else ()
-    allowed = []
-    for write in batch:
-        user_id, room_id = write.row["user_id"], write.row["room_id"]
-        if user_id in barred or (room_id is not None and room_id not in open_rooms):
-            try:
-                refuse_write(user_id, room_id, connection)
-            except ChatError as exc:
-                write.fail(exc)
-                continue
-        allowed.append(write)
-    return allowed
