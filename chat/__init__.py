@@ -201,12 +201,13 @@ class WebSocketEnviron:
     def __call__(self, environ, start_response):
         if self.drop_compression:
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        websocket = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
         if self.eventlet_input:
             if "gunicorn.socket" in environ and "eventlet.input" not in environ:
                 environ["eventlet.input"] = EventletInput(environ.pop("gunicorn.socket"))
-            if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            if websocket:
                 environ["wsgi.errors"] = WEBSOCKET_ERRORS
-        elif environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+        elif websocket:
             for key in ("gunicorn.socket", "werkzeug.socket"):
                 if key in environ:
                     environ[key] = WholeSends(environ[key], self.socket_timeout)

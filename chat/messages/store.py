@@ -93,8 +93,6 @@ def sent_before(user_id, client_id, room_name=None, sid=None):
 
 
 INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
-
-
 # Several rows in one statement; ids come back in the rows' order.
 INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id, sort_by_parameter_order=True)
 INSERT_MENTIONS = insert(Mention.__table__)

@@ -8,6 +8,10 @@ from ..admin.policy import refuse_write
 from ..errors import ChatError
 from ..models import Message, Room, User, utc_now
 
+# refuse_write's rules as clauses: a user barred from writing at :now, a room open to writing.
+BARRED = or_(User.deactivated_at.is_not(None), User.muted_until > bindparam("now", type_=User.muted_until.type))
+OPEN = Room.archived_at.is_(None)
+
 
 def _checked_insert():
     """INSERT one message only if its sender may write there: not deactivated, not muted (at
@@ -19,14 +23,8 @@ def _checked_insert():
     columns = ["room_id", "user_id", "author_name", "sender_sid", "text", "dedupe_key", "created_at"]
     columns += ["upload_id", "thread_id"]
     user_id, room_id = bindparam("user_id", type_=Integer), bindparam("room_id", type_=Integer)
-    user_may = or_(
-        user_id.is_(None),
-        ~exists().where(
-            User.id == user_id,
-            or_(User.deactivated_at.is_not(None), User.muted_until > bindparam("now", type_=User.muted_until.type)),
-        ),
-    )
-    room_open = or_(room_id.is_(None), exists().where(Room.id == room_id, Room.archived_at.is_(None)))
+    user_may = or_(user_id.is_(None), ~exists().where(User.id == user_id, BARRED))
+    room_open = or_(room_id.is_(None), exists().where(Room.id == room_id, OPEN))
     values = select(*(bindparam(name, type_=table.c[name].type) for name in columns)).where(user_may, room_open)
     return insert(table).from_select(columns, values).returning(table.c.id)
 
@@ -35,11 +33,8 @@ INSERT_CHECKED = _checked_insert()
 
 
 _ids = bindparam("ids", expanding=True)
-BARRED_USERS = select(User.id).where(
-    User.id.in_(_ids),
-    or_(User.deactivated_at.is_not(None), User.muted_until > bindparam("now", type_=User.muted_until.type)),
-)
-OPEN_ROOMS = select(Room.id).where(Room.id.in_(_ids), Room.archived_at.is_(None))
+BARRED_USERS = select(User.id).where(User.id.in_(_ids), BARRED)
+OPEN_ROOMS = select(Room.id).where(Room.id.in_(_ids), OPEN)
 
 
 def allowed_writes(batch, connection):
