@@ -101,6 +101,9 @@ def test_the_log_announces_new_messages_politely_and_history_silently(pages, liv
         page.evaluate(BUSY_RECORDER_JS)
         join(page, room)
         expect_message(page, talker.name, lines[-1])
+        # A new member has read nothing: when the room list answers (before or after the history),
+        # the log is drawn again with the new-messages line. Only then is the log settled.
+        expect(page.locator("#messages .new-messages-line")).to_have_count(1)
         page.wait_for_function("() => !document.getElementById('messages').hasAttribute('aria-busy')")
         busy = page.evaluate("() => window.__busy")
         assert busy and busy[0][0] == "true", busy
