@@ -88,8 +88,8 @@ def pg8000_ssl(url):
     the context (None: pg8000's own behaviour).
 
     - disable: no TLS (False).
-    - allow, prefer, or no sslmode: None, pg8000's default: TLS when the server offers it,
-      unverified, else plain; it builds a new default context (~30 ms of CPU) per connection.
+    - allow, prefer, or no sslmode: None: TLS when the server offers it, unverified, else plain
+      (`prefer_tls` below: pg8000's own default built a context, ~30 ms of CPU, per connection).
     - require: TLS or no connection, the server's certificate not verified (libpq's require).
     - verify-ca: the certificate verified against `sslrootcert` (else the system's CAs).
     - verify-full: that, and the host name checked.
@@ -115,6 +115,41 @@ def pg8000_ssl(url):
     if "sslcert" in params:
         context.load_cert_chain(params["sslcert"], params.get("sslkey"))
     return url, context
+
+
+# libpq's "prefer" for pg8000, made once: TLS with this unverified context when the server offers
+# it, else plain. pg8000 given no context does the same but builds a default one, loading the
+# system's certificates it then does not check, for each new connection: ~30 ms of CPU that
+# stalled every client at each pool growth (a connect storm on PostgreSQL spent a fifth of its
+# joins' CPU there). A server that refused TLS once is then asked in plain until the process ends.
+_prefer_context = None
+_plain_servers = set()
+
+
+def _unverified_context():
+    global _prefer_context
+    if _prefer_context is None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        _prefer_context = context
+    return _prefer_context
+
+
+@event.listens_for(Engine, "do_connect")
+def prefer_tls(dialect, connection_record, cargs, cparams):
+    """pg8000 with no ssl_context (no sslmode, allow, prefer): connect as above."""
+    if dialect.driver != "pg8000" or "ssl_context" in cparams:
+        return None
+    server = cparams.get("unix_sock") or (cparams.get("host", "localhost"), cparams.get("port", 5432))
+    if server not in _plain_servers:
+        try:
+            return dialect.connect(*cargs, ssl_context=_unverified_context(), **cparams)
+        except dialect.loaded_dbapi.InterfaceError as exc:
+            if "refuses SSL" not in str(exc):
+                raise
+            _plain_servers.add(server)
+    return dialect.connect(*cargs, ssl_context=False, **cparams)
 
 
 @event.listens_for(Engine, "connect")

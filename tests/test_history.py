@@ -564,3 +564,42 @@ def test_history_on_join_stops_where_live_delivery_starts(app, client_factory):
     c = client_factory()
     c.emit("join_room", {"room": "quiet"})
     assert [r["args"][0]["messages"] for r in c.get_received() if r["name"] == "history"] == [[]]
+
+
+def test_a_storm_of_joins_asks_the_newest_stored_id_once(app, monkeypatch):
+    """One node without a queue bounds a join's history by the newest id stored when first asked
+    (chat/cluster/marks.py): joins that all arrive before its answer wait for the one query."""
+    import threading
+    import time
+    from contextlib import contextmanager
+
+    import chat.cluster.marks as marks_module
+
+    with app.app_context():
+        db.session.add(Message(room_id=None, sender_sid="s", author_name="a", text="x"))
+        db.session.commit()
+        newest = db.session.query(db.func.max(Message.id)).scalar()
+    asked = []
+    real = marks_module.read_connection
+
+    @contextmanager
+    def slow_read():
+        asked.append(1)
+        time.sleep(0.2)  # the answer takes a while: everyone else arrives meanwhile
+        with real() as connection:
+            yield connection
+
+    monkeypatch.setattr(marks_module, "read_connection", slow_read)
+    answers = []
+
+    def join():
+        with app.app_context():
+            answers.append(marks_module.marks().upto(f"room-{threading.get_ident()}"))
+
+    threads = [threading.Thread(target=join) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert asked == [1]
+    assert answers == [newest] * 20

@@ -5,6 +5,8 @@ With a message queue, the node's resequencer knows it (chat/cluster/reader.py); 
 without a queue keeps it here, per app.
 """
 
+import threading
+
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -27,6 +29,8 @@ class DeliveredMarks:
     def __init__(self):
         self.last = {}
         self.start = None  # the newest stored id when first asked, after the last reset
+        # One query for it: a connect storm's joins all ask before the first answer.
+        self.start_lock = threading.Lock()
 
     def handed(self, channel, message_id):
         if len(self.last) >= self.CHANNELS:
@@ -38,10 +42,15 @@ class DeliveredMarks:
         found = self.last.get(channel)
         if found is not None:
             return found
-        if self.start is None:
-            with read_connection() as connection:
-                self.start = connection.execute(select(func.max(Message.id))).scalar() or 0
-        return self.start
+        start = self.start
+        if start is None:
+            with self.start_lock:
+                start = self.start
+                if start is None:
+                    with read_connection() as connection:
+                        start = connection.execute(select(func.max(Message.id))).scalar() or 0
+                    self.start = start
+        return start
 
 
 def marks():
