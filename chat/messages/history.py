@@ -18,8 +18,9 @@ bp = Blueprint("history", __name__)
 
 def largest_id():
     """The largest id the messages table can hold: `id` is a 32-bit SERIAL on PostgreSQL (a larger
-    bound parameter is an error there, not a miss); SQLite's rowid has 64 bits."""
-    return 2**31 - 1 if db.session.get_bind().dialect.name == "postgresql" else MAX_ID
+    bound parameter is an error there, not a miss); SQLite's rowid has 64 bits. Asked of the
+    engine: the session's get_bind() began a session per join for it."""
+    return 2**31 - 1 if db.engine.dialect.name == "postgresql" else MAX_ID
 
 
 def _page_statement(global_channel, kind):
