@@ -92,7 +92,10 @@ def test_profiles_show_escaped_update_live_and_open_a_card(pages, suffix):
     expect(img).to_have_attribute("alt", HOSTILE)
     expect(img).to_have_attribute("width", "36")
     expect(entry.locator(".avatar img")).to_have_attribute("src", re.compile(r"^/avatars/"))
-    assert pb.evaluate("() => document.querySelector('#messages .avatar img').naturalWidth") > 0
+    pb.wait_for_function(
+        "() => { const i = document.querySelector('#messages .avatar img');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
 
     # The profile card: display name, login name, status, local time in Tokyo, "message" opens a DM.
     line.locator("button.author-link").click()

@@ -63,6 +63,10 @@ def test_settings_page_changes_display_name_avatar_and_password(pages, suffix):
     expect(page.locator("p.notice")).to_have_text("Avatar updated.")
     avatar = page.locator("#avatar-image")
     expect(avatar).to_be_visible()
+    # Visible is not loaded: the new picture's bytes may still be on their way.
+    page.wait_for_function(
+        "() => { const i = document.getElementById('avatar-image'); return i.complete && i.naturalWidth > 0; }"
+    )
     assert page.evaluate("document.getElementById('avatar-image').naturalWidth") == 128
 
     page.locator("#password-current_password").fill(PASSWORD)
