@@ -72,7 +72,7 @@ QUEUE_RECONNECTS = Counter(
 )
 QUEUE_SKIPPED = Counter(
     "chat_queue_skipped_total",
-    "Stored messages from the queue this node left unread: none of its clients is a recipient.",
+    "New stored messages from the queue this node left unread: none of its clients is a recipient.",
     registry=None,
 )
 QUEUE_HELD = LabelledCounter(

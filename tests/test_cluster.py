@@ -242,6 +242,33 @@ def test_a_node_with_no_recipient_leaves_the_message_unread_and_loses_nothing(cl
                 client.disconnect()
 
 
+def test_join_notices_and_typing_reach_the_rooms_members_on_other_nodes_and_no_one_else(cluster):
+    """Emits that are not stored messages (the seed's join notice, typing) go through the queue
+    with the names of their rooms: the nodes with a member deliver them, the others skip them."""
+    room, other = f"hint-{uuid.uuid4().hex[:6]}", f"elsewhere-{uuid.uuid4().hex[:6]}"
+    clients = []
+    try:
+        for node in (2, 1, 0):
+            client = LiveClient(cluster.nodes[node].url)
+            client.sio.on("typing", client._recorder(client.received, "typing"))
+            clients.append(client.connect())
+        listener, outsider, speaker = clients
+        assert listener.call("join_room", {"room": room})["ok"]
+        assert outsider.call("join_room", {"room": other})["ok"]
+        assert speaker.call("join_room", {"room": room})["ok"]
+        assert speaker.call("typing", {"room": room})["ok"]
+        got = listener.wait_for(lambda got: any(event == "typing" for event, _ in got))
+        notices = [p for event, p in got if event == "room_message" and p.get("type") == "join"]
+        assert [n["sid"] for n in notices] == [listener.sid, speaker.sid]
+        assert [p["room"] for event, p in got if event == "typing"] == [room]
+        time.sleep(0.3)
+        assert not [p for _, p in outsider.received if p.get("room") == room]
+        assert not [p for event, p in speaker.received if event == "typing"]
+    finally:
+        for client in clients:
+            client.disconnect()
+
+
 def test_joiners_on_a_node_with_no_member_get_each_message_once_while_messages_flow(cluster):
     """Node 3 has nobody in the room and reads only the headers of its messages; each client
     that joins there while node 1's sender writes gets every message once, from its history on

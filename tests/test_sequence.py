@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from chat.cluster.reader import QueueReader
+from chat import metrics
+from chat.cluster.reader import QueueReader, encode, read_header
 from chat.cluster.sequence import Resequencer
 
 pytestmark = pytest.mark.once
@@ -174,3 +175,50 @@ def test_the_reader_keeps_the_skip_mark_of_a_room_it_does_not_serve():
     assert sequence.upto("elsewhere") == 41
     assert [m["event"] for m in reader._received(published(["r", 42, None, ["r"]]), sequence)] == ["room_message"]
     assert sequence.upto("r") == 42
+
+
+def socketio_emit(room, namespace="/", callback=None, event="room_message"):
+    """What python-socketio's pub/sub manager publishes for an emit."""
+    data = [{"data": "クライアント x がルーム y に参加しました", "room": "y"}]
+    return {
+        "method": "emit", "event": event, "data": data, "binary": False, "namespace": namespace,
+        "room": room, "skip_sid": "sid-1", "callback": callback, "host_id": "h",
+    }  # fmt: skip
+
+
+def reader_in(room):
+    reader = Reader()
+    reader.rooms = {"/": {room: {"sid": "eio"}}}
+    return reader
+
+
+@pytest.mark.parametrize("room", ["room:y", ["room:y", "user:3"], ("user:3", "room:y"), 'room:"], [1', "room:ｙ\u202e"])
+def test_an_emit_to_rooms_carries_their_names_and_only_their_nodes_read_it(room):
+    """A join notice, typing, an update: a node none of whose clients is in the rooms reads the
+    header alone (not counted as a skipped stored message); a node with one decodes the emit."""
+    message = socketio_emit(room)
+    text = encode(message, json)
+    names = [room] if isinstance(room, str) else list(room)
+    assert read_header(text) == [None, None, None, room if isinstance(room, str) else names]
+    before = metrics.QUEUE_SKIPPED._value.get()
+    assert Reader()._received(text, Resequencer()) == ()  # no client in any of them
+    assert metrics.QUEUE_SKIPPED._value.get() == before
+    got = reader_in(names[-1])._received(text.encode(), Resequencer())
+    assert [{k: v for k, v in m.items() if k != "order"} for m in got] == [json.loads(json.dumps(message))]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        socketio_emit(None),  # a broadcast: every node
+        socketio_emit("room:y", callback=["sid-1", "/", 4]),
+        socketio_emit("room:y", namespace="/other"),
+        socketio_emit([]),
+        socketio_emit(["room:y", 3]),
+        {"method": "disconnect", "sid": "s", "namespace": "/", "room": "room:y"},
+    ],
+)
+def test_other_messages_go_as_plain_json_that_every_node_reads(message):
+    text = encode(message, json)
+    assert read_header(text) is None and json.loads(text) == message
+    assert Reader()._received(text, Resequencer()) == (message,)

@@ -36,7 +36,7 @@ from ..connections.state import state_in
 from ..extensions import socketio
 from ..names import name_key
 from .marks import marks
-from .reader import ORDER_PREFIX, QueueReader
+from .reader import QueueReader, encode
 
 log = logging.getLogger("chat.cluster")
 
@@ -142,8 +142,7 @@ class ChatRedisManager(QueueReader, socketio_pkg.RedisManager, CountingManager):
             "host_id": self.relay_id,
             "sent_at": time.time(),
         }
-        encoded = ORDER_PREFIX + json.dumps(header) + ", " + self.json.dumps(message)[1:]
-        if self._publish(message, encoded=encoded):
+        if self._publish(message, encoded=encode(message, self.json, header)):
             return True
         self.unpublished_at = time.time()
         if self.server is not None and not self.write_only:
@@ -160,7 +159,8 @@ class ChatRedisManager(QueueReader, socketio_pkg.RedisManager, CountingManager):
             metrics.QUEUE_ERRORS.inc("publish_skipped")
             return False
         if encoded is None:
-            encoded = self.json.dumps(data)
+            # python-socketio's own emits: with a header naming their rooms (reader.py).
+            encoded = encode(data, self.json) if channel is None else self.json.dumps(data)
         error = None
         for _ in range(2):
             try:

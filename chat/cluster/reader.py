@@ -47,6 +47,25 @@ def _names(value):
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
+def encode(message, json_module, header=None):
+    """A message for the queue, as JSON that starts with its routing header: `header` as given (a
+    stored message: [channel, id, prev, rooms]), else [None, None, None, rooms] for any other
+    emit to rooms of the default namespace (a join notice, typing, an update), so that a node
+    none of whose clients is in them reads the header alone. A broadcast, an emit with a
+    callback or to another namespace: plain JSON, read by every node."""
+    if header is None:
+        rooms = message.get("room")
+        if isinstance(rooms, tuple | list):
+            rooms = list(rooms) if rooms and _names(list(rooms)) else None
+        elif not isinstance(rooms, str):
+            rooms = None
+        plain = message.get("method") != "emit" or message.get("namespace") != "/" or message.get("callback")
+        if rooms is None or plain:
+            return json_module.dumps(message)
+        header = [None, None, None, rooms]
+    return ORDER_PREFIX + json.dumps(header) + ", " + json_module.dumps(message)[1:]
+
+
 class QueueReader:
     """Needs, from the manager it is mixed into: channel, control_channel, redis_url, json,
     rooms (python-socketio's), listening, listen_failed, reorder_wait, reorder_limit,
@@ -106,8 +125,8 @@ class QueueReader:
             text = raw.decode() if isinstance(raw, bytes) else raw
             header = read_header(text)
             if header is not None and not self._serves(header[3]):
-                metrics.QUEUE_SKIPPED.inc()
-                if header[0] is not None:
+                if header[0] is not None:  # a new stored message
+                    metrics.QUEUE_SKIPPED.inc()
                     sequence.skipped(header[0], header[1])  # where a joiner's history will stop
                 return ()
             data = self.json.loads(text)
