@@ -1,7 +1,6 @@
 """PostgreSQL without sslmode (or allow, prefer): TLS when the server offers it, else plain, with
 one TLS context per process (chat/database.py prefer_tls), never one per new connection."""
 
-import datetime
 import socket
 import ssl
 import struct
@@ -15,6 +14,7 @@ from sqlalchemy.pool import NullPool
 import chat.database
 from chat.config import database_url
 from tests.conftest import PG_ADMIN_URL, skip_or_fail
+from tests.push_service import self_signed
 
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 
@@ -51,33 +51,6 @@ def test_a_server_without_tls_is_reached_in_plain_and_no_context_is_built_per_co
     assert count_default_contexts == []
     if not offered:
         assert len(chat.database._plain_servers) == 1  # asked once, then plain
-
-
-def self_signed(tmp_path):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "db.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 class TlsOnlyServer:
