@@ -1,5 +1,6 @@
 """Database engine settings per backend."""
 
+import functools
 import os
 import ssl
 import threading
@@ -122,18 +123,15 @@ def pg8000_ssl(url):
 # system's certificates it then does not check, for each new connection: ~30 ms of CPU that
 # stalled every client at each pool growth (a connect storm on PostgreSQL spent a fifth of its
 # joins' CPU there). A server that refused TLS once is then asked in plain until the process ends.
-_prefer_context = None
 _plain_servers = set()
 
 
+@functools.cache
 def _unverified_context():
-    global _prefer_context
-    if _prefer_context is None:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        _prefer_context = context
-    return _prefer_context
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 @event.listens_for(Engine, "do_connect")

@@ -55,12 +55,9 @@ def encode(message, json_module, header=None):
     callback or to another namespace: plain JSON, read by every node."""
     if header is None:
         rooms = message.get("room")
-        if isinstance(rooms, tuple | list):
-            rooms = list(rooms) if rooms and _names(list(rooms)) else None
-        elif not isinstance(rooms, str):
-            rooms = None
-        plain = message.get("method") != "emit" or message.get("namespace") != "/" or message.get("callback")
-        if rooms is None or plain:
+        rooms = list(rooms) if isinstance(rooms, tuple) else rooms
+        routed = isinstance(rooms, str) or (bool(rooms) and _names(rooms))
+        if not routed or message.get("method") != "emit" or message.get("namespace") != "/" or message.get("callback"):
             return json_module.dumps(message)
         header = [None, None, None, rooms]
     return ORDER_PREFIX + json.dumps(header) + ", " + json_module.dumps(message)[1:]
