@@ -222,3 +222,22 @@ def test_other_messages_go_as_plain_json_that_every_node_reads(message):
     text = encode(message, json)
     assert read_header(text) is None and json.loads(text) == message
     assert Reader()._received(text, Resequencer()) == (message,)
+
+
+def test_the_manager_publishes_python_socketios_emits_to_rooms_with_their_header():
+    from chat.cluster.queue import ChatRedisManager
+
+    class Redis:
+        def __init__(self):
+            self.published = []
+
+        def publish(self, channel, text):
+            self.published.append((channel, text))
+
+    manager = ChatRedisManager("redis://127.0.0.1:6379/0", "header-test")
+    manager.connected, manager.redis = True, Redis()
+    assert manager._publish(socketio_emit("room:y"))
+    assert manager._publish(socketio_emit(None))
+    (channel, routed), (_, broadcast) = manager.redis.published
+    assert channel == "header-test" and read_header(routed) == [None, None, None, "room:y"]
+    assert read_header(broadcast) is None
