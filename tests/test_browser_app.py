@@ -416,3 +416,27 @@ def test_reading_older_messages_holds_the_scroll_position_and_offers_jump_to_lat
     page.wait_for_function("() => true")
     assert at_newest(page), log_scroll(page)
     pages.assert_no_problems()
+
+
+def test_a_reader_at_the_newest_stays_there_when_the_last_line_grows_in_place(pages, bots):
+    # An edit that makes the newest message longer re-renders that line in place (no line is
+    # added to the log): a reader at the newest still sees all of it.
+    s = unique()
+    room = f"grows-{s}"
+    page = open_app(pages, f"reader-{s}", "en", "desktop")
+    join(page, room)
+    talker = bots(f"talker-{s}").join(room)
+    ids = talker.say_many(room, [f"{n:02d} line {s}" for n in range(1, 41)])
+    expect_message(page, talker.name, f"40 line {s}")
+    page.wait_for_function("() => true")
+    assert at_newest(page), log_scroll(page)
+    before = log_scroll(page)["height"]
+
+    longer = "\n".join(f"40 line {s}, now paragraph {n}" for n in range(1, 13))
+    reply = talker.client.call("edit_message", {"id": ids[-1], "message": longer})
+    assert reply and reply.get("ok"), reply
+    expect(page.locator("#messages li.message .text", has_text="now paragraph 12")).to_have_count(1)
+    page.wait_for_function("() => true")
+    assert log_scroll(page)["height"] > before + 100, log_scroll(page)
+    assert at_newest(page), log_scroll(page)
+    pages.assert_no_problems()

@@ -24,11 +24,16 @@ export class LogView {
     this.pinned = true;       // the reader is at the newest: keep it in view whatever resizes
     list.addEventListener("scroll", () => this.scrolled(), { passive: true });
     jump.addEventListener("click", () => this.jumpLatest());
-    // The log's box shrinks or grows when the header, the composer or the typing line change,
-    // and lines grow when pictures load or a line is inserted: a reader at the newest stays there.
+    // The log's box shrinks or grows when the header, the composer or the typing line change;
+    // lines are inserted, re-rendered in place (an edit, reactions, a new name) and grow when
+    // pictures load: a reader at the newest stays there.
     const keepPinned = () => { if (this.pinned) this.toBottom(); };
     if (typeof ResizeObserver === "function") new ResizeObserver(keepPinned).observe(list);
-    if (typeof MutationObserver === "function") new MutationObserver(keepPinned).observe(list, { childList: true });
+    if (typeof MutationObserver === "function") {
+      new MutationObserver(keepPinned).observe(list, {
+        childList: true, subtree: true, characterData: true, attributeFilter: ["class", "hidden", "src"],
+      });
+    }
     list.addEventListener("load", keepPinned, true);  // an image's box once it has loaded
   }
 
