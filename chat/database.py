@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
+from . import pgwire
 from .config import INSTANCE_DIR, ConfigError, env_int
 from .extensions import db
 
@@ -90,7 +91,7 @@ def pg8000_ssl(url):
 
     - disable: no TLS (False).
     - allow, prefer, or no sslmode: None: TLS when the server offers it, unverified, else plain
-      (`prefer_tls` below: pg8000's own default built a context, ~30 ms of CPU, per connection).
+      (`pg8000_connect` below: pg8000's own default built a context, ~30 ms of CPU, per connection).
     - require: TLS or no connection, the server's certificate not verified (libpq's require).
     - verify-ca: the certificate verified against `sslrootcert` (else the system's CAs).
     - verify-full: that, and the host name checked.
@@ -135,19 +136,22 @@ def _unverified_context():
 
 
 @event.listens_for(Engine, "do_connect")
-def prefer_tls(dialect, connection_record, cargs, cparams):
-    """pg8000 with no ssl_context (no sslmode, allow, prefer): connect as above."""
-    if dialect.driver != "pg8000" or "ssl_context" in cparams:
+def pg8000_connect(dialect, connection_record, cargs, cparams):
+    """pg8000: a connection that sends a statement in one round trip (chat/pgwire.py); with no
+    ssl_context (no sslmode, allow, prefer), TLS as above."""
+    if dialect.driver != "pg8000":
         return None
+    if "ssl_context" in cparams:
+        return pgwire.Connection(*cargs, **cparams)
     server = cparams.get("unix_sock") or (cparams.get("host", "localhost"), cparams.get("port", 5432))
     if server not in _plain_servers:
         try:
-            return dialect.connect(*cargs, ssl_context=_unverified_context(), **cparams)
+            return pgwire.Connection(*cargs, ssl_context=_unverified_context(), **cparams)
         except dialect.loaded_dbapi.InterfaceError as exc:
             if "refuses SSL" not in str(exc):
                 raise
             _plain_servers.add(server)
-    return dialect.connect(*cargs, ssl_context=False, **cparams)
+    return pgwire.Connection(*cargs, ssl_context=False, **cparams)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,5 +1,5 @@
 """PostgreSQL without sslmode (or allow, prefer): TLS when the server offers it, else plain, with
-one TLS context per process (chat/database.py prefer_tls), never one per new connection."""
+one TLS context per process (chat/database.py pg8000_connect), never one per new connection."""
 
 import socket
 import ssl

@@ -1,0 +1,209 @@
+"""chat/pgwire.py: pg8000 sending a statement in one round trip (Parse, Describe, Bind, Execute,
+Sync in one write). What it must keep: the same rows, the same errors, and after any error a
+connection ready for the next statement; a value that cannot be sent fails with nothing sent."""
+
+import io
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pg8000 import dbapi
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+
+from chat import pgwire
+from chat.config import database_url
+from chat.extensions import db
+from tests.conftest import PG_ADMIN_URL, TEST_DB, skip_or_fail
+
+# The driver tests reach the machine's PostgreSQL whichever pass runs them: `once` (the SQLite pass).
+once = pytest.mark.once
+
+
+class CountingSocket:
+    """pg8000's socket file, counting the writes it sends (each flush is one request) and the
+    bytes it writes."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.flushes = 0
+        self.written = b""
+
+    def write(self, data):
+        self.written += bytes(data)
+        return self.inner.write(data)
+
+    def flush(self):
+        self.flushes += 1
+        return self.inner.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def connect(cls=pgwire.Connection):
+    url = make_url(PG_ADMIN_URL)
+    return cls(url.username, host=url.host, port=url.port or 5432, database=url.database, password=url.password)
+
+
+@pytest.fixture
+def conn(pg_available):
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    connection = connect()
+    connection._sock = CountingSocket(connection._sock)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def stock(pg_available):
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    connection = connect(dbapi.Connection)
+    yield connection
+    connection.close()
+
+
+def run(connection, sql, *args):
+    cursor = connection.cursor()
+    cursor.execute(sql, args)
+    return [list(row) for row in cursor.fetchall()] if cursor.description else cursor.rowcount
+
+
+@once
+def test_a_statement_with_parameters_is_one_round_trip_and_a_transaction_three(conn, stock):
+    conn.autocommit = True
+    before = conn._sock.flushes
+    assert run(conn, "SELECT %s::int + 1, %s::text", 41, "答え") == [[42, "答え"]]
+    assert conn._sock.flushes - before == 1
+
+    conn.autocommit = False
+    run(conn, "CREATE TEMP TABLE t (id serial PRIMARY KEY, body text)")
+    conn.commit()
+    before = conn._sock.flushes
+    assert run(conn, "INSERT INTO t (body) VALUES (%s)", "x") == 1  # BEGIN, then the INSERT
+    conn.commit()
+    assert conn._sock.flushes - before == 3
+    assert b"H\x00\x00\x00\x04" not in conn._sock.written  # no Flush: the server answers once, at Sync
+
+    # pg8000's own connection takes three for the same SELECT.
+    stock.autocommit = True
+    stock._sock = CountingSocket(stock._sock)
+    run(stock, "SELECT %s::int + 1, %s::text", 41, "答え")
+    assert stock._sock.flushes == 3
+
+
+@once
+@pytest.mark.parametrize(
+    "sql, args, code",
+    [
+        ("SELEC %s", (1,), "42601"),  # Parse fails: a syntax error
+        ("SELECT %s::int", ("abc",), "22P02"),  # Bind fails: not an integer
+        ("SELECT 1 / %s", (0,), "22012"),  # Execute fails: division by zero
+        ("SELECT %s::text", ("a\x00b",), "22021"),  # text cannot hold NUL
+    ],
+)
+def test_an_error_at_any_step_is_raised_once_and_the_connection_goes_on(conn, sql, args, code):
+    for autocommit in (True, False):
+        conn.autocommit = autocommit
+        with pytest.raises(dbapi.DatabaseError) as raised:
+            run(conn, sql, *args)
+        assert raised.value.args[0]["C"] == code
+        if not autocommit:
+            with pytest.raises(dbapi.DatabaseError, match="25P02"):  # the transaction has failed
+                run(conn, "SELECT 1")
+            conn.rollback()
+        assert run(conn, "SELECT %s::text", "next") == [["next"]]
+        conn.rollback()
+
+
+@once
+@pytest.mark.parametrize(
+    "sql, args",
+    [("SELECT %s::text", ("lone \udc80 surrogate",)), ("SELECT '\udc80' || %s", ("x",))],
+    ids=["in-a-value", "in-the-statement"],
+)
+def test_what_cannot_be_encoded_fails_with_nothing_sent(conn, sql, args):
+    conn.autocommit = True
+    sent = len(conn._sock.written)
+    with pytest.raises(UnicodeEncodeError):
+        run(conn, sql, *args)
+    assert len(conn._sock.written) == sent
+    assert run(conn, "SELECT %s::text", "next") == [["next"]]  # nothing half written went with it
+
+
+@once
+def test_nulls_many_parameters_large_values_and_copy(conn):
+    conn.autocommit = True
+    assert run(conn, "SELECT %s::int IS NULL, %s::text", None, None) == [[True, None]]
+    many = list(range(2000))
+    placeholders = ", ".join(["%s::int"] * len(many))
+    assert run(conn, f"SELECT ARRAY[{placeholders}]", *many) == [[many]]
+    big = "長" * 500_000  # 1.5 MB in UTF-8: more than one socket buffer each way
+    assert run(conn, "SELECT %s::text, length(%s::text)", big, big) == [[big, 500_000]]
+    run(conn, "CREATE TEMP TABLE c (n int)")
+    run(conn, "INSERT INTO c SELECT generate_series(1, 3)")
+    out = io.BytesIO()
+    conn.cursor().execute("COPY c TO STDOUT", stream=out)  # a stream: pg8000's own way
+    assert out.getvalue() == b"1\n2\n3\n"
+
+
+TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=200)
+
+
+@once
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.one_of(TEXT, st.integers(-(2**62), 2**62), st.none(), st.booleans()), min_size=1, max_size=8))
+def test_the_same_rows_as_pg8000s_own_connection(conn, stock, values):
+    conn.autocommit = stock.autocommit = True
+    sql = "SELECT " + ", ".join("%s" for _ in values)
+    assert run(conn, sql, *values) == run(stock, sql, *values)
+
+
+@once
+def test_the_apps_engine_uses_it_and_tls_stays_as_configured(pg_available):
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    for connect_args in ({}, {"ssl_context": False}):
+        engine = create_engine(database_url(PG_ADMIN_URL), connect_args=connect_args)
+        try:
+            with engine.connect() as connection:
+                assert type(connection.connection.dbapi_connection) is pgwire.Connection
+                assert connection.execute(text("SELECT :a || :b"), {"a": "a", "b": string.ascii_letters}).scalar() == (
+                    "a" + string.ascii_letters
+                )
+        finally:
+            engine.dispose()
+
+
+def test_a_stored_message_is_one_round_trip_and_a_join_three(client_factory, app):
+    """The app on PostgreSQL (the suite's PostgreSQL pass): the budget issue 23 measured."""
+    if TEST_DB != "postgresql":
+        pytest.skip("the app on PostgreSQL: CHAT_TEST_DB=postgresql (the suite's PostgreSQL pass runs this)")
+    sockets = []
+
+    def count(dbapi_connection, _record):
+        dbapi_connection._sock = CountingSocket(dbapi_connection._sock)
+        sockets.append(dbapi_connection._sock)
+
+    def exchanges():
+        return sum(s.flushes for s in sockets)
+
+    event.listen(Engine, "connect", count)
+    try:
+        with app.app_context():
+            db.engine.dispose()  # the writer's and the reads' connections go with it
+        a, b = client_factory(), client_factory()
+        for c in (a, b):
+            c.emit("join_room", {"room": "r"})
+        assert a.emit("room_message", {"room": "r", "message": "warm"}, callback=True)["ok"]
+        before = exchanges()
+        assert a.emit("room_message", {"room": "r", "message": "hello"}, callback=True)["ok"]
+        assert exchanges() - before == 1  # the INSERT
+        before = exchanges()
+        client_factory().emit("join_room", {"room": "r"})
+        assert exchanges() - before == 3  # the page, its reactions, its threads' summaries
+    finally:
+        event.remove(Engine, "connect", count)
