@@ -15,7 +15,7 @@ the server answers in one send at the Sync. Parameters are encoded before anythi
 (a value pg8000 cannot send fails with nothing half sent). COPY (a stream) goes pg8000's way.
 """
 
-from pg8000 import dbapi
+import pg8000
 from pg8000.converters import make_params
 from pg8000.core import (
     BIND,
@@ -35,8 +35,9 @@ from pg8000.core import (
 UNNAMED = NULL_BYTE  # the unnamed statement and the unnamed portal
 
 
-class Connection(dbapi.Connection):
-    """pg8000's DB-API connection, statements pipelined (see the module's docstring)."""
+class Connection(pg8000.Connection):
+    """The connection `pg8000.connect` makes (the one SQLAlchemy's dialect uses, which raises
+    IntegrityError for a unique violation), statements pipelined (see the module's docstring)."""
 
     def execute_unnamed(self, statement, vals=(), oids=(), stream=None):
         if stream is not None:

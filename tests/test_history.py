@@ -501,9 +501,7 @@ def test_on_postgresql_a_page_of_history_is_read_without_a_transaction(pg_availa
     still carries the message's mentions and reactions."""
     import os
 
-    import pg8000.core
-
-    from chat import create_app
+    from chat import create_app, pgwire
     from chat.config import TestConfig, database_url
     from tests.conftest import PG_ADMIN_URL, drop_pg_database, pg_database, reset_schema, skip_or_fail
     from tests.test_everyday import Person
@@ -523,13 +521,13 @@ def test_on_postgresql_a_page_of_history_is_read_without_a_transaction(pg_availa
 
         statements = []
         for method in ("execute_simple", "execute_unnamed"):
-            real = getattr(pg8000.core.CoreConnection, method)
+            real = getattr(pgwire.Connection, method)
 
             def recording(self, statement, *args, _real=real, **kwargs):
                 statements.append(statement.split(None, 1)[0].upper())
                 return _real(self, statement, *args, **kwargs)
 
-            monkeypatch.setattr(pg8000.core.CoreConnection, method, recording)
+            monkeypatch.setattr(pgwire.Connection, method, recording)
         page = bob.call("get_history", {"room": "m"})
         monkeypatch.undo()
 

@@ -5,12 +5,13 @@ connection ready for the next statement; a value that cannot be sent fails with 
 import io
 import string
 
+import pg8000
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pg8000 import dbapi
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 
 from chat import pgwire
 from chat.config import database_url
@@ -61,7 +62,7 @@ def conn(pg_available):
 def stock(pg_available):
     if pg_available is not True:
         skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    connection = connect(dbapi.Connection)
+    connection = connect(pg8000.Connection)
     yield connection
     connection.close()
 
@@ -108,11 +109,11 @@ def test_a_statement_with_parameters_is_one_round_trip_and_a_transaction_three(c
 def test_an_error_at_any_step_is_raised_once_and_the_connection_goes_on(conn, sql, args, code):
     for autocommit in (True, False):
         conn.autocommit = autocommit
-        with pytest.raises(dbapi.DatabaseError) as raised:
+        with pytest.raises(pg8000.DatabaseError) as raised:
             run(conn, sql, *args)
         assert raised.value.args[0]["C"] == code
         if not autocommit:
-            with pytest.raises(dbapi.DatabaseError, match="25P02"):  # the transaction has failed
+            with pytest.raises(pg8000.DatabaseError, match="25P02"):  # the transaction has failed
                 run(conn, "SELECT 1")
             conn.rollback()
         assert run(conn, "SELECT %s::text", "next") == [["next"]]
@@ -174,6 +175,12 @@ def test_the_apps_engine_uses_it_and_tls_stays_as_configured(pg_available):
                 assert connection.execute(text("SELECT :a || :b"), {"a": "a", "b": string.ascii_letters}).scalar() == (
                     "a" + string.ascii_letters
                 )
+                # A unique violation is SQLAlchemy's IntegrityError, as with pg8000's own connection.
+                connection.execute(text("CREATE TEMP TABLE u (k text PRIMARY KEY)"))
+                connection.execute(text("INSERT INTO u VALUES (:k)"), {"k": "one"})
+                with pytest.raises(IntegrityError):
+                    connection.execute(text("INSERT INTO u VALUES (:k)"), {"k": "one"})
+                connection.rollback()
         finally:
             engine.dispose()
 
