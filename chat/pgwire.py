@@ -13,6 +13,12 @@ server answers them in order, and after an error it skips to the Sync, so an err
 as before, once, and the connection is ready for the next statement. No Flush between them:
 the server answers in one send at the Sync. Parameters are encoded before anything is written
 (a value pg8000 cannot send fails with nothing half sent). COPY (a stream) goes pg8000's way.
+
+BEGIN waits for nothing either: it is kept and sent in the same write as the transaction's
+first statement (BEGIN; SELECT …; COMMIT was three round trips, now two). Until then the
+connection counts as in a transaction, so pg8000 sends no second BEGIN; a ROLLBACK then drops
+the kept BEGIN and sends nothing (the server never began). Both answers are read, in order,
+before either's error is raised.
 """
 
 import pg8000
@@ -23,6 +29,7 @@ from pg8000.core import (
     EXECUTE_MSG,
     NULL_BYTE,
     PARSE,
+    QUERY,
     STATEMENT,
     SYNC_MSG,
     Context,
@@ -31,16 +38,42 @@ from pg8000.core import (
     _write,
     i_pack,
 )
+from pg8000.exceptions import InterfaceError
 
 UNNAMED = NULL_BYTE  # the unnamed statement and the unnamed portal
+
+
+BEGINS = ("begin transaction", "BEGIN")  # pg8000's own, and SQLAlchemy's exec_driver_sql("BEGIN")
 
 
 class Connection(pg8000.Connection):
     """The connection `pg8000.connect` makes (the one SQLAlchemy's dialect uses, which raises
     IntegrityError for a unique violation), statements pipelined (see the module's docstring)."""
 
+    _begin = None  # a BEGIN not sent yet: (its Query message, its Context)
+
+    @property
+    def _in_transaction(self):
+        return self._begin is not None or super()._in_transaction
+
+    def rollback(self):
+        if self._begin is not None and not super()._in_transaction:
+            self._begin = None  # BEGIN then ROLLBACK: nothing to tell the server
+            return
+        super().rollback()
+
+    def execute_simple(self, statement):
+        if statement in BEGINS:
+            if self._begin is None:
+                self._begin = (_message(QUERY, statement.encode(self._client_encoding) + NULL_BYTE), Context(statement))
+            return self._begin[1]
+        context = Context(statement)
+        self._exchange(_message(QUERY, statement.encode(self._client_encoding) + NULL_BYTE), context)
+        return context
+
     def execute_unnamed(self, statement, vals=(), oids=(), stream=None):
         if stream is not None:
+            self._send_begin()
             return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
         encoding = self._client_encoding
         params = make_params(self.py_types, vals)
@@ -60,11 +93,43 @@ class Connection(pg8000.Connection):
         bind += H_pack(0)
 
         context = Context(statement)
-        self._send_message(PARSE, parse)
-        self._send_message(DESCRIBE, STATEMENT + UNNAMED)
-        self._send_message(BIND, bind)
-        _write(self._sock, EXECUTE_MSG)
-        _write(self._sock, SYNC_MSG)
-        _flush(self._sock)
-        self.handle_messages(context)
+        request = b"".join(
+            (
+                _message(PARSE, parse),
+                _message(DESCRIBE, STATEMENT + UNNAMED),
+                _message(BIND, bind),
+                EXECUTE_MSG,
+                SYNC_MSG,
+            )
+        )
+        self._exchange(request, context)
         return context
+
+    def _exchange(self, request, context):
+        """Write a kept BEGIN and the request at once; read the answers in order. An error is
+        raised after both answers are read (the next statement must not find one unread)."""
+        if self._sock is None:
+            raise InterfaceError("connection is closed")
+        begin, self._begin = self._begin, None
+        if begin is not None:
+            request = begin[0] + request
+        _write(self._sock, request)
+        _flush(self._sock)
+        if begin is not None:
+            try:
+                self.handle_messages(begin[1])
+            except Exception:
+                self.handle_messages(context)
+                raise
+        self.handle_messages(context)
+
+    def _send_begin(self):
+        begin, self._begin = self._begin, None
+        if begin is not None:
+            _write(self._sock, begin[0])
+            _flush(self._sock)
+            self.handle_messages(begin[1])
+
+
+def _message(code, data):
+    return code + i_pack(len(data) + 4) + data

@@ -74,7 +74,7 @@ def run(connection, sql, *args):
 
 
 @once
-def test_a_statement_with_parameters_is_one_round_trip_and_a_transaction_three(conn, stock):
+def test_a_statement_with_parameters_is_one_round_trip_and_a_transaction_two(conn, stock):
     conn.autocommit = True
     before = conn._sock.flushes
     assert run(conn, "SELECT %s::int + 1, %s::text", 41, "答え") == [[42, "答え"]]
@@ -84,9 +84,9 @@ def test_a_statement_with_parameters_is_one_round_trip_and_a_transaction_three(c
     run(conn, "CREATE TEMP TABLE t (id serial PRIMARY KEY, body text)")
     conn.commit()
     before = conn._sock.flushes
-    assert run(conn, "INSERT INTO t (body) VALUES (%s)", "x") == 1  # BEGIN, then the INSERT
+    assert run(conn, "INSERT INTO t (body) VALUES (%s)", "x") == 1  # BEGIN and the INSERT in one write
     conn.commit()
-    assert conn._sock.flushes - before == 3
+    assert conn._sock.flushes - before == 2
     assert b"H\x00\x00\x00\x04" not in conn._sock.written  # no Flush: the server answers once, at Sync
 
     # pg8000's own connection takes three for the same SELECT.
@@ -118,6 +118,68 @@ def test_an_error_at_any_step_is_raised_once_and_the_connection_goes_on(conn, sq
             conn.rollback()
         assert run(conn, "SELECT %s::text", "next") == [["next"]]
         conn.rollback()
+
+
+def committed(sql, *args):
+    """What another connection sees (committed rows only)."""
+    other = connect(pg8000.Connection)
+    other.autocommit = True
+    try:
+        return run(other, sql, *args)
+    finally:
+        other.close()
+
+
+@once
+def test_a_kept_begin_goes_with_the_next_statement_and_a_rollback_before_it_sends_nothing(conn):
+    # The writer's way: an autocommit connection that sends BEGIN and COMMIT itself.
+    conn.autocommit = True
+    table = f"kept_{id(conn)}"
+    run(conn, f"CREATE TABLE {table} (n int)")
+    try:
+        before = conn._sock.flushes
+        run(conn, "BEGIN")
+        run(conn, "BEGIN")  # one BEGIN kept, not two
+        assert conn._sock.flushes == before  # nothing sent yet
+        run(conn, f"INSERT INTO {table} VALUES (%s)", 1)
+        assert conn._sock.flushes == before + 1
+        assert committed(f"SELECT count(*) FROM {table}") == [[0]]  # inside the transaction
+        run(conn, "COMMIT")
+        assert committed(f"SELECT count(*) FROM {table}") == [[1]]
+
+        # BEGIN, then a failure before any statement: the rollback sends nothing, and the
+        # next statement is not swallowed by a transaction nobody commits.
+        run(conn, "BEGIN")
+        sent = conn._sock.flushes
+        conn.rollback()
+        assert conn._sock.flushes == sent
+        run(conn, f"INSERT INTO {table} VALUES (%s)", 2)
+        assert committed(f"SELECT count(*) FROM {table}") == [[2]]
+
+        # An error in the statement that went with the BEGIN: raised once; the transaction has
+        # failed until the rollback; nothing of it stays.
+        run(conn, "BEGIN")
+        run(conn, f"INSERT INTO {table} VALUES (%s)", 3)
+        with pytest.raises(pg8000.DatabaseError) as raised:
+            run(conn, f"INSERT INTO {table} VALUES (%s::int)", "x")
+        assert raised.value.args[0]["C"] == "22P02"
+        with pytest.raises(pg8000.DatabaseError, match="25P02"):
+            run(conn, "SELECT 1")
+        conn.rollback()
+        assert committed(f"SELECT count(*) FROM {table}") == [[2]]
+        assert run(conn, "SELECT %s::text", "next") == [["next"]]
+
+        # pg8000's own BEGIN (autocommit off) is kept the same way.
+        conn.autocommit = False
+        with pytest.raises(pg8000.DatabaseError) as raised:
+            run(conn, "SELEC %s", 1)  # BEGIN and a syntax error in one write
+        assert raised.value.args[0]["C"] == "42601"
+        conn.rollback()
+        assert run(conn, f"SELECT count(*) FROM {table} WHERE n = %s", 2) == [[1]]
+        conn.rollback()
+    finally:
+        conn.autocommit = True
+        run(conn, f"DROP TABLE {table}")
 
 
 @once
