@@ -135,11 +135,45 @@ class Connection(pg8000.Connection):
             self._spin()
         if begin is not None:
             try:
-                self.handle_messages(begin[1])
-            except Exception:
-                self.handle_messages(context)
+                self._answer(begin[1])
+            except BaseException as exc:
+                if exc is begin[1].error:  # BEGIN's answer was read to its end: the next one follows
+                    self._answer(context)
                 raise
-        self.handle_messages(context)
+        self._answer(context)
+
+    def _answer(self, context):
+        """Read one answer up to ReadyForQuery. Anything raised before its end (a value a
+        converter refused, a network error, a timeout) leaves the rest unread: the connection is
+        closed then, so its next use says "connection is closed" (SQLAlchemy then drops it) and
+        never reads an old answer for a new statement."""
+        try:
+            self.handle_messages(context)
+        except BaseException as exc:
+            if exc is not context.error:
+                self._abandon()
+            raise
+
+    def _abandon(self):
+        usock, self._usock, self._sock = self._usock, None, None
+        if usock is not None:
+            try:
+                usock.close()
+            except OSError:
+                pass
+
+    # pg8000's prepared statements write to the socket themselves: a kept BEGIN goes first.
+    def prepare_statement(self, statement, oids=None):
+        self._send_begin()
+        return super().prepare_statement(statement, oids)
+
+    def execute_named(self, statement_name_bin, params, columns, input_funcs, statement):
+        self._send_begin()
+        return super().execute_named(statement_name_bin, params, columns, input_funcs, statement)
+
+    def close_prepared_statement(self, statement_name_bin):
+        self._send_begin()
+        return super().close_prepared_statement(statement_name_bin)
 
     def _spin(self):
         now = time.monotonic()
@@ -160,9 +194,11 @@ class Connection(pg8000.Connection):
     def _send_begin(self):
         begin, self._begin = self._begin, None
         if begin is not None:
+            if self._sock is None:
+                raise InterfaceError("connection is closed")
             _write(self._sock, begin[0])
             _flush(self._sock)
-            self.handle_messages(begin[1])
+            self._answer(begin[1])
 
 
 def _message(code, data):

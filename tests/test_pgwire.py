@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from chat import pgwire
 from chat.config import database_url
@@ -338,3 +338,46 @@ def test_only_the_message_connection_on_postgresql_under_an_event_loop_waits_wit
     with sqlite.connect() as connection:
         writer.spin_without_yielding(connection, 0.001)  # not pgwire: nothing to set, no error
     sqlite.dispose()
+
+
+@once
+def test_pg8000s_prepared_statements_run_inside_a_kept_begin(conn):
+    conn.autocommit = True
+    table = f"prepared_{id(conn)}"
+    run(conn, f"CREATE TABLE {table} (n int)")
+    try:
+        run(conn, "BEGIN")
+        conn.prepare(f"INSERT INTO {table} VALUES (:n)").run(n=1)
+        conn.rollback()
+        assert committed(f"SELECT count(*) FROM {table}") == [[0]]  # rolled back with the rest
+    finally:
+        run(conn, f"DROP TABLE {table}")
+
+
+@once
+def test_an_answer_left_half_read_closes_the_connection_and_sqlalchemy_replaces_it(pg_available):
+    """A converter that raises in the middle of an answer (here one registered for int4) leaves
+    the rest of it unread: the connection is closed, never asked again (pg8000's own would read
+    the old answer's rest as the next statement's)."""
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+
+    def refuse(text):
+        raise ValueError(f"no {text}")
+
+    engine = create_engine(database_url(PG_ADMIN_URL), pool_size=1, max_overflow=0)
+    try:
+        connection = engine.connect()
+        raw = connection.connection.dbapi_connection
+        raw.register_in_adapter(23, refuse)
+        with pytest.raises(ValueError, match="no 7"):
+            connection.exec_driver_sql("SELECT 7::int, generate_series(1, 3)")
+        with pytest.raises(pg8000.InterfaceError, match="connection is closed"):
+            raw.cursor().execute("SELECT %s::text", ("next",))
+        with pytest.raises(DBAPIError) as raised:
+            connection.close()  # its rollback finds the connection closed: a disconnect
+        assert raised.value.connection_invalidated
+        with engine.connect() as connection:  # the pool's one connection, replaced
+            assert connection.execute(text("SELECT :v"), {"v": "next"}).scalar() == "next"
+    finally:
+        engine.dispose()
