@@ -107,9 +107,6 @@ class Config:
         # The message connection is checked with a round trip before its first use after this
         # many idle seconds (a restarted database then costs no message; 0: before every use).
         self.CHAT_DB_PING_AFTER = env_float("CHAT_DB_PING_AFTER", 10.0, 0.0)
-        # PostgreSQL under eventlet or gevent: how long the message connection waits for an answer
-        # without yielding to the loop (chat/messages/writer.py spin_without_yielding; 0: never).
-        self.CHAT_DB_WRITE_SPIN = env_float("CHAT_DB_WRITE_SPIN_MS", 1.0, 0.0) / 1000
         # Identity
         self.CHAT_ALLOW_GUESTS = env_bool("CHAT_ALLOW_GUESTS", True)
         self.SESSION_COOKIE_HTTPONLY = True

@@ -21,8 +21,6 @@ the kept BEGIN and sends nothing (the server never began). Both answers are read
 before either's error is raised.
 """
 
-import time
-
 import pg8000
 from pg8000.converters import make_params
 from pg8000.core import (
@@ -53,20 +51,6 @@ class Connection(pg8000.Connection):
     IntegrityError for a unique violation), statements pipelined (see the module's docstring)."""
 
     _begin = None  # a BEGIN not sent yet: (its Query message, its Context)
-    # Waiting without yielding (the message writer's connection, under eventlet or gevent):
-    # `spin` seconds at most, with the library's unpatched select.select (see `wait_without_yielding`).
-    spin = 0.0
-    _select = None
-    _missed = 0
-    _spin_again_at = 0.0
-
-    def wait_without_yielding(self, seconds, select):
-        """Wait up to `seconds` for each answer without yielding to the event loop, by blocking
-        on `select` (the unpatched select.select). An answer that comes within it is read with no
-        loop turn, as SQLite's driver answers; the loop is stalled that long at most. After three
-        waits in a row that ran out (a database farther away than that), no more until a minute
-        has passed. seconds=0: never."""
-        self.spin, self._select = seconds, select
 
     @property
     def _in_transaction(self):
@@ -131,8 +115,6 @@ class Connection(pg8000.Connection):
             request = begin[0] + request
         _write(self._sock, request)
         _flush(self._sock)
-        if self.spin:
-            self._spin()
         if begin is not None:
             try:
                 self._answer(begin[1])
@@ -174,22 +156,6 @@ class Connection(pg8000.Connection):
     def close_prepared_statement(self, statement_name_bin):
         self._send_begin()
         return super().close_prepared_statement(statement_name_bin)
-
-    def _spin(self):
-        now = time.monotonic()
-        if self._missed >= 3:
-            if now < self._spin_again_at:
-                return
-            self._missed = 0
-        try:
-            ready = self._select([self._usock], (), (), self.spin)[0]
-        except (OSError, ValueError):  # a closed socket: the read that follows says so
-            return
-        if ready:
-            self._missed = 0
-        else:
-            self._missed += 1
-            self._spin_again_at = now + 60.0
 
     def _send_begin(self):
         begin, self._begin = self._begin, None

@@ -3,11 +3,7 @@ Sync in one write). What it must keep: the same rows, the same errors, and after
 connection ready for the next statement; a value that cannot be sent fails with nothing sent."""
 
 import io
-import json
 import string
-import subprocess
-import sys
-from pathlib import Path
 
 import pg8000
 import pytest
@@ -21,8 +17,6 @@ from chat import pgwire
 from chat.config import database_url
 from chat.extensions import db
 from tests.conftest import PG_ADMIN_URL, TEST_DB, skip_or_fail
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # The driver tests reach the machine's PostgreSQL whichever pass runs them: `once` (the SQLite pass).
 once = pytest.mark.once
@@ -282,62 +276,6 @@ def test_a_stored_message_is_one_round_trip_and_a_join_three(client_factory, app
         assert exchanges() - before == 3  # the page, its reactions, its threads' summaries
     finally:
         event.remove(Engine, "connect", count)
-
-
-@once
-@pytest.mark.parametrize("library", ["eventlet", "gevent"])
-def test_the_message_connection_waits_for_an_answer_without_yielding_when_it_comes_soon(pg_available, library):
-    """Under eventlet or gevent, a statement's wait yields to the loop: every ready green thread
-    runs before the answer is read. With wait_without_yielding (the message writer's
-    connection) an answer that comes within the wait is read with no loop turn; a slower
-    database is waited for three times, then green again."""
-    if pg_available is not True:
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    probe = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "spin_probe.py"), library, PG_ADMIN_URL],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    assert probe.returncode == 0, probe.stderr[-3000:]
-    result = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert result["unpatched"] is True
-    assert result["green"] >= 50, result  # at least one loop turn per statement
-    assert result["spinning"] == 0 and result["spins"] == 50, result  # none
-    assert result["slow_spins"] == 3 and result["slow"] >= 6, result
-
-
-@once
-def test_only_the_message_connection_on_postgresql_under_an_event_loop_waits_without_yielding(
-    pg_available, monkeypatch
-):
-    if pg_available is not True:
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    from chat.messages import writer
-
-    engine = create_engine(database_url(PG_ADMIN_URL))
-    try:
-        for mode, seconds, expected in (
-            ("eventlet", 0.001, 0.001),
-            ("gevent", 0.001, 0.001),
-            ("threading", 0.001, 0.0),
-        ):
-            monkeypatch.setattr(writer, "detect_async_mode", lambda mode=mode: mode)
-            with engine.connect() as connection:
-                writer.spin_without_yielding(connection, seconds)
-                assert connection.connection.dbapi_connection.spin == expected, mode
-                connection.connection.dbapi_connection.spin = 0.0
-        monkeypatch.setattr(writer, "detect_async_mode", lambda: "eventlet")
-        with engine.connect() as connection:
-            writer.spin_without_yielding(connection, 0.0)  # CHAT_DB_WRITE_SPIN_MS=0
-            assert connection.connection.dbapi_connection.spin == 0.0
-    finally:
-        engine.dispose()
-    sqlite = create_engine("sqlite://")
-    with sqlite.connect() as connection:
-        writer.spin_without_yielding(connection, 0.001)  # not pgwire: nothing to set, no error
-    sqlite.dispose()
 
 
 @once

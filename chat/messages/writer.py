@@ -24,37 +24,10 @@ from sqlalchemy import event
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
-from ..asyncmode import detect_async_mode
 from ..errors import ChatError
 from ..extensions import db
 
 log = logging.getLogger("chat.writer")
-
-
-def spin_without_yielding(connection, seconds):
-    """PostgreSQL under eventlet or gevent: the message connection waits up to `seconds` for each
-    answer without yielding (chat/pgwire.py). History's write lock is held across that wait; a
-    yield there let every ready green thread (the writers of the last message's frames) run
-    first, one more loop turn per message that SQLite's driver does not take."""
-    raw = connection.connection.dbapi_connection
-    select = unpatched_select()
-    if seconds and select is not None and hasattr(raw, "wait_without_yielding"):
-        raw.wait_without_yielding(seconds, select)
-
-
-def unpatched_select():
-    """select.select as it was before eventlet or gevent patched it; None when neither did
-    (threads: a blocking read yields to nobody)."""
-    mode = detect_async_mode()
-    if mode == "eventlet":
-        from eventlet import patcher
-
-        return patcher.original("select").select
-    if mode == "gevent":
-        from gevent import monkey
-
-        return monkey.get_original("select", "select")
-    return None
 
 
 class _Writer:
@@ -88,7 +61,6 @@ class _Writer:
             if self.autocommit:
                 # Never returned to the pool (see close), so the setting is not undone there.
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            spin_without_yielding(connection, current_app.config["CHAT_DB_WRITE_SPIN"])
             self.connection = connection
         self.used = now
         return self.connection
