@@ -130,56 +130,60 @@ def committed(sql, *args):
         other.close()
 
 
-@once
-def test_a_kept_begin_goes_with_the_next_statement_and_a_rollback_before_it_sends_nothing(conn):
-    # The writer's way: an autocommit connection that sends BEGIN and COMMIT itself.
+@pytest.fixture
+def table(conn):
+    """A table of one int column, committed (other connections see it), dropped after."""
     conn.autocommit = True
-    table = f"kept_{id(conn)}"
-    run(conn, f"CREATE TABLE {table} (n int)")
-    try:
-        before = conn._sock.flushes
-        run(conn, "BEGIN")
-        run(conn, "BEGIN")  # one BEGIN kept, not two
-        assert conn._sock.flushes == before  # nothing sent yet
-        run(conn, f"INSERT INTO {table} VALUES (%s)", 1)
-        assert conn._sock.flushes == before + 1
-        assert committed(f"SELECT count(*) FROM {table}") == [[0]]  # inside the transaction
-        run(conn, "COMMIT")
-        assert committed(f"SELECT count(*) FROM {table}") == [[1]]
+    name = f"pgwire_{id(conn)}"
+    run(conn, f"CREATE TABLE {name} (n int)")
+    yield name
+    conn.rollback()
+    conn.autocommit = True
+    run(conn, f"DROP TABLE {name}")
 
-        # BEGIN, then a failure before any statement: the rollback sends nothing, and the
-        # next statement is not swallowed by a transaction nobody commits.
-        run(conn, "BEGIN")
-        sent = conn._sock.flushes
-        conn.rollback()
-        assert conn._sock.flushes == sent
-        run(conn, f"INSERT INTO {table} VALUES (%s)", 2)
-        assert committed(f"SELECT count(*) FROM {table}") == [[2]]
 
-        # An error in the statement that went with the BEGIN: raised once; the transaction has
-        # failed until the rollback; nothing of it stays.
-        run(conn, "BEGIN")
-        run(conn, f"INSERT INTO {table} VALUES (%s)", 3)
-        with pytest.raises(pg8000.DatabaseError) as raised:
-            run(conn, f"INSERT INTO {table} VALUES (%s::int)", "x")
-        assert raised.value.args[0]["C"] == "22P02"
-        with pytest.raises(pg8000.DatabaseError, match="25P02"):
-            run(conn, "SELECT 1")
-        conn.rollback()
-        assert committed(f"SELECT count(*) FROM {table}") == [[2]]
-        assert run(conn, "SELECT %s::text", "next") == [["next"]]
+@once
+def test_a_kept_begin_goes_with_the_next_statement_and_a_rollback_before_it_sends_nothing(conn, table):
+    # The writer's way: an autocommit connection that sends BEGIN and COMMIT itself.
+    before = conn._sock.flushes
+    run(conn, "BEGIN")
+    run(conn, "BEGIN")  # one BEGIN kept, not two
+    assert conn._sock.flushes == before  # nothing sent yet
+    run(conn, f"INSERT INTO {table} VALUES (%s)", 1)
+    assert conn._sock.flushes == before + 1
+    assert committed(f"SELECT count(*) FROM {table}") == [[0]]  # inside the transaction
+    run(conn, "COMMIT")
+    assert committed(f"SELECT count(*) FROM {table}") == [[1]]
 
-        # pg8000's own BEGIN (autocommit off) is kept the same way.
-        conn.autocommit = False
-        with pytest.raises(pg8000.DatabaseError) as raised:
-            run(conn, "SELEC %s", 1)  # BEGIN and a syntax error in one write
-        assert raised.value.args[0]["C"] == "42601"
-        conn.rollback()
-        assert run(conn, f"SELECT count(*) FROM {table} WHERE n = %s", 2) == [[1]]
-        conn.rollback()
-    finally:
-        conn.autocommit = True
-        run(conn, f"DROP TABLE {table}")
+    # BEGIN, then a failure before any statement: the rollback sends nothing, and the
+    # next statement is not swallowed by a transaction nobody commits.
+    run(conn, "BEGIN")
+    sent = conn._sock.flushes
+    conn.rollback()
+    assert conn._sock.flushes == sent
+    run(conn, f"INSERT INTO {table} VALUES (%s)", 2)
+    assert committed(f"SELECT count(*) FROM {table}") == [[2]]
+
+    # An error later in a transaction begun that way: raised once; the transaction has failed
+    # until the rollback; nothing of it stays.
+    run(conn, "BEGIN")
+    run(conn, f"INSERT INTO {table} VALUES (%s)", 3)
+    with pytest.raises(pg8000.DatabaseError) as raised:
+        run(conn, f"INSERT INTO {table} VALUES (%s::int)", "x")
+    assert raised.value.args[0]["C"] == "22P02"
+    with pytest.raises(pg8000.DatabaseError, match="25P02"):
+        run(conn, "SELECT 1")
+    conn.rollback()
+    assert committed(f"SELECT count(*) FROM {table}") == [[2]]
+    assert run(conn, "SELECT %s::text", "next") == [["next"]]
+
+    # pg8000's own BEGIN (autocommit off) is kept the same way.
+    conn.autocommit = False
+    with pytest.raises(pg8000.DatabaseError) as raised:
+        run(conn, "SELEC %s", 1)  # BEGIN and a syntax error in one write
+    assert raised.value.args[0]["C"] == "42601"
+    conn.rollback()
+    assert run(conn, f"SELECT count(*) FROM {table} WHERE n = %s", 2) == [[1]]
 
 
 @once
@@ -279,17 +283,11 @@ def test_a_stored_message_is_one_round_trip_and_a_join_three(client_factory, app
 
 
 @once
-def test_pg8000s_prepared_statements_run_inside_a_kept_begin(conn):
-    conn.autocommit = True
-    table = f"prepared_{id(conn)}"
-    run(conn, f"CREATE TABLE {table} (n int)")
-    try:
-        run(conn, "BEGIN")
-        conn.prepare(f"INSERT INTO {table} VALUES (:n)").run(n=1)
-        conn.rollback()
-        assert committed(f"SELECT count(*) FROM {table}") == [[0]]  # rolled back with the rest
-    finally:
-        run(conn, f"DROP TABLE {table}")
+def test_pg8000s_prepared_statements_run_inside_a_kept_begin(conn, table):
+    run(conn, "BEGIN")
+    conn.prepare(f"INSERT INTO {table} VALUES (:n)").run(n=1)
+    conn.rollback()
+    assert committed(f"SELECT count(*) FROM {table}") == [[0]]  # rolled back with the rest
 
 
 @once
