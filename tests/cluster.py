@@ -420,3 +420,15 @@ def close_all(receivers, senders):
     for sender in senders:
         if sender.sio.connected:
             sender.sio.disconnect()
+
+
+def require_services(pg_available):
+    """Skip (fail in CI) unless what a cluster of nodes needs is here: PostgreSQL, Redis, nginx."""
+    from tests.conftest import PG_ADMIN_URL, skip_or_fail
+
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    if not redis_up():
+        skip_or_fail(f"Redis is not reachable at {REDIS_URL} (start it: {' '.join(REDIS_START)})")
+    if nginx_binary() is None:
+        skip_or_fail("Debian's nginx is not installed (apt-get install -y nginx; .ci/run does it)")

@@ -21,7 +21,7 @@ from chat.models import Message, Room, RoomMember, User
 from chat.rooms import access as rooms
 from tests import cluster as cl
 from tests.accounts import register
-from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
+from tests.conftest import pg_database
 from tests.live_client import LiveClient
 from tests.test_everyday import Person, received
 
@@ -228,12 +228,7 @@ def test_a_logged_out_cookie_and_an_outsider_get_nothing(secret, app):
 
 @pytest.fixture(scope="module")
 def nodes(pg_available):
-    if pg_available is not True:
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    if not cl.redis_up():
-        skip_or_fail(f"Redis is not reachable at {cl.REDIS_URL} (start it: {' '.join(cl.REDIS_START)})")
-    if cl.nginx_binary() is None:
-        skip_or_fail("Debian's nginx is not installed (apt-get install -y nginx; .ci/run does it)")
+    cl.require_services(pg_available)
     # No rate limits: the racing clients below ask as fast as they can.
     running = cl.Cluster(
         pg_database(f"chat_access_{uuid.uuid4().hex[:8]}"), CHAT_RATE_LIMIT="0", CHAT_USER_RATE_LIMIT="0"

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from chat.config import database_url
 from tests import cluster as cl
 from tests.accounts import login, register
-from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
+from tests.conftest import pg_database
 from tests.live_client import LiveClient
 
 pytestmark = pytest.mark.once  # every node runs on PostgreSQL whatever the pass: the SQLite pass runs it
@@ -21,12 +21,7 @@ pytestmark = pytest.mark.once  # every node runs on PostgreSQL whatever the pass
 
 @pytest.fixture(scope="module")
 def three(pg_available):
-    if pg_available is not True:
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    if not cl.redis_up():
-        skip_or_fail(f"Redis is not reachable at {cl.REDIS_URL} (start it: {' '.join(cl.REDIS_START)})")
-    if cl.nginx_binary() is None:
-        skip_or_fail("Debian's nginx is not installed (apt-get install -y nginx; .ci/run does it)")
+    cl.require_services(pg_available)
     running = cl.Cluster(
         pg_database(f"chat_admin_{uuid.uuid4().hex[:8]}"), CHAT_RATE_LIMIT="0", CHAT_USER_RATE_LIMIT="0"
     ).start()

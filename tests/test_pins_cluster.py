@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from tests import cluster as cl
-from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
+from tests.conftest import pg_database
 from tests.live_client import LiveClient
 from tests.test_admin_cluster import cookie_of, signed_in
 
@@ -18,12 +18,7 @@ EVENTS = ("pins_changed", "notification_level", "seen")
 
 @pytest.fixture(scope="module")
 def three(pg_available):
-    if pg_available is not True:
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    if not cl.redis_up():
-        skip_or_fail(f"Redis is not reachable at {cl.REDIS_URL} (start it: {' '.join(cl.REDIS_START)})")
-    if cl.nginx_binary() is None:
-        skip_or_fail("Debian's nginx is not installed (apt-get install -y nginx; .ci/run does it)")
+    cl.require_services(pg_available)
     running = cl.Cluster(
         pg_database(f"chat_pins_{uuid.uuid4().hex[:8]}"), CHAT_RATE_LIMIT="0", CHAT_USER_RATE_LIMIT="0"
     ).start()

@@ -12,7 +12,7 @@ import requests
 from chat.push import keys
 from tests import cluster as cl
 from tests.accounts import register
-from tests.conftest import PG_ADMIN_URL, pg_database, skip_or_fail
+from tests.conftest import pg_database
 from tests.live_client import LiveClient
 from tests.push_service import PushService
 
@@ -30,12 +30,7 @@ def service():
 
 @pytest.fixture(scope="module")
 def nodes(pg_available, service):
-    if pg_available is not True:
-        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
-    if not cl.redis_up():
-        skip_or_fail(f"Redis is not reachable at {cl.REDIS_URL} (start it: {' '.join(cl.REDIS_START)})")
-    if cl.nginx_binary() is None:
-        skip_or_fail("Debian's nginx is not installed (apt-get install -y nginx; .ci/run does it)")
+    cl.require_services(pg_available)
     running = cl.Cluster(
         pg_database(f"chat_push_{uuid.uuid4().hex[:8]}"),
         CHAT_RATE_LIMIT="0",
