@@ -42,8 +42,8 @@ def read_connection():
     messages, then their uploads, reactions and mentions; each query sees what is committed).
 
     PostgreSQL: an autocommit connection from a pool of its own (CHAT_DB_READ_POOL_SIZE), so
-    pg8000 sends each SELECT alone, one round trip, where a transaction costs three (BEGIN, the
-    SELECT, ROLLBACK): most of what a join costs there (BENCHMARKS.md). It is a pool of its own
+    pg8000 sends each SELECT alone, one round trip, where a transaction costs two (BEGIN with the
+    SELECT, then ROLLBACK; chat/pgwire.py): most of what a join costs there (BENCHMARKS.md). It is a pool of its own
     because autocommit set on a pooled connection is undone on its return, with two more round
     trips. Elsewhere (SQLite, whose driver begins no transaction for a SELECT): the request's
     session connection.

@@ -305,8 +305,9 @@ def _insert(batch):
     """
     upload = batch[0].upload if len(batch) == 1 else None
     # One INSERT statement is a transaction of its own: on PostgreSQL it is sent alone, without
-    # BEGIN and COMMIT (two round trips of three). Mentions, the order across nodes and a batch
-    # SQLAlchemy may send in several statements need a transaction around them.
+    # BEGIN and COMMIT (one round trip instead of two; chat/pgwire.py sends BEGIN with the
+    # INSERT). Mentions, the order across nodes and a batch SQLAlchemy may send in several
+    # statements need a transaction around them.
     atomic = (
         len(batch) > SINGLE_STATEMENT_ROWS
         or (len(batch) > 1 and db.engine.dialect.name == "sqlite")  # one INSERT per row there

@@ -10,8 +10,8 @@ write, never a stuck connection. After CHAT_DB_PING_AFTER idle seconds it is che
 round trip before use, so a database restarted while the chat was quiet costs no message.
 
 The connection is in autocommit mode: a message stored by one INSERT is its own transaction. On
-PostgreSQL that is one round trip, where pg8000's implicit transaction made it three (BEGIN, the
-INSERT, COMMIT); on SQLite it spares SQLAlchemy's commit call per message. Writes that need a
+PostgreSQL that is one round trip, where an implicit transaction makes it two (BEGIN with the
+INSERT, then COMMIT; chat/pgwire.py); on SQLite it spares SQLAlchemy's commit call per message. Writes that need a
 transaction (mentions, the order across nodes) send BEGIN and COMMIT themselves.
 """
 
