@@ -63,12 +63,13 @@ class Connection(pg8000.Connection):
         super().rollback()
 
     def execute_simple(self, statement):
+        query = _message(QUERY, statement.encode(self._client_encoding) + NULL_BYTE)
         if statement in BEGINS:
             if self._begin is None:
-                self._begin = (_message(QUERY, statement.encode(self._client_encoding) + NULL_BYTE), Context(statement))
+                self._begin = (query, Context(statement))
             return self._begin[1]
         context = Context(statement)
-        self._exchange(_message(QUERY, statement.encode(self._client_encoding) + NULL_BYTE), context)
+        self._exchange(query, context)
         return context
 
     def execute_unnamed(self, statement, vals=(), oids=(), stream=None):
