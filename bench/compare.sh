@@ -36,6 +36,9 @@
 #                      environment, e.g. --variant "project-gevent GUNICORN_WORKER_CLASS=gevent"
 #                      --variant "project-pg DATABASE_URL=postgresql://postgres@127.0.0.1:5432/chat_bench"
 #                      (a PostgreSQL URL gets a fresh database per run, see bench/fresh_pg.py); repeatable
+#   --history N        before each run of a project build, fill the rooms the load generator
+#                      joins (bench-0 … bench-99) with N messages each (bench/seed_history.py), so
+#                      that s3's joins read history from rooms that already hold some
 #   --compare-opt "OPTS"  any other compare.py options (e.g. "--idle-threshold 5 --retry-noisy 3")
 #
 # The bench is the read-only folder ../shared/bench next to this repo (BENCH_SRC to change it);
@@ -51,7 +54,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/.bench"
 BENCH_SRC="${BENCH_SRC:-$ROOT/../shared/bench}"
 
-repeats=3 sat_repeats="" loadgen="" lg="" log_level="${LOG_LEVEL:-INFO}" wc4000=1 quiet=0 project_env=""
+repeats=3 sat_repeats="" history=0 loadgen="" lg="" log_level="${LOG_LEVEL:-INFO}" wc4000=1 quiet=0 project_env=""
 lift_limits=1
 revs=() variants=()
 extras=() compare_opts=() scenarios=()
@@ -69,8 +72,9 @@ while [[ $# -gt 0 ]]; do
     --project-env) project_env=${2?}; shift 2 ;;
     --keep-rate-limits) lift_limits=0; shift ;;
     --variant) variants+=("${2:?}"); shift 2 ;;
+    --history) history=${2:?}; [[ $history =~ ^[0-9]+$ ]] || { echo "compare.sh: --history wants a number" >&2; exit 2; }; shift 2 ;;
     --compare-opt) read -r -a _o <<< "${2?}"; compare_opts+=("${_o[@]}"); shift 2 ;;
-    -h|--help) sed -n '2,45p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,48p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) scenarios+=("$1"); shift ;;
   esac
@@ -153,6 +157,10 @@ q_servers=$(printf %q "$BENCH/servers")
 PROJECTS=()
 # the Procfile's command; a variant may pick the worker class with GUNICORN_WORKER_CLASS
 serve="exec .venv/bin/gunicorn -k \${GUNICORN_WORKER_CLASS:-eventlet} -w 1 -c gunicorn.conf.py -b 127.0.0.1:{port} wsgi:app"
+# --history: the rooms are filled from the build's own directory, after its database is made
+if ((history > 0)); then
+  serve=".venv/bin/python $(printf %q "$ROOT/bench/seed_history.py") $history && $serve"
+fi
 for a in "${apps[@]}"; do
   q_app=$(printf %q "${a#*=}")
   PROJECTS+=("${a%%=*}=cmd:cd $q_app && export LOG_LEVEL=$(printf %q "$log_level")$db_env && $serve")
