@@ -88,13 +88,18 @@ def tune_gc(worker):
     A full collection over a heap of thousands of connections stalled one broadcast for
     85-91 ms in the benchmarks: freezing what start-up allocated keeps it out of every
     collection, and the older generations are collected less often. The young generation is
-    collected every 5,000 allocations: each pause is ~3 ms (at 50,000 each took ~30 ms, which
+    collected every 5,000 allocations: each pause is a few ms (at 50,000 each took ~30 ms, which
     set s1's p99 at 5,000 deliveries/s to 23-49 ms against 11-12 ms, and held more memory
-    per connection; see BENCHMARKS.md and the chat_gc_gen*_pause_seconds metrics).
+    per connection). The middle generation is collected every 5 young collections, not 50: the
+    objects of a storm of new connections then move on to the old generation in small steps
+    during the storm, where with 50 the first middle collection after it took them all at once,
+    a pause of ~70 ms seconds later (s1's p99 on PostgreSQL 20.5 -> 12.1 ms). The old generation
+    waits for 1,000 middle collections, so a full collection is as rare as with 50 x 100. See
+    BENCHMARKS.md and the chat_gc_gen*_pause_seconds metrics.
     """
     import gc
 
-    raw = os.environ.get("CHAT_GC_THRESHOLDS", "5000,50,100").strip()
+    raw = os.environ.get("CHAT_GC_THRESHOLDS", "5000,5,1000").strip()
     if not raw:
         return
     thresholds = tuple(int(part) for part in raw.split(","))

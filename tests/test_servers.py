@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 import time
@@ -157,11 +158,19 @@ def test_websocket_compression_is_off_unless_configured(worker, live_database):
         compressed.stop()
 
 
-def test_the_worker_tunes_the_garbage_collector(live_database):
-    server = servers.gunicorn("eventlet", env={"DATABASE_URL": live_database(), "CHAT_GC_THRESHOLDS": "40000,30,90"})
+@pytest.mark.parametrize("setting", [None, "40000,30,90"], ids=["default", "set"])
+def test_the_worker_tunes_the_garbage_collector(live_database, setting):
+    """The thresholds the worker sets: CHAT_GC_THRESHOLDS, or the default the README gives."""
+    env = {"DATABASE_URL": live_database()}
+    if setting is None:
+        readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+        setting = re.search(r"^\| `CHAT_GC_THRESHOLDS` \| `([0-9,]+)` \|", readme, re.M).group(1)
+    else:
+        env["CHAT_GC_THRESHOLDS"] = setting
+    server = servers.gunicorn("eventlet", env=env)
     server.start()
     try:
-        assert "gc thresholds (40000, 30, 90)" in server.log()
+        assert f"gc thresholds ({', '.join(setting.split(','))})" in server.log()
     finally:
         server.stop()
 
