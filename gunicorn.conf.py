@@ -93,7 +93,7 @@ def tune_gc(worker):
     per connection). The middle generation is collected every 5 young collections, not 50: the
     objects of a storm of new connections then move on to the old generation in small steps
     during the storm, where with 50 the first middle collection after it took them all at once,
-    a pause of ~70 ms seconds later (s1's p99 on PostgreSQL 20.5 -> 12.1 ms). The old generation
+    seconds later, in one pause of ~70 ms (s1's p99 on PostgreSQL 21.7 -> 9.7 ms). The old generation
     waits for 1,000 middle collections, so a full collection is as rare as with 50 x 100. See
     BENCHMARKS.md and the chat_gc_gen*_pause_seconds metrics.
     """

@@ -74,7 +74,7 @@ while [[ $# -gt 0 ]]; do
     --variant) variants+=("${2:?}"); shift 2 ;;
     --history) history=${2:?}; [[ $history =~ ^[0-9]+$ ]] || { echo "compare.sh: --history wants a number" >&2; exit 2; }; shift 2 ;;
     --compare-opt) read -r -a _o <<< "${2?}"; compare_opts+=("${_o[@]}"); shift 2 ;;
-    -h|--help) sed -n '2,48p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,50p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) scenarios+=("$1"); shift ;;
   esac
