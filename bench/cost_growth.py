@@ -13,6 +13,7 @@ rooms of the given size, one sender per room.
 
     .venv/bin/python bench/cost_growth.py                  # both tables, 3 interleaved runs each
     .venv/bin/python bench/cost_growth.py --only sizes --repeats 5
+    .venv/bin/python bench/cost_growth.py --only idle --env CHAT_GC_THRESHOLDS=5000,50,100
 
 Prints markdown tables: per configuration, the median (min–max) of server CPU µs per delivery
 and per message, p99 latency and deliveries/s.
@@ -68,7 +69,7 @@ async def hold(url, count, rooms=()):
 
 def one_run(size, rate, idle, args):
     # Past gunicorn.conf.py's 10,000 connections per worker with the idle clients and the load.
-    env = {"LOG_LEVEL": "WARNING", "GUNICORN_WORKER_CONNECTIONS": "20000"}
+    env = {"LOG_LEVEL": "WARNING", "GUNICORN_WORKER_CONNECTIONS": "20000", **dict(kv.split("=", 1) for kv in args.env)}
     if args.database:
         env["DATABASE_URL"] = subprocess.check_output(
             [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/fresh_pg.py"), args.database], text=True
@@ -127,10 +128,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--database", default=None, help="a PostgreSQL URL (a fresh database per run)")
+    parser.add_argument("--env", action="append", default=[], metavar="K=V", help="more environment for the server (repeatable)")
     parser.add_argument("--hold", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--hold-rooms", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if any("=" not in kv for kv in args.env):
+        parser.error("--env wants K=V")
     if args.hold:
         asyncio.run(hold(args.url, args.hold, [room for room in args.hold_rooms.split(",") if room]))
         return
