@@ -128,7 +128,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--database", default=None, help="a PostgreSQL URL (a fresh database per run)")
-    parser.add_argument("--env", action="append", default=[], metavar="K=V", help="more environment for the server (repeatable)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="K=V", help="more environment for the server (repeatable)"
+    )
     parser.add_argument("--hold", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--hold-rooms", default="", help=argparse.SUPPRESS)
