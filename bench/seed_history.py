@@ -29,17 +29,15 @@ def main():
 
     from chat import create_app
     from chat.extensions import db
-    from chat.models import Message, Room
-    from chat.names import name_key
+    from chat.models import Message
+    from chat.rooms.access import create_room_record, find_room
 
     app = create_app()
     with app.app_context():
         upgrade()
-        names = [f"bench-{r}" for r in range(args.rooms)]
-        have = {room.name for room in db.session.query(Room).filter(Room.name.in_(names))}
-        db.session.add_all(Room(name=n, name_key=name_key(n)) for n in names if n not in have)
-        db.session.commit()
-        for room in db.session.query(Room).filter(Room.name.in_(names)):
+        for r in range(args.rooms):
+            name = f"bench-{r}"
+            room = find_room(name) or create_room_record(name, None)  # as a first join creates it
             rows = [
                 {"room_id": room.id, "author_name": "seed", "sender_sid": "seed", "text": f"history {i} of {room.name}"}
                 for i in range(args.per_room)
