@@ -26,6 +26,7 @@ from .export import routes as data_pages
 from .extensions import csrf, db, login_manager, migrate, socketio
 from .i18n import init_app as init_i18n
 from .messages import edits, events, history  # noqa: F401  (socket events)
+from .messages.pipeline import install as install_pipeline
 from .metrics import init_app as init_metrics
 from .notify import events as notify_events
 from .pins import events as pin_events
@@ -118,12 +119,14 @@ def create_app(config=None):
         ping_interval=app.config["CHAT_PING_INTERVAL"],
         ping_timeout=app.config["CHAT_PING_TIMEOUT"],
         http_compression=True,
-        # Events of one connection are handled in arrival order.
+        # Events of one connection are handled in arrival order (a message may wait for the next
+        # commit meanwhile: chat/messages/pipeline.py).
         async_handlers=False,
         logger=False,
         engineio_logger=False,
     )
     register_error_handler(socketio)
+    install_pipeline(socketio.server, app.config["CHAT_PIPELINE_DEPTH"], app.config["CHAT_PIPELINE_LIMIT"])
     guard_catch_all(socketio.server)
     register_http_errors(app)
     route_socketio_path(app)

@@ -147,6 +147,10 @@ class Config:
         # (and drops) a POST of more than 16 packets unless told otherwise. The POST's size
         # stays capped by CHAT_MAX_HTTP_BUFFER_SIZE.
         self.CHAT_MAX_POLLING_PACKETS = env_int("CHAT_MAX_POLLING_PACKETS", 1000, 16)
+        # Messages of one connection queued for the next group commit while one is in flight
+        # (chat/messages/pipeline.py); 0: each is stored before the connection's next frame is read.
+        self.CHAT_PIPELINE_DEPTH = env_int("CHAT_PIPELINE_DEPTH", 32, 0)
+        self.CHAT_PIPELINE_LIMIT = env_int("CHAT_PIPELINE_LIMIT", 2000, 0)  # in the process
         self.CHAT_WEBSOCKET_COMPRESSION = env_bool("CHAT_WEBSOCKET_COMPRESSION", False)
         # Several nodes: Flask-SocketIO's Redis message queue (redis://host:6379/0), one channel
         # per cluster; metrics for operators (empty path: off; a token: Bearer auth).

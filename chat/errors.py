@@ -62,17 +62,21 @@ def current_event_name():
     return name[:100] if isinstance(name, str) else None
 
 
-def error_reply(exc):
-    """Tell the sender (error event + ack) and log one line; never a traceback on the wire."""
-    event = current_event_name()
+def error_payload(exc, event, sid):
+    """The `error` event's payload for a refused event (logged in one line, counted)."""
     if isinstance(exc, ChatError):
         code, message = exc.code, exc.message
-        log.warning("rejected %s from %s: %s", event, request.sid, code)
+        log.warning("rejected %s from %s: %s", event, sid, code)
     else:
         code, message = "internal_error", "The server could not handle this request."
-        log.exception("error handling %s from %s", event, request.sid)
+        log.error("error handling %s from %s", event, sid, exc_info=exc)
     metrics.ERRORS.inc(code)
-    payload = {"event": event, "code": code, "message": message}
+    return {"event": event, "code": code, "message": message}
+
+
+def error_reply(exc):
+    """Tell the sender (error event + ack) and log one line; never a traceback on the wire."""
+    payload = error_payload(exc, current_event_name(), request.sid)
     emit("error", payload, to=request.sid)
     return {"ok": False, "error": payload}
 

@@ -61,6 +61,11 @@ MESSAGES_OUT = LabelledCounter(
     "chat_messages_out_total", "Events this node sent to its own clients (one per recipient), by event.", "event"
 )
 ERRORS = LabelledCounter("chat_errors_total", "Refused socket events, by error code.", "code")
+MESSAGES_QUEUED = Counter(
+    "chat_messages_queued_total",
+    "Messages queued for the next group commit while one was in flight (pipelined sends).",
+    registry=None,
+)
 DB_WRITE = histogram("chat_db_write_seconds", "Storing one message (insert and commit).")
 QUEUE_PUBLISH = histogram("chat_queue_publish_seconds", "Publishing one event to the message queue.")
 QUEUE_LAG = histogram(
@@ -87,6 +92,7 @@ COLLECTED = (
     MESSAGES_IN.metric,
     MESSAGES_OUT.metric,
     ERRORS.metric,
+    MESSAGES_QUEUED,
     DB_WRITE,
     QUEUE_PUBLISH,
     QUEUE_LAG,

@@ -11,23 +11,25 @@ from ..ratelimit import rate_limited
 from ..rooms.access import identity, require_member
 from ..threads.replies import after_reply, root_in_room
 from ..validation import BroadcastMessage, RoomMessage
+from . import pipeline
+from .pipeline import ack_reply as ack
 from .store import store_and_send
 
 log = logging.getLogger("chat.messages")
-
-
-def ack(payload, created):
-    reply = {"ok": True, "id": payload["id"]}
-    if not created:
-        reply["duplicate"] = True
-    return reply
 
 
 def send_to_room(sid, room, text, client_id=None, reply_to=None):
     ref = require_member(room)
     root = root_in_room(reply_to, ref.id, ref.name) if reply_to is not None else None
     thread_id = root.id if root is not None else None
-    payload, created = store_and_send(identity(), sid, ref, text, client_id, "room_message", thread_id=thread_id)
+    # A reply is never queued (chat/messages/pipeline.py): after_reply needs it stored.
+    queue = pipeline.slot() if root is None else None
+    payload, created = store_and_send(
+        identity(), sid, ref, text, client_id, "room_message", thread_id=thread_id, slot=queue
+    )
+    if payload is None:  # queued: acked once stored
+        state().typing.pop(ref.name, None)
+        return created
     if root is not None:
         after_reply(ref, root, payload, created)
     # The message ends the sender's typing hint on the other pages: the next keystroke starts a
@@ -39,7 +41,9 @@ def send_to_room(sid, room, text, client_id=None, reply_to=None):
 
 
 def send_to_everyone(sid, text, client_id=None):
-    payload, created = store_and_send(identity(), sid, None, text, client_id, "message")
+    payload, created = store_and_send(identity(), sid, None, text, client_id, "message", slot=pipeline.slot())
+    if payload is None:  # queued: acked once stored
+        return created
     if log.isEnabledFor(logging.DEBUG):
         log.debug("message to everyone id=%s sid=%s chars=%d", payload["id"], sid, len(text))
     return ack(payload, created)

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import Mention, Message, Room, RoomMember, User, utc_now
 from ..names import name_key
 from ..push.deliver import notify_stored
+from . import pipeline
 from .authors import author_of
 from .payloads import payload_of, stored_payloads
 from .write_checks import INSERT_CHECKED, allowed_writes
@@ -118,6 +119,7 @@ class Write:
         "created",
         "error",
         "done",
+        "slot",
     )
 
     def __init__(self, identity, sid, ref, text, client_id, event, upload, mentions, thread_id=None):
@@ -135,7 +137,7 @@ class Write:
             "upload_id": None,
             "thread_id": thread_id,
         }
-        self.payload = self.created = self.error = self.author = None
+        self.payload = self.created = self.error = self.author = self.slot = None
         self.done = False
 
     @property
@@ -178,13 +180,15 @@ class Write:
 _waiting = deque()
 
 
-def store_and_send(identity, sid, ref, text, client_id, event, upload=None, thread_id=None):
+def store_and_send(identity, sid, ref, text, client_id, event, upload=None, thread_id=None, slot=None):
     """Store the message, then emit it to the room's targets (everyone when ref is None).
 
     Returns (payload, created) once the message is stored (and sent); a retried client_id is
     stored and sent once. `upload` (an Upload added to the caller's session, not yet committed)
     is committed with the message, in a transaction of its own. `thread_id`: a reply's root
-    (checked by chat/threads/replies.py).
+    (checked by chat/threads/replies.py). `slot` (chat/messages/pipeline.py): where an ack can
+    go later; when a commit is in flight the message is then queued for the next one, and the
+    result is (None, what the handler returns).
     """
     room_id = ref.id if ref is not None else None
     mentions = []
@@ -196,9 +200,18 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None, thre
     # checked by the INSERT itself (INSERT_CHECKED, _insert).
     write = Write(identity, sid, ref, text, client_id, event, upload, mentions, thread_id)
     write.author = author_of(identity["id"])  # display name and avatar, before the lock (cached)
+    if (
+        slot is not None
+        and (write_lock.locked() or _waiting or pipeline.in_flight(slot.sid))
+        and len(_waiting) < slot.limit
+    ):
+        write.slot = slot
+        return None, pipeline.queued(write, _waiting, store_waiting)
     if upload is None:
         _waiting.append(write)
     with write_lock:
+        if upload is not None and _waiting:
+            _store_batch(_take_waiting(None))  # those that came first are stored first
         if not write.done:
             batch = [write] if upload is not None else _take_waiting(write)
             _store_batch(batch)
@@ -207,11 +220,18 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None, thre
     return write.payload, write.created
 
 
+def store_waiting():
+    """Store what waits for the write lock (the committer of queued messages)."""
+    with write_lock:
+        if _waiting:
+            _store_batch(_take_waiting(None))
+
+
 def _take_waiting(own):
     batch = []
     while _waiting:  # popleft is atomic: a message appended meanwhile (threads) stays for the next
         batch.append(_waiting.popleft())
-    if own not in batch:  # taken by a holder that stopped before storing it
+    if own is not None and own not in batch:  # taken by a holder that stopped before storing it
         batch.insert(0, own)
     return batch
 
@@ -251,6 +271,8 @@ def _store_batch(batch):
         for write in batch:
             if not write.done:  # stopped by something that is no Exception (the greenlet killed)
                 write.fail(ChatError("internal_error", "The message could not be stored."))
+            if write.slot is not None:  # queued: its ack, in batch (arrival) order
+                pipeline.finished(write)
 
 
 def refused_row(exc):
