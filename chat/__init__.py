@@ -126,7 +126,12 @@ def create_app(config=None):
         engineio_logger=False,
     )
     register_error_handler(socketio)
-    install_pipeline(socketio.server, app.config["CHAT_PIPELINE_DEPTH"], app.config["CHAT_PIPELINE_LIMIT"])
+    install_pipeline(
+        socketio.server,
+        app.config["CHAT_PIPELINE_DEPTH"],
+        app.config["CHAT_PIPELINE_LIMIT"],
+        app.config["CHAT_PIPELINE_TIMEOUT"],
+    )
     guard_catch_all(socketio.server)
     register_http_errors(app)
     route_socketio_path(app)

@@ -151,6 +151,8 @@ class Config:
         # (chat/messages/pipeline.py); 0: each is stored before the connection's next frame is read.
         self.CHAT_PIPELINE_DEPTH = env_int("CHAT_PIPELINE_DEPTH", 32, 0)
         self.CHAT_PIPELINE_LIMIT = env_int("CHAT_PIPELINE_LIMIT", 2000, 0)  # in the process
+        # How long a connection's next event (or its disconnect) waits for its queued messages.
+        self.CHAT_PIPELINE_TIMEOUT = env_float("CHAT_PIPELINE_TIMEOUT", 10.0, 0.1)
         self.CHAT_WEBSOCKET_COMPRESSION = env_bool("CHAT_WEBSOCKET_COMPRESSION", False)
         # Several nodes: Flask-SocketIO's Redis message queue (redis://host:6379/0), one channel
         # per cluster; metrics for operators (empty path: off; a token: Bearer auth).

@@ -76,6 +76,10 @@ def error_payload(exc, event, sid):
 
 def error_reply(exc):
     """Tell the sender (error event + ack) and log one line; never a traceback on the wire."""
+    from .messages.pipeline import wait_for_flight  # (a cycle at import time)
+
+    # A refused message goes out after the acks of the connection's messages queued before it.
+    wait_for_flight(request.sid)
     payload = error_payload(exc, current_event_name(), request.sid)
     emit("error", payload, to=request.sid)
     return {"ok": False, "error": payload}

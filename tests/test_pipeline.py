@@ -178,7 +178,46 @@ def test_the_depth_and_the_limit_bound_what_is_queued(make_app, depth, limit, qu
         a.disconnect()
 
 
-def test_a_message_queued_before_its_sender_leaves_is_still_stored_and_sent(app, client_factory, transport):
+def test_a_refusal_after_a_queued_message_comes_after_its_ack(app, client_factory, transport):
+    a = client_factory()
+    a.emit("join_room", {"room": "pipe"})
+    a.get_received()
+    acks = transport(a)
+    with history.write_lock:
+        a.emit("room_message", {"room": "pipe", "message": "first"}, callback=True)
+        refused, result = emit_in_thread(a, "room_message", {"room": "pipe", "message": ""})
+        time.sleep(0.2)
+        assert refused.is_alive(), "the refusal went out before the message queued ahead of it"
+    refused.join(10)
+    assert [(ack_id, reply["ok"]) for ack_id, reply in acks[a.eio_sid]] == [(1, True), (2, False)]
+    got = [e["name"] for e in a.get_received() if e["name"] in ("room_message", "error")]
+    assert got == ["room_message", "error"]  # its own echo, then the refusal
+
+
+def test_a_message_whose_handler_fails_is_neither_queued_nor_acked_twice(app, client_factory, transport, monkeypatch):
+    from chat.messages import events
+
+    a = client_factory()
+    a.emit("join_room", {"room": "pipe"})
+    acks = transport(a)
+
+    def broken_touch():
+        raise RuntimeError("the presence table is locked")
+
+    monkeypatch.setattr(events, "touch", broken_touch)
+    with history.write_lock:
+        reply = a.emit("room_message", {"room": "pipe", "message": "lost?"}, callback=True)
+        assert reply["ok"] is False and reply["error"]["code"] == "internal_error"
+        assert not history._waiting and not pipeline._flights
+    time.sleep(0.1)
+    assert [ack_id for ack_id, _ in acks[a.eio_sid]] == [1]  # one ack, no second one later
+    with app.app_context():
+        assert db.session.execute(select(Message.id)).first() is None
+
+
+def test_a_message_queued_before_its_sender_disconnects_goes_out_before_the_leave_notice(
+    app, client_factory, transport
+):
     a, b = client_factory(), client_factory()
     for c in (a, b):
         c.emit("join_room", {"room": "pipe"})
@@ -186,9 +225,15 @@ def test_a_message_queued_before_its_sender_leaves_is_still_stored_and_sent(app,
     transport(a, b)
     with history.write_lock:
         a.emit("room_message", {"room": "pipe", "message": "last words"}, callback=True)
-        a.disconnect()
-    got = []
-    wait_until(lambda: got.extend(texts(b)) or got == ["last words"], what="the message")
+        leaving = threading.Thread(target=a.disconnect)
+        leaving.start()
+        time.sleep(0.2)
+        assert leaving.is_alive(), "the disconnect overtook the message queued before it"
+    leaving.join(10)
+    got = [
+        e["args"][0].get("text") or e["args"][0].get("data") for e in b.get_received() if e["name"] == "room_message"
+    ]
+    assert len(got) == 2 and got[0] == "last words" and "退出しました" in got[1]
     wait_until(lambda: not pipeline._flights, what="the flight to end")
 
 

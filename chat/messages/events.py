@@ -24,6 +24,7 @@ def send_to_room(sid, room, text, client_id=None, reply_to=None):
     thread_id = root.id if root is not None else None
     # A reply is never queued (chat/messages/pipeline.py): after_reply needs it stored.
     queue = pipeline.slot() if root is None else None
+    touch()  # before the store: once it is queued, nothing may fail (its ack comes later)
     payload, created = store_and_send(
         identity(), sid, ref, text, client_id, "room_message", thread_id=thread_id, slot=queue
     )
@@ -41,6 +42,7 @@ def send_to_room(sid, room, text, client_id=None, reply_to=None):
 
 
 def send_to_everyone(sid, text, client_id=None):
+    touch()  # before the store: once it is queued, nothing may fail (its ack comes later)
     payload, created = store_and_send(identity(), sid, None, text, client_id, "message", slot=pipeline.slot())
     if payload is None:  # queued: acked once stored
         return created
@@ -53,15 +55,11 @@ def send_to_everyone(sid, text, client_id=None):
 @rate_limited
 def room_message_event(data=None, *_):
     msg = RoomMessage.parse(data)
-    reply = send_to_room(request.sid, msg.room, msg.message, msg.client_id, msg.reply_to)
-    touch()
-    return reply
+    return send_to_room(request.sid, msg.room, msg.message, msg.client_id, msg.reply_to)
 
 
 @socketio.on("send_message")
 @rate_limited
 def send_message_event(data=None, *_):
     msg = BroadcastMessage.parse(data)
-    reply = send_to_everyone(request.sid, msg.message, msg.client_id)
-    touch()
-    return reply
+    return send_to_everyone(request.sid, msg.message, msg.client_id)

@@ -26,6 +26,7 @@ itself and takes the ack from the handler's return.
 
 import logging
 import threading
+import time
 from collections import deque
 from contextvars import ContextVar
 
@@ -34,7 +35,7 @@ from socketio import packet
 
 from .. import metrics
 from ..errors import error_payload
-from ..extensions import socketio
+from ..extensions import db, socketio
 
 log = logging.getLogger("chat.pipeline")
 
@@ -42,7 +43,8 @@ QUEUEABLE = frozenset({"room_message", "send_message"})
 
 _slot = ContextVar("chat_send_slot", default=None)
 _flights = {}  # Socket.IO sid -> Flight, while the connection has queued messages
-_committer = {"running": False}
+_committer = {"running": False, "queued": 0}  # queued: messages queued in the process, not yet acked
+_settings = {"timeout": 10.0}
 _lock = threading.Lock()  # _flights' entries and the committer's flag
 
 
@@ -66,10 +68,28 @@ class Flight:
         self.writes = deque()
         self.changed = threading.Condition()
 
-    def wait_below(self, limit):
+    def wait_below(self, limit, timeout):
+        """Wait until fewer than `limit` are queued; False after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
         with self.changed:
             while len(self.writes) >= limit:
-                self.changed.wait()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.changed.wait(left)
+        return True
+
+
+def wait_for_flight(sid, limit=1, timeout=None):
+    """Wait until the connection `sid` has fewer than `limit` messages queued (at most the
+    configured timeout; then log and go on: the database is stalled, and the connection's
+    reader must not be held forever)."""
+    flight = _flights.get(sid)
+    if flight is None:
+        return
+    timeout = _settings["timeout"] if timeout is None else timeout
+    if not flight.wait_below(limit, timeout):
+        log.warning("sid=%s: %d queued messages not stored after %g s; going on", sid, len(flight.writes), timeout)
 
 
 def slot():
@@ -85,9 +105,13 @@ def in_flight(sid):
 def queued(write, waiting, store_waiting):
     """Queue `write` (its `slot` set) behind the `waiting` deque's messages, and make sure the
     committer runs `store_waiting` until nothing waits. Returns what the handler returns: no
-    ack now (python-socketio sends none for "not handled"; finished() sends it)."""
+    ack now (python-socketio sends none for "not handled"; finished() sends it); None when the
+    process already holds CHAT_PIPELINE_LIMIT queued messages (not queued)."""
     sid = write.slot.sid
     with _lock:
+        if _committer["queued"] >= write.slot.limit:
+            return None  # the process holds enough: the caller stores it before reading on
+        _committer["queued"] += 1
         flight = _flights.get(sid)
         if flight is None:
             flight = _flights[sid] = Flight()
@@ -106,15 +130,19 @@ def _commit(app, waiting, store_waiting):
     try:
         with app.app_context():
             while True:
-                store_waiting()
+                try:
+                    store_waiting()
+                except Exception:  # noqa: BLE001 - every write of the batch got its ack; go on
+                    log.exception("storing queued messages failed")
+                finally:
+                    db.session.remove()  # no session (nor pooled connection) held between batches
                 with _lock:
                     if not waiting:
                         _committer["running"] = False
                         return
-    except BaseException:
+    except BaseException:  # killed (the process stops): the next queued message starts another
         with _lock:
             _committer["running"] = False
-        log.exception("the committer of queued messages stopped")
         raise
 
 
@@ -131,14 +159,16 @@ def finished(write):
     event through. Called in batch order, under history's write lock."""
     slot = write.slot
     try:
+        server = slot.server
+        connected = server.manager.is_connected(slot.sid, slot.namespace)
         if write.error is None:
             reply = ack_reply(write.payload, write.created)
         else:
-            payload = error_payload(write.error, slot.event, slot.sid)
-            socketio.emit("error", payload, to=slot.sid, namespace=slot.namespace)
+            payload = error_payload(write.error, slot.event, slot.sid)  # logged and counted
+            if connected:
+                socketio.emit("error", payload, to=slot.sid, namespace=slot.namespace)
             reply = {"ok": False, "error": payload}
-        if slot.ack_id is not None:
-            server = slot.server
+        if slot.ack_id is not None and connected:
             ack = server.packet_class(packet.ACK, namespace=slot.namespace, id=slot.ack_id, data=[reply])
             server._send_packet(slot.eio_sid, ack)
     except Exception:  # noqa: BLE001 - the connection's next event must still get through
@@ -147,6 +177,7 @@ def finished(write):
         with _lock:
             flight = _flights.get(slot.sid)
             if flight is not None and write in flight.writes:
+                _committer["queued"] -= 1
                 flight.writes.remove(write)
                 if not flight.writes:
                     del _flights[slot.sid]
@@ -160,20 +191,22 @@ def over_transport(server, eio_sid):
     return eio_sid in server.eio.sockets
 
 
-def install(server, depth, limit):
+def install(server, depth, limit, timeout):
     """Route the server's events through the pipeline (depth: messages queued per connection;
     limit: in the process; past it a message is stored before the connection's next frame is
-    read, as with depth 0)."""
+    read, as with depth 0; timeout: how long a connection's next event, or its disconnect,
+    waits for its queued messages at most)."""
     if depth <= 0:
         return
+    _settings["timeout"] = timeout
     handle = server._handle_event_internal  # runs the handler, then sends its ack
+    handle_disconnect = server._handle_disconnect
 
     def handle_event(srv, sid, eio_sid, data, namespace, ack_id):
         name = data[0] if data else None
         queueable = name in QUEUEABLE and over_transport(srv, eio_sid)
-        flight = _flights.get(sid)
-        if flight is not None:
-            flight.wait_below(depth if queueable else 1)
+        if sid in _flights:
+            wait_for_flight(sid, depth if queueable else 1)
         if not queueable:
             return handle(srv, sid, eio_sid, data, namespace, ack_id)
         token = _slot.set(Slot(srv, sid, eio_sid, namespace or "/", ack_id, name, limit))
@@ -182,4 +215,12 @@ def install(server, depth, limit):
         finally:
             _slot.reset(token)
 
+    def disconnected(eio_sid, namespace, reason=None):
+        # The leave notices and the offline status go out after the connection's last messages.
+        sid = server.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+        if sid in _flights:
+            wait_for_flight(sid)
+        return handle_disconnect(eio_sid, namespace, reason)
+
     server._handle_event_internal = handle_event
+    server._handle_disconnect = disconnected

@@ -200,13 +200,12 @@ def store_and_send(identity, sid, ref, text, client_id, event, upload=None, thre
     # checked by the INSERT itself (INSERT_CHECKED, _insert).
     write = Write(identity, sid, ref, text, client_id, event, upload, mentions, thread_id)
     write.author = author_of(identity["id"])  # display name and avatar, before the lock (cached)
-    if (
-        slot is not None
-        and (write_lock.locked() or _waiting or pipeline.in_flight(slot.sid))
-        and len(_waiting) < slot.limit
-    ):
+    if slot is not None and (write_lock.locked() or _waiting or pipeline.in_flight(slot.sid)):
         write.slot = slot
-        return None, pipeline.queued(write, _waiting, store_waiting)
+        reply = pipeline.queued(write, _waiting, store_waiting)
+        if reply is not None:
+            return None, reply
+        write.slot = None  # the process holds CHAT_PIPELINE_LIMIT queued: stored before reading on
     if upload is None:
         _waiting.append(write)
     with write_lock:
@@ -268,11 +267,17 @@ def _store_batch(batch):
             if not write.done:
                 write.fail(exc)
     finally:
+        stopped = None
         for write in batch:
             if not write.done:  # stopped by something that is no Exception (the greenlet killed)
                 write.fail(ChatError("internal_error", "The message could not be stored."))
             if write.slot is not None:  # queued: its ack, in batch (arrival) order
-                pipeline.finished(write)
+                try:
+                    pipeline.finished(write)
+                except BaseException as exc:  # noqa: BLE001 - every other write still gets its ack
+                    stopped = stopped or exc
+        if stopped is not None:
+            raise stopped
 
 
 def refused_row(exc):
