@@ -62,6 +62,16 @@ def current_event_name():
     return name[:100] if isinstance(name, str) else None
 
 
+# Called with the connection's sid before a refusal goes out to it: chat/messages/pipeline.py
+# holds it until the acks of the messages the connection sent before (queued) have gone out.
+_before_refusal = []
+
+
+def before_refusal(hook):
+    if hook not in _before_refusal:
+        _before_refusal.append(hook)
+
+
 def error_payload(exc, event, sid):
     """The `error` event's payload for a refused event (logged in one line, counted)."""
     if isinstance(exc, ChatError):
@@ -76,10 +86,8 @@ def error_payload(exc, event, sid):
 
 def error_reply(exc):
     """Tell the sender (error event + ack) and log one line; never a traceback on the wire."""
-    from .messages.pipeline import wait_for_flight  # (a cycle at import time)
-
-    # A refused message goes out after the acks of the connection's messages queued before it.
-    wait_for_flight(request.sid)
+    for hook in _before_refusal:
+        hook(request.sid)
     payload = error_payload(exc, current_event_name(), request.sid)
     emit("error", payload, to=request.sid)
     return {"ok": False, "error": payload}

@@ -34,7 +34,7 @@ from flask import current_app
 from socketio import packet
 
 from .. import metrics
-from ..errors import error_payload
+from ..errors import before_refusal, error_payload
 from ..extensions import db, socketio
 
 log = logging.getLogger("chat.pipeline")
@@ -199,6 +199,7 @@ def install(server, depth, limit, timeout):
     if depth <= 0:
         return
     _settings["timeout"] = timeout
+    before_refusal(wait_for_flight)  # a refused message's error and ack after the queued ones'
     handle = server._handle_event_internal  # runs the handler, then sends its ack
     handle_disconnect = server._handle_disconnect
 
