@@ -230,6 +230,42 @@ def test_an_event_named_like_the_servers_own_is_refused_and_changes_nothing(app,
     assert any(p["args"][0].get("text") == "still here" for p in listener.get_received())
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '2[["room_message"],{"room":"lobby","message":"x"}]',
+        "2[]",
+        "2{}",
+        "25",
+        '2"room_message"',
+        '2[{"a":1}]',
+        "2[null]",
+    ],
+)
+def test_an_event_packet_without_a_string_name_is_refused_and_the_client_stays(app, raw):
+    """A raw Socket.IO event packet whose name is a list, an object, a number or missing gets
+    unknown_event (as an `error` event, and in its ack when it asked for one): it used to raise
+    inside python-socketio, and the client heard nothing."""
+    sender, listener = socketio.test_client(app), socketio.test_client(app)
+    for client in (sender, listener):
+        assert client.emit("join_room", {"room": "lobby"}, callback=True)["ok"]
+        client.get_received()
+    server = socketio.server
+    server._handle_eio_message(sender.eio_sid, raw)
+    errors = [p["args"][0] for p in sender.get_received() if p["name"] == "error"]
+    assert [e["code"] for e in errors] == ["unknown_event"], errors
+    if raw.startswith("2["):  # with an ack id: the ack says why too
+        sender.acks = None
+        server._handle_eio_message(sender.eio_sid, "27" + raw[1:])
+        assert sender.acks["args"][0]["error"]["code"] == "unknown_event", sender.acks
+        sender.acks = None
+        sender.get_received()
+    assert sender.is_connected()
+    assert listener.get_received() == []  # nothing reached the room
+    assert sender.emit("room_message", {"room": "lobby", "message": "still here"}, callback=True)["ok"]
+    assert any(p["args"][0].get("text") == "still here" for p in listener.get_received())
+
+
 def test_api_urls_without_a_route_answer_json(app):
     client = app.test_client()
     missing = client.get("/api/nothing-here")

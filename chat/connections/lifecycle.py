@@ -107,11 +107,35 @@ def guard_catch_all(server, namespace="/"):
         return handler(*args)
 
     server.handlers[namespace]["*"] = catch_all
+    guard_event_names(server)
+
+
+def guard_event_names(server):
+    """Make an event packet whose name is not a string reach unknown_event.
+
+    A Socket.IO event packet carries a list whose first item is the event's name. python-socketio
+    takes `data[0]` and looks it up in a dict: an empty list, an object, a number in place of the
+    list, or a list or an object as the name raised inside the server (logged there; the client
+    heard nothing). Such a packet is handed on with None as its name, which no handler has, so
+    the catch-all refuses it with `unknown_event` (and its ack, if it asked for one, says so).
+    """
+    handle = server._handle_event
+
+    def handle_event(eio_sid, namespace, ack_id, data):
+        if not isinstance(data, list) or not data:
+            data = [None]
+        elif not isinstance(data[0], str):
+            data = [None, *data[1:]]
+        return handle(eio_sid, namespace, ack_id, data)
+
+    server._handle_event = handle_event
 
 
 @socketio.on("*")
 def unknown_event(*args):
     # Called with the event's name first; an event the client named "*" itself comes here too,
     # with whatever it sent (or nothing) in that place.
+    if args and args[0] is None:  # a packet whose name was not a string (guard_event_names)
+        raise ChatError("unknown_event", "An event's name must be a string.")
     event = args[0] if args and isinstance(args[0], str) else "*"
     raise ChatError("unknown_event", f"Unknown event '{event[:100]}'.")
