@@ -16,3 +16,18 @@ def detect_async_mode():
     if monkey is not None and monkey.is_module_patched("socket"):
         return "gevent"
     return "threading"
+
+
+def unpatched_poll():
+    """The operating system's `select.poll` when eventlet or gevent patched it, else None.
+
+    A poll through it blocks the whole process, every green thread with it: only for a wait
+    bounded to a millisecond or so (chat/pgwire.py, AnswerWait). None when nothing is patched
+    (`flask run`'s threads): a thread's blocking read waits alone there already.
+    """
+    mode = detect_async_mode()
+    if mode == "eventlet":
+        return sys.modules["eventlet.patcher"].original("select").poll
+    if mode == "gevent":
+        return sys.modules["gevent.monkey"].get_original("select", "poll")
+    return None

@@ -13,7 +13,7 @@ class ConfigError(RuntimeError):
     """The environment holds a value the app cannot start with."""
 
 
-def env_number(name, default, minimum, kind):
+def env_number(name, default, minimum, kind, maximum=None):
     """A number of type `kind` from the environment, or a clear error naming the variable."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -23,8 +23,10 @@ def env_number(name, default, minimum, kind):
     except ValueError:
         article = "an integer" if kind is int else "a number"
         raise ConfigError(f"{name} must be {article}, got {raw!r}") from None
-    if value < minimum:
+    if not value >= minimum:  # NaN too
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and not value <= maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -32,8 +34,8 @@ def env_int(name, default, minimum=0):
     return env_number(name, default, minimum, int)
 
 
-def env_float(name, default, minimum=0.0):
-    return env_number(name, default, minimum, float)
+def env_float(name, default, minimum=0.0, maximum=None):
+    return env_number(name, default, minimum, float, maximum)
 
 
 def env_bool(name, default):
@@ -107,6 +109,9 @@ class Config:
         # The message connection is checked with a round trip before its first use after this
         # many idle seconds (a restarted database then costs no message; 0: before every use).
         self.CHAT_DB_PING_AFTER = env_float("CHAT_DB_PING_AFTER", 10.0, 0.0)
+        # PostgreSQL under eventlet or gevent: milliseconds the message connection waits for an
+        # answer without yielding to the loop (chat/pgwire.py, AnswerWait; 0: never).
+        self.CHAT_DB_ANSWER_WAIT_MS = env_float("CHAT_DB_ANSWER_WAIT_MS", 1.0, 0.0, 50.0)
         # Identity
         self.CHAT_ALLOW_GUESTS = env_bool("CHAT_ALLOW_GUESTS", True)
         self.SESSION_COOKIE_HTTPONLY = True

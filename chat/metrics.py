@@ -66,6 +66,12 @@ MESSAGES_QUEUED = Counter(
     "Messages queued for the next group commit while one was in flight (pipelined sends).",
     registry=None,
 )
+DB_ANSWER_WAITS = LabelledCounter(
+    "chat_db_answer_waits_total",
+    "Statements of the message connection whose answer came while the process waited for it "
+    "(`answered`), missed CHAT_DB_ANSWER_WAIT_MS (`missed`), or was not waited for after a miss (`skipped`).",
+    "outcome",
+)
 DB_WRITE = histogram("chat_db_write_seconds", "Storing one message (insert and commit).")
 QUEUE_PUBLISH = histogram("chat_queue_publish_seconds", "Publishing one event to the message queue.")
 QUEUE_LAG = histogram(
@@ -93,6 +99,7 @@ COLLECTED = (
     MESSAGES_OUT.metric,
     ERRORS.metric,
     MESSAGES_QUEUED,
+    DB_ANSWER_WAITS.metric,
     DB_WRITE,
     QUEUE_PUBLISH,
     QUEUE_LAG,

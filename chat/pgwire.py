@@ -19,7 +19,15 @@ first statement (BEGIN; SELECT …; COMMIT was three round trips, now two). Unti
 connection counts as in a transaction, so pg8000 sends no second BEGIN; a ROLLBACK then drops
 the kept BEGIN and sends nothing (the server never began). Both answers are read, in order,
 before either's error is raised.
+
+A connection may also wait for its answers without yielding (`wait_for_answers`): see
+AnswerWait for why the message connection does.
 """
+
+import time
+from io import BufferedRWPair
+from select import POLLIN
+from socket import SocketIO
 
 import pg8000
 from pg8000.converters import make_params
@@ -46,11 +54,84 @@ UNNAMED = NULL_BYTE  # the unnamed statement and the unnamed portal
 BEGINS = ("begin transaction", "BEGIN")  # pg8000's own, and SQLAlchemy's exec_driver_sql("BEGIN")
 
 
+class AnswerWait:
+    """Wait, blocking the process, up to `bound` seconds for a statement's answer to arrive.
+
+    Under eventlet or gevent a read that finds nothing yields to the loop, and the loop looks at
+    the socket again only after running every green thread that is ready. On a busy node that is
+    hundreds of writers sending frames: each round trip of a stored message then costs a whole
+    turn of the loop, where SQLite's INSERT costs none, and a message reaches its room a turn
+    later (docs/benchmarks/changes.md, "Waiting for the database's answer"). A local database
+    answers an INSERT in a fraction of a millisecond: waiting for it in place, with the process's
+    own poll, is cheaper than the turn. Every read of the answer waits (it may come in parts),
+    all within one bound per statement. When the answer misses the bound (a remote or slow
+    database), the read yields as before and the next SKIP statements do not wait at all: a
+    database always slower than the bound costs 1/(SKIP + 1) of a bound per statement.
+
+    poll: the process's own `select.poll` (chat/asyncmode.unpatched_poll); count: called with
+    "answered" (a read found its data within the bound), "missed" (it did not) or "skipped" (a
+    statement not waited for, after a miss), for a metric.
+    """
+
+    SKIP = 63
+
+    __slots__ = ("poller", "pending", "bound", "count", "skip", "deadline")
+
+    def __init__(self, poll, sock, bound, count=None):
+        self.poller = poll()
+        self.poller.register(sock.fileno(), POLLIN)
+        self.pending = getattr(sock, "pending", None)  # TLS: bytes decrypted already, none on the socket
+        self.bound = bound
+        self.count = count or (lambda outcome: None)
+        self.skip = 0
+        self.deadline = None  # while a statement's answer is waited for
+
+    def sent(self):
+        """A statement was sent: wait for its answer, unless after a recent miss."""
+        if self.skip:
+            self.skip -= 1
+            self.deadline = None
+            self.count("skipped")
+        else:
+            self.deadline = time.monotonic() + self.bound
+
+    def before_read(self):
+        """Before a read from the socket: wait until it has data, or until the bound is spent."""
+        if self.deadline is None or (self.pending is not None and self.pending()):
+            return
+        left = self.deadline - time.monotonic()
+        if left > 0 and self.poller.poll(left * 1000.0):
+            self.count("answered")
+            return
+        self.deadline, self.skip = None, self.SKIP
+        self.count("missed")
+
+
+class _WaitingReader(SocketIO):
+    """The connection socket's reading side, each read preceded by the AnswerWait."""
+
+    def __init__(self, sock, wait):
+        super().__init__(sock, "rb")
+        self.wait = wait
+
+    def readinto(self, buffer):
+        self.wait.before_read()
+        return super().readinto(buffer)
+
+
 class Connection(pg8000.Connection):
     """The connection `pg8000.connect` makes (the one SQLAlchemy's dialect uses, which raises
     IntegrityError for a unique violation), statements pipelined (see the module's docstring)."""
 
     _begin = None  # a BEGIN not sent yet: (its Query message, its Context)
+    answer_wait = None  # an AnswerWait, called after each request is written (the message connection)
+
+    def wait_for_answers(self, poll, bound, count=None):
+        """Wait up to `bound` seconds for each answer without yielding (AnswerWait); poll: the
+        process's own select.poll. Call before any statement is sent (nothing is buffered)."""
+        wait = AnswerWait(poll, self._usock, bound, count)
+        self._sock = BufferedRWPair(_WaitingReader(self._usock, wait), SocketIO(self._usock, "wb"))
+        self.answer_wait = wait
 
     @property
     def _in_transaction(self):
@@ -116,6 +197,8 @@ class Connection(pg8000.Connection):
             request = begin[0] + request
         _write(self._sock, request)
         _flush(self._sock)
+        if self.answer_wait is not None:
+            self.answer_wait.sent()
         if begin is not None:
             try:
                 self._answer(begin[1])

@@ -113,6 +113,17 @@ def test_the_postgresql_read_pool_is_its_own_sized_from_the_environment(monkeypa
         Config()
 
 
+@pytest.mark.parametrize("raw", ["-1", "nan", "inf", "50.5", "1ms", "-0.1"])
+def test_the_answer_wait_is_bounded_and_a_number(monkeypatch, raw):
+    """CHAT_DB_ANSWER_WAIT_MS blocks the whole process while it waits: 0 to 50 ms, no NaN."""
+    assert Config().CHAT_DB_ANSWER_WAIT_MS == 1.0
+    monkeypatch.setenv("CHAT_DB_ANSWER_WAIT_MS", "0.25")
+    assert Config().CHAT_DB_ANSWER_WAIT_MS == 0.25
+    monkeypatch.setenv("CHAT_DB_ANSWER_WAIT_MS", raw)
+    with pytest.raises(ConfigError, match="CHAT_DB_ANSWER_WAIT_MS must be"):
+        Config()
+
+
 def test_pages_send_security_headers(app):
     response = app.test_client().get("/login")
     csp = response.headers["Content-Security-Policy"]

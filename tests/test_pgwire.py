@@ -282,6 +282,41 @@ def test_a_stored_message_is_one_round_trip_and_a_join_three(client_factory, app
         event.remove(Engine, "connect", count)
 
 
+def test_the_message_connection_waits_for_its_answers_under_a_patched_loop(client_factory, app, monkeypatch):
+    """The app on PostgreSQL: where eventlet or gevent patched select (here: stood in for by the
+    plain poll), the writer's connection waits for each answer (chat_db_answer_waits_total), and
+    messages, a refused one and a retried client_id among them, are stored and acked as before."""
+    if TEST_DB != "postgresql":
+        pytest.skip("the app on PostgreSQL: CHAT_TEST_DB=postgresql (the suite's PostgreSQL pass runs this)")
+    import select
+
+    from chat import metrics
+    from chat.messages import writer
+
+    monkeypatch.setattr(writer, "unpatched_poll", lambda: select.poll)
+    with app.app_context():
+        db.engine.dispose()  # a new writer connection, opened with the wait
+    # A bound that a loaded test machine's commits do not miss (a miss skips the next 63 waits).
+    monkeypatch.setitem(app.config, "CHAT_DB_ANSWER_WAIT_MS", 200.0)
+    monkeypatch.delitem(app.extensions, "chat_writer", raising=False)
+    answered = metrics.DB_ANSWER_WAITS.metric.labels("answered")
+    before = answered._value.get()
+    a, b = client_factory(), client_factory()
+    for c in (a, b):
+        c.emit("join_room", {"room": "waits"})
+    acks = [a.emit("room_message", {"room": "waits", "message": f"m{i}"}, callback=True) for i in range(5)]
+    assert all(ack["ok"] for ack in acks) and [x["id"] for x in acks] == sorted(x["id"] for x in acks)
+    first = a.emit("room_message", {"room": "waits", "message": "once", "client_id": "c-1"}, callback=True)
+    again = a.emit("room_message", {"room": "waits", "message": "once", "client_id": "c-1"}, callback=True)
+    assert again == {"ok": True, "id": first["id"], "duplicate": True}
+    refused = a.emit("room_message", {"room": "waits", "message": "x\x00y"}, callback=True)
+    assert refused["ok"] is False
+    assert a.emit("room_message", {"room": "waits", "message": "after"}, callback=True)["ok"]
+    assert answered._value.get() - before >= 7
+    texts = [p["args"][0].get("text") for p in b.get_received() if p["name"] == "room_message"]
+    assert [t for t in texts if t and not t.endswith("room.")] == [f"m{i}" for i in range(5)] + ["once", "after"]
+
+
 @once
 def test_pg8000s_prepared_statements_run_inside_a_kept_begin(conn, table):
     run(conn, "BEGIN")
@@ -317,3 +352,149 @@ def test_an_answer_left_half_read_closes_the_connection_and_sqlalchemy_replaces_
             assert connection.execute(text("SELECT :v"), {"v": "next"}).scalar() == "next"
     finally:
         engine.dispose()
+
+
+def test_an_answer_wait_waits_for_the_answer_and_skips_after_a_miss():
+    """AnswerWait on a socket pair: data there, `answered`; nothing within the bound, `missed`,
+    then SKIP statements not waited for (a database slower than the bound costs a bound once
+    per SKIP + 1 statements), then waiting again. A miss ends the statement's waiting."""
+    import select
+    import socket
+
+    ours, theirs = socket.socketpair()
+    seen = []
+    try:
+        wait = pgwire.AnswerWait(select.poll, ours, 0.005, seen.append)
+        wait.sent()
+        wait.before_read()
+        wait.before_read()  # the rest of the answer is not waited for after a miss
+        assert seen == ["missed"]
+        for _ in range(wait.SKIP):
+            wait.sent()
+            wait.before_read()
+        assert seen == ["missed"] + ["skipped"] * wait.SKIP
+        seen.clear()
+        theirs.send(b"x")
+        wait.sent()
+        wait.before_read()
+        wait.before_read()  # a second part of the answer: waited for too
+        assert seen == ["answered", "answered"]
+        ours.recv(1)
+        wait.before_read()
+        wait.sent()
+        assert seen == ["answered", "answered", "missed", "skipped"]
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_an_answer_wait_over_tls_does_not_wait_for_what_is_decrypted_already(tmp_path):
+    """Over TLS a read may find its data already decrypted (the rest of a record) while the socket
+    itself has nothing: no wait then, and no miss."""
+    import select
+    import socket
+    import ssl
+    import threading
+
+    from tests.push_service import self_signed
+
+    cert, key = self_signed(tmp_path)
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(cert, key)
+    client_side = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_side.check_hostname, client_side.verify_mode = False, ssl.CERT_NONE
+    ours, theirs = socket.socketpair()
+    accepted = {}
+    handshake = threading.Thread(target=lambda: accepted.update(s=server_side.wrap_socket(theirs, server_side=True)))
+    handshake.start()
+    tls = client_side.wrap_socket(ours)
+    handshake.join(10)
+    seen = []
+    try:
+        wait = pgwire.AnswerWait(select.poll, tls, 5.0, seen.append)
+        accepted["s"].sendall(b"ab")  # one record
+        wait.sent()
+        wait.before_read()
+        assert tls.recv(1) == b"a" and tls.pending() == 1
+        wait.before_read()  # "b" is decrypted already: a poll would wait the whole bound, then miss
+        assert tls.recv(1) == b"b"
+        assert seen == ["answered"]
+    finally:
+        tls.close()
+        accepted["s"].close()
+
+
+GREEN_ROUND_TRIPS = """
+import sys
+mode, url, bound = sys.argv[1], sys.argv[2], float(sys.argv[3])
+if mode == "eventlet":
+    import eventlet
+    eventlet.monkey_patch()
+    spawn, yield_now = eventlet.spawn, lambda: eventlet.sleep(0)
+else:
+    from gevent import monkey
+    monkey.patch_all()
+    import gevent
+    spawn, yield_now = gevent.spawn, lambda: gevent.sleep(0)
+from sqlalchemy.engine import make_url
+from chat import pgwire
+from chat.asyncmode import unpatched_poll
+
+u = make_url(url)
+connection = pgwire.Connection(u.username, host=u.host, port=u.port or 5432, database=u.database, password=u.password)
+outcomes = []
+if bound > 0:
+    connection.wait_for_answers(unpatched_poll(), bound, outcomes.append)
+turns = [0]
+running = [True]
+
+def ticker():
+    while running[0]:
+        turns[0] += 1
+        yield_now()
+
+spawn(ticker)
+yield_now()
+start = turns[0]
+for n in range(20):
+    cursor = connection.cursor()
+    cursor.execute("SELECT %s::int", (n,))
+    assert cursor.fetchone()[0] == n
+print(turns[0] - start, outcomes.count("answered"))
+running[0] = False
+connection.close()
+"""
+
+
+@once
+@pytest.mark.parametrize("mode", ["eventlet", "gevent"])
+def test_the_message_connection_reads_its_answers_without_a_turn_of_the_loop(pg_available, mode, tmp_path):
+    """Under eventlet and gevent a statement's answer is read without yielding when the
+    connection waits for answers (every other green thread waits meanwhile: the ticker gets no
+    turn, also when the answer comes in parts), and with a turn per round trip when it does not."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    script = tmp_path / "green.py"
+    script.write_text(GREEN_ROUND_TRIPS)
+    root = Path(__file__).resolve().parent.parent
+
+    def turns_and_answers(bound):
+        done = subprocess.run(
+            [sys.executable, str(script), mode, PG_ADMIN_URL, str(bound)],
+            cwd=root,
+            env={**__import__("os").environ, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return [int(n) for n in done.stdout.split()]
+
+    turns, answered = turns_and_answers(0)
+    assert turns >= 20 and answered == 0  # each round trip yields at least once
+    turns, answered = turns_and_answers(5.0)  # a bound no local answer misses
+    assert answered >= 20 and turns == 0, (turns, answered)  # an answer may come in two parts

@@ -13,6 +13,10 @@ The connection is in autocommit mode: a message stored by one INSERT is its own 
 PostgreSQL that is one round trip, where an implicit transaction makes it two (BEGIN with the
 INSERT, then COMMIT; chat/pgwire.py); on SQLite it spares SQLAlchemy's commit call per message. Writes that need a
 transaction (mentions, the order across nodes) send BEGIN and COMMIT themselves.
+
+On PostgreSQL under eventlet or gevent the connection waits for each answer in place, up to
+CHAT_DB_ANSWER_WAIT_MS, instead of yielding to the loop (chat/pgwire.py, AnswerWait): on a busy
+node a yield costs a whole turn of the loop, and every message stored waits for it.
 """
 
 import logging
@@ -24,6 +28,8 @@ from sqlalchemy import event
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
+from .. import metrics
+from ..asyncmode import unpatched_poll
 from ..errors import ChatError
 from ..extensions import db
 
@@ -33,9 +39,11 @@ log = logging.getLogger("chat.writer")
 class _Writer:
     """The app's message-writing connection (held in app.extensions; the app has one engine)."""
 
-    def __init__(self, engine, ping_after):
+    def __init__(self, engine, ping_after, answer_wait=0.0):
         self.engine = engine
         self.ping_after = ping_after
+        # PostgreSQL under eventlet or gevent: wait this long for an answer without yielding.
+        self.answer_wait = answer_wait if engine.dialect.driver == "pg8000" else 0.0
         self.connection = None
         self.used = 0.0
         # Not where the pool hands every checkout of a thread the same connection (an in-memory
@@ -62,8 +70,17 @@ class _Writer:
                 # Never returned to the pool (see close), so the setting is not undone there.
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             self.connection = connection
+            self._wait_for_answers(connection)
         self.used = now
         return self.connection
+
+    def _wait_for_answers(self, connection):
+        """Each answer of this connection is waited for in place, up to answer_wait seconds
+        (chat/pgwire.py, AnswerWait): a stored message then costs no turn of a busy loop."""
+        poll = unpatched_poll() if self.answer_wait > 0 else None
+        driver_connection = connection.connection.dbapi_connection
+        if poll is not None and hasattr(driver_connection, "wait_for_answers"):
+            driver_connection.wait_for_answers(poll, self.answer_wait, metrics.DB_ANSWER_WAITS.inc)
 
     def close(self, *_):
         """Drop the connection without returning it to the pool (engine disposed, or broken)."""
@@ -102,7 +119,10 @@ class _Writer:
 def _writer():
     writer = current_app.extensions.get("chat_writer")
     if writer is None:
-        writer = current_app.extensions["chat_writer"] = _Writer(db.engine, current_app.config["CHAT_DB_PING_AFTER"])
+        config = current_app.config
+        writer = current_app.extensions["chat_writer"] = _Writer(
+            db.engine, config["CHAT_DB_PING_AFTER"], config["CHAT_DB_ANSWER_WAIT_MS"] / 1000.0
+        )
     return writer
 
 
