@@ -22,31 +22,74 @@ export class LogView {
     this.onLatest = onLatest;
     this.onReadBottom = onReadBottom;
     this.pinned = true;       // the reader is at the newest: keep it in view whatever resizes
+    this.lastTop = 0;         // scrollTop where the log last was: a smaller one is the reader going up
     list.addEventListener("scroll", () => this.scrolled(), { passive: true });
     jump.addEventListener("click", () => this.jumpLatest());
-    // The log's box shrinks or grows when the header, the composer or the typing line change;
-    // lines are inserted, re-rendered in place (an edit, reactions, a new name) and grow when
-    // pictures load: a reader at the newest stays there.
-    const keepPinned = () => { if (this.pinned) this.toBottom(); };
-    if (typeof ResizeObserver === "function") new ResizeObserver(keepPinned).observe(list);
+    // A reader at the newest stays there whatever changes the log's height or its content's:
+    // - the page around it: the header (a room's members and topic come with the directory),
+    //   banners, errors, the typing line, the composer. Any change to the page is seen at once
+    //   (a microtask, before any other task reads the log), not only at the next frame;
+    // - lines inserted, re-rendered in place (an edit, reactions, a new name), or growing with no
+    //   change to the page (pictures and fonts loading, a wrap): each line is observed, the log's
+    //   box alone does not change when its content does.
+    const follow = () => this.follow();
+    this.lines = typeof ResizeObserver === "function" ? new ResizeObserver(follow) : null;
+    if (this.lines) this.lines.observe(list);
     if (typeof MutationObserver === "function") {
-      new MutationObserver(keepPinned).observe(list, {
-        childList: true, subtree: true, characterData: true, attributeFilter: ["class", "hidden", "src"],
-      });
+      const page = list.ownerDocument.documentElement;
+      new MutationObserver((records) => {
+        this.observeLines(records);
+        follow();
+      }).observe(page, { childList: true, subtree: true, characterData: true, attributes: true });
     }
-    list.addEventListener("load", keepPinned, true);  // an image's box once it has loaded
+    list.addEventListener("load", follow, true);  // an image's box once it has loaded
+  }
+
+  // The lines the ResizeObserver watches: those in the log.
+  observeLines(records) {
+    if (!this.lines) return;
+    for (const record of records) {
+      if (record.target !== this.list || record.type !== "childList") continue;
+      for (const node of record.removedNodes) if (node.nodeType === 1) this.lines.unobserve(node);
+      for (const node of record.addedNodes) {
+        if (node.nodeType === 1 && node.parentNode === this.list) this.lines.observe(node, { box: "border-box" });  // padding too
+      }
+    }
+  }
+
+  // Something changed size: a pinned log goes back to the bottom, unless the reader has just
+  // scrolled up (its scroll event is not dispatched yet).
+  follow() {
+    if (!this.pinned) return;
+    if (this.list.scrollTop < this.lastTop && !this.nearBottom()) {
+      this.pinned = false;
+      return;
+    }
+    this.toBottom();
   }
 
   nearBottom() {
     return this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < NEAR;
   }
 
+  // Only the reader unpins the log, by going up away from the newest: a scroll event of our own
+  // (toBottom, a render) or of layout (content that grew before the event was dispatched) does
+  // not, and a pinned log that is no longer at the bottom goes back there.
   scrolled() {
     const c = this.conversation;
     if (!c) return;
-    if (this.list.scrollTop < 200 && c.hasMore) this.onOlder();
-    const bottom = this.nearBottom();
-    this.pinned = bottom && c.atLatest;
+    const top = this.list.scrollTop;
+    const up = top < this.lastTop;
+    this.lastTop = top;
+    if (top < 200 && c.hasMore) this.onOlder();
+    let bottom = this.nearBottom();
+    if (!c.atLatest) this.pinned = false;  // the window does not reach the newest
+    else if (bottom) this.pinned = true;
+    else if (up) this.pinned = false;
+    else if (this.pinned) {
+      this.toBottom();
+      bottom = true;
+    }
     this.jump.hidden = bottom && c.atLatest;
     if (bottom && !c.atLatest) this.onLatest();
     if (bottom) this.onReadBottom();
@@ -63,12 +106,14 @@ export class LogView {
 
   toBottom() {
     this.list.scrollTop = this.list.scrollHeight;
+    this.lastTop = this.list.scrollTop;
   }
 
   // A new visit to a conversation: empty until its history arrives.
   open(conversation, lineAfter) {
     this.conversation = conversation;
     this.pinned = true;
+    this.lastTop = 0;
     this.notices = [];
     this.lastRead = lineAfter;
     this.lineId = null;
@@ -138,6 +183,7 @@ export class LogView {
     if (focusedId) this.list.querySelector(`li[data-id="${focusedId}"]`)?.focus({ preventScroll: true });
     requestAnimationFrame(() => this.list.removeAttribute("aria-busy"));
     this.jump.hidden = this.nearBottom() && c.atLatest;
+    this.lastTop = this.list.scrollTop;  // where the render left the log: not the reader's move
   }
 
   topLine() {
