@@ -69,7 +69,7 @@ MESSAGES_QUEUED = Counter(
 DB_ANSWER_WAITS = LabelledCounter(
     "chat_db_answer_waits_total",
     "Statements of the message connection whose answer came while the process waited for it "
-    "(`answered`), missed CHAT_DB_ANSWER_WAIT_MS (`missed`), or was not waited for after a miss (`skipped`).",
+    "(`answered`), missed CHAT_DB_ANSWER_WAIT_MS (`missed`), or were not waited for after a miss (`skipped`).",
     "outcome",
 )
 DB_WRITE = histogram("chat_db_write_seconds", "Storing one message (insert and commit).")

@@ -55,7 +55,7 @@ BEGINS = ("begin transaction", "BEGIN")  # pg8000's own, and SQLAlchemy's exec_d
 
 
 class AnswerWait:
-    """Wait, blocking the process, up to `bound` seconds for a statement's answer to arrive.
+    """Wait, blocking the process, up to `bound_ms` milliseconds for a statement's answer.
 
     Under eventlet or gevent a read that finds nothing yields to the loop, and the loop looks at
     the socket again only after running every green thread that is ready. On a busy node that is
@@ -64,27 +64,29 @@ class AnswerWait:
     later (docs/benchmarks/changes.md, "Waiting for the database's answer"). A local database
     answers an INSERT in a fraction of a millisecond: waiting for it in place, with the process's
     own poll, is cheaper than the turn. Every read of the answer waits (it may come in parts),
-    all within one bound per statement. When the answer misses the bound (a remote or slow
-    database), the read yields as before and the next SKIP statements do not wait at all: a
-    database always slower than the bound costs 1/(SKIP + 1) of a bound per statement.
+    all within the one bound of the statement (poll counts whole milliseconds: a part after the
+    first waits for the whole milliseconds left, rounded down). When the answer misses the bound
+    (a remote or slow database), the read yields as before and the next SKIP statements do not
+    wait at all: a database always slower than the bound costs 1/(SKIP + 1) of a bound per
+    statement.
 
-    poll: the process's own `select.poll` (chat/asyncmode.unpatched_poll); count: called with
-    "answered" (a read found its data within the bound), "missed" (it did not) or "skipped" (a
-    statement not waited for, after a miss), for a metric.
+    poll: the process's own `select.poll` (chat/asyncmode.unpatched_poll); count: called once per
+    statement with "answered" (read within the bound), "missed" (not) or "skipped" (not waited
+    for, after a miss), for a metric.
     """
 
     SKIP = 63
 
-    __slots__ = ("poller", "pending", "bound", "count", "skip", "deadline")
+    __slots__ = ("poller", "pending", "bound_ms", "count", "skip", "deadline")
 
-    def __init__(self, poll, sock, bound, count=None):
+    def __init__(self, poll, sock, bound_ms, count=None):
         self.poller = poll()
         self.poller.register(sock.fileno(), POLLIN)
         self.pending = getattr(sock, "pending", None)  # TLS: bytes decrypted already, none on the socket
-        self.bound = bound
+        self.bound_ms = int(bound_ms)
         self.count = count or (lambda outcome: None)
         self.skip = 0
-        self.deadline = None  # while a statement's answer is waited for
+        self.deadline = None  # while a statement's answer is waited for: (monotonic deadline, first read done)
 
     def sent(self):
         """A statement was sent: wait for its answer, unless after a recent miss."""
@@ -93,18 +95,27 @@ class AnswerWait:
             self.deadline = None
             self.count("skipped")
         else:
-            self.deadline = time.monotonic() + self.bound
+            self.deadline = (time.monotonic() + self.bound_ms / 1000.0, False)
 
     def before_read(self):
         """Before a read from the socket: wait until it has data, or until the bound is spent."""
         if self.deadline is None or (self.pending is not None and self.pending()):
             return
-        left = self.deadline - time.monotonic()
-        if left > 0 and self.poller.poll(left * 1000.0):
-            self.count("answered")
+        deadline, later = self.deadline
+        # The first read waits the whole bound (the poll measures it, whatever else the process
+        # did since the send); a later part the whole milliseconds left (0: a look, no wait).
+        wait_ms = max(0, int((deadline - time.monotonic()) * 1000.0)) if later else self.bound_ms
+        if self.poller.poll(wait_ms):
+            self.deadline = (deadline, True)
             return
         self.deadline, self.skip = None, self.SKIP
         self.count("missed")
+
+    def done(self):
+        """The statement's answer is read (or its reading failed): count it, stop waiting."""
+        if self.deadline is not None:
+            self.deadline = None
+            self.count("answered")
 
 
 class _WaitingReader(SocketIO):
@@ -126,10 +137,10 @@ class Connection(pg8000.Connection):
     _begin = None  # a BEGIN not sent yet: (its Query message, its Context)
     answer_wait = None  # an AnswerWait, called after each request is written (the message connection)
 
-    def wait_for_answers(self, poll, bound, count=None):
-        """Wait up to `bound` seconds for each answer without yielding (AnswerWait); poll: the
-        process's own select.poll. Call before any statement is sent (nothing is buffered)."""
-        wait = AnswerWait(poll, self._usock, bound, count)
+    def wait_for_answers(self, poll, bound_ms, count=None):
+        """Wait up to `bound_ms` milliseconds for each answer without yielding (AnswerWait);
+        poll: the process's own select.poll. Call between statements (no answer is buffered)."""
+        wait = AnswerWait(poll, self._usock, bound_ms, count)
         self._sock = BufferedRWPair(_WaitingReader(self._usock, wait), SocketIO(self._usock, "wb"))
         self.answer_wait = wait
 
@@ -197,16 +208,21 @@ class Connection(pg8000.Connection):
             request = begin[0] + request
         _write(self._sock, request)
         _flush(self._sock)
-        if self.answer_wait is not None:
-            self.answer_wait.sent()
-        if begin is not None:
-            try:
-                self._answer(begin[1])
-            except BaseException as exc:
-                if exc is begin[1].error:  # BEGIN's answer was read to its end: the next one follows
-                    self._answer(context)
-                raise
-        self._answer(context)
+        wait = self.answer_wait
+        if wait is not None:
+            wait.sent()
+        try:
+            if begin is not None:
+                try:
+                    self._answer(begin[1])
+                except BaseException as exc:
+                    if exc is begin[1].error:  # BEGIN's answer was read to its end: the next one follows
+                        self._answer(context)
+                    raise
+            self._answer(context)
+        finally:
+            if wait is not None:
+                wait.done()  # pg8000's own exchanges (prepared statements) never wait
 
     def _answer(self, context):
         """Read one answer up to ReadyForQuery. Anything raised before its end (a value a

@@ -39,11 +39,11 @@ log = logging.getLogger("chat.writer")
 class _Writer:
     """The app's message-writing connection (held in app.extensions; the app has one engine)."""
 
-    def __init__(self, engine, ping_after, answer_wait=0.0):
+    def __init__(self, engine, ping_after, answer_wait_ms=0):
         self.engine = engine
         self.ping_after = ping_after
         # PostgreSQL under eventlet or gevent: wait this long for an answer without yielding.
-        self.answer_wait = answer_wait if engine.dialect.driver == "pg8000" else 0.0
+        self.answer_wait_ms = answer_wait_ms if engine.dialect.driver == "pg8000" else 0
         self.connection = None
         self.used = 0.0
         # Not where the pool hands every checkout of a thread the same connection (an in-memory
@@ -75,12 +75,12 @@ class _Writer:
         return self.connection
 
     def _wait_for_answers(self, connection):
-        """Each answer of this connection is waited for in place, up to answer_wait seconds
+        """Each answer of this connection is waited for in place, up to answer_wait_ms
         (chat/pgwire.py, AnswerWait): a stored message then costs no turn of a busy loop."""
-        poll = unpatched_poll() if self.answer_wait > 0 else None
+        poll = unpatched_poll() if self.answer_wait_ms > 0 else None
         driver_connection = connection.connection.dbapi_connection
         if poll is not None and hasattr(driver_connection, "wait_for_answers"):
-            driver_connection.wait_for_answers(poll, self.answer_wait, metrics.DB_ANSWER_WAITS.inc)
+            driver_connection.wait_for_answers(poll, self.answer_wait_ms, metrics.DB_ANSWER_WAITS.inc)
 
     def close(self, *_):
         """Drop the connection without returning it to the pool (engine disposed, or broken)."""
@@ -121,7 +121,7 @@ def _writer():
     if writer is None:
         config = current_app.config
         writer = current_app.extensions["chat_writer"] = _Writer(
-            db.engine, config["CHAT_DB_PING_AFTER"], config["CHAT_DB_ANSWER_WAIT_MS"] / 1000.0
+            db.engine, config["CHAT_DB_PING_AFTER"], config["CHAT_DB_ANSWER_WAIT_MS"]
         )
     return writer
 
