@@ -111,7 +111,7 @@ class Config:
         self.CHAT_DB_PING_AFTER = env_float("CHAT_DB_PING_AFTER", 10.0, 0.0)
         # PostgreSQL under eventlet or gevent: milliseconds the message connection waits for an
         # answer without yielding to the loop (chat/pgwire.py, AnswerWait; 0: never).
-        self.CHAT_DB_ANSWER_WAIT_MS = env_number("CHAT_DB_ANSWER_WAIT_MS", 1, 0, int, 10)
+        self.CHAT_DB_ANSWER_WAIT_MS = env_number("CHAT_DB_ANSWER_WAIT_MS", 2, 0, int, 10)
         # Identity
         self.CHAT_ALLOW_GUESTS = env_bool("CHAT_ALLOW_GUESTS", True)
         self.SESSION_COOKIE_HTTPONLY = True

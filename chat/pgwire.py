@@ -65,10 +65,11 @@ class AnswerWait:
     answers an INSERT in a fraction of a millisecond: waiting for it in place, with the process's
     own poll, is cheaper than the turn. Every read of the answer waits (it may come in parts),
     all within the one bound of the statement (poll counts whole milliseconds: a part after the
-    first waits for the whole milliseconds left, rounded down). When the answer misses the bound
-    (a remote or slow database), the read yields as before and the next SKIP statements do not
-    wait at all: a database always slower than the bound costs 1/(SKIP + 1) of a bound per
-    statement.
+    first waits for the whole milliseconds left, rounded down). When the answer misses the bound,
+    the read yields as before and the next statements do not wait: 1 after a miss, 3 after two
+    in a row, 7, 15, 31, then SKIP. A local database that misses now and then (a slow fsync)
+    loses little of the wait, and one always slower than the bound (a remote one) costs
+    1/(SKIP + 1) of a bound per statement.
 
     poll: the process's own `select.poll` (chat/asyncmode.unpatched_poll); count: called once per
     statement with "answered" (read within the bound), "missed" (not) or "skipped" (not waited
@@ -77,7 +78,7 @@ class AnswerWait:
 
     SKIP = 63
 
-    __slots__ = ("poller", "pending", "bound_ms", "count", "skip", "deadline")
+    __slots__ = ("poller", "pending", "bound_ms", "count", "skip", "misses", "deadline")
 
     def __init__(self, poll, sock, bound_ms, count=None):
         self.poller = poll()
@@ -85,7 +86,8 @@ class AnswerWait:
         self.pending = getattr(sock, "pending", None)  # TLS: bytes decrypted already, none on the socket
         self.bound_ms = int(bound_ms)
         self.count = count or (lambda outcome: None)
-        self.skip = 0
+        self.skip = 0  # statements not to wait for
+        self.misses = 0  # misses in a row (statements not waited for between them do not count)
         self.deadline = None  # while a statement's answer is waited for: (monotonic deadline, first read done)
 
     def sent(self):
@@ -108,13 +110,14 @@ class AnswerWait:
         if self.poller.poll(wait_ms):
             self.deadline = (deadline, True)
             return
-        self.deadline, self.skip = None, self.SKIP
+        self.misses += 1
+        self.deadline, self.skip = None, min(2**self.misses - 1, self.SKIP)
         self.count("missed")
 
     def done(self):
         """The statement's answer is read (or its reading failed): count it, stop waiting."""
         if self.deadline is not None:
-            self.deadline = None
+            self.deadline, self.misses = None, 0
             self.count("answered")
 
 

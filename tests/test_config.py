@@ -116,7 +116,7 @@ def test_the_postgresql_read_pool_is_its_own_sized_from_the_environment(monkeypa
 @pytest.mark.parametrize("raw", ["-1", "nan", "inf", "11", "1ms", "0.5"])
 def test_the_answer_wait_is_bounded_whole_milliseconds(monkeypatch, raw):
     """CHAT_DB_ANSWER_WAIT_MS blocks the whole process while it waits: 0 to 10 whole ms (poll's unit)."""
-    assert Config().CHAT_DB_ANSWER_WAIT_MS == 1
+    assert Config().CHAT_DB_ANSWER_WAIT_MS == 2
     monkeypatch.setenv("CHAT_DB_ANSWER_WAIT_MS", "3")
     assert Config().CHAT_DB_ANSWER_WAIT_MS == 3
     monkeypatch.setenv("CHAT_DB_ANSWER_WAIT_MS", raw)

@@ -357,44 +357,41 @@ def test_an_answer_left_half_read_closes_the_connection_and_sqlalchemy_replaces_
         engine.dispose()
 
 
-def test_an_answer_wait_waits_for_the_answer_and_skips_after_a_miss():
+def test_an_answer_wait_waits_for_the_answer_and_skips_more_after_each_miss_in_a_row():
     """AnswerWait on a socket pair, one outcome per statement: data there, `answered`; nothing
-    within the bound, `missed`, then SKIP statements not waited for (a database slower than the
-    bound costs a bound once per SKIP + 1 statements), then waiting again."""
+    within the bound, `missed`, then statements not waited for: 1, 3, 7, 15, 31, then SKIP
+    after misses in a row (a database always slower than the bound costs a bound once per
+    SKIP + 1 statements); an answer starts the count again."""
     import select
     import socket
 
     ours, theirs = socket.socketpair()
     seen = []
-    try:
-        wait = pgwire.AnswerWait(select.poll, ours, 5, seen.append)
+
+    def statement():
         wait.sent()
         wait.before_read()
-        wait.before_read()  # the rest of the answer is not waited for after a miss
+        wait.before_read()  # a second part: not waited for after a miss
         wait.done()
-        assert seen == ["missed"]
-        for _ in range(wait.SKIP):
-            wait.sent()
-            wait.before_read()
-            wait.done()
-        assert seen == ["missed"] + ["skipped"] * wait.SKIP
+        return seen[-1]
+
+    try:
+        wait = pgwire.AnswerWait(select.poll, ours, 1, seen.append)
+        outcomes = [statement() for _ in range(8 + 1 + 3 + 7 + 15 + 31 + 63 + 63)]  # 8 misses
+        missed = [n for n, outcome in enumerate(outcomes) if outcome == "missed"]
+        assert [b - a - 1 for a, b in zip(missed, missed[1:], strict=False)] == [1, 3, 7, 15, 31, 63, 63]
+        assert outcomes.count("answered") == 0
         seen.clear()
         wait.bound_ms = 60_000  # data that is there is found at once: the bound is never reached
         theirs.send(b"x")
-        wait.sent()
-        wait.before_read()
-        wait.before_read()  # a second part of the answer: waited for within what is left
-        wait.done()
-        assert seen == ["answered"]
+        while statement() == "skipped":
+            pass
+        assert seen[-1] == "answered"
+        assert statement() == "answered"  # the byte is still unread: found at once again
         wait.before_read()  # a read of no statement of ours (pg8000's own exchanges): no wait
-        assert seen == ["answered"]
         ours.recv(1)
-        wait.bound_ms = 5
-        wait.sent()
-        wait.before_read()
-        wait.done()
-        wait.sent()
-        assert seen == ["answered", "missed", "skipped"]
+        wait.bound_ms = 1
+        assert [statement() for _ in range(3)] == ["missed", "skipped", "missed"]  # counted from 1 again
     finally:
         ours.close()
         theirs.close()
