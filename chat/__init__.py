@@ -19,7 +19,7 @@ from .asyncmode import detect_async_mode
 from .cli import init_app as init_cli
 from .cluster.queue import init_app as client_manager
 from .config import Config, ConfigError
-from .connections.lifecycle import guard_catch_all
+from .connections.lifecycle import guard_catch_all, guard_event_names
 from .database import configure_database
 from .errors import register_error_handler, register_http_errors
 from .export import routes as data_pages
@@ -133,6 +133,7 @@ def create_app(config=None):
         app.config["CHAT_PIPELINE_TIMEOUT"],
     )
     guard_catch_all(socketio.server)
+    guard_event_names(socketio.server)
     register_http_errors(app)
     route_socketio_path(app)
     app.wsgi_app = WebSocketEnviron(

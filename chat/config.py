@@ -30,12 +30,12 @@ def env_number(name, default, minimum, kind, maximum=None):
     return value
 
 
-def env_int(name, default, minimum=0):
-    return env_number(name, default, minimum, int)
+def env_int(name, default, minimum=0, maximum=None):
+    return env_number(name, default, minimum, int, maximum)
 
 
-def env_float(name, default, minimum=0.0, maximum=None):
-    return env_number(name, default, minimum, float, maximum)
+def env_float(name, default, minimum=0.0):
+    return env_number(name, default, minimum, float)
 
 
 def env_bool(name, default):
@@ -111,7 +111,7 @@ class Config:
         self.CHAT_DB_PING_AFTER = env_float("CHAT_DB_PING_AFTER", 10.0, 0.0)
         # PostgreSQL under eventlet or gevent: milliseconds the message connection waits for an
         # answer without yielding to the loop (chat/pgwire.py, AnswerWait; 0: never).
-        self.CHAT_DB_ANSWER_WAIT_MS = env_number("CHAT_DB_ANSWER_WAIT_MS", 2, 0, int, 10)
+        self.CHAT_DB_ANSWER_WAIT_MS = env_int("CHAT_DB_ANSWER_WAIT_MS", 2, 0, 10)
         # Identity
         self.CHAT_ALLOW_GUESTS = env_bool("CHAT_ALLOW_GUESTS", True)
         self.SESSION_COOKIE_HTTPONLY = True

@@ -107,7 +107,6 @@ def guard_catch_all(server, namespace="/"):
         return handler(*args)
 
     server.handlers[namespace]["*"] = catch_all
-    guard_event_names(server)
 
 
 def guard_event_names(server):
