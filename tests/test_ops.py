@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, insert, select
 
 from chat import create_app
+from chat.cluster.sequence import Resequencer
 from chat.config import TestConfig
 from chat.extensions import db, socketio
 from chat.models import Message, utc_now
@@ -243,3 +244,30 @@ def test_announce_refuses_bad_rooms(make_app, room, error):
     app = make_app(CHAT_MESSAGE_QUEUE=UNREACHABLE_REDIS)
     result = app.test_cli_runner().invoke(args=["chat", "announce", "--room", room, "hello"])
     assert result.exit_code != 0 and error in result.output
+
+
+def test_a_join_the_node_knew_nothing_of_tells_its_resequencer_where_the_room_stands(app, client_factory, monkeypatch):
+    """A node learns where a room's live messages start from the joiner's history read: 0 for a
+    new room, the newest stored id for one with history (its first two live messages, arriving
+    from two nodes in the wrong order, then wait for each other: tests/test_sequence.py). Here a
+    Resequencer stands in for the queue reader's, which the Flask-SocketIO test client cannot run."""
+    sequence = Resequencer()
+    manager = socketio.server.manager
+    monkeypatch.setattr(manager, "delivered_upto", sequence.upto, raising=False)
+    monkeypatch.setattr(manager, "seed_delivered", sequence.seed, raising=False)
+    first = client_factory()
+    assert first.emit("join_room", {"room": "fresh"}, callback=True)["ok"]
+    assert sequence.upto("fresh") == 0
+    ids = [first.emit("room_message", {"room": "fresh", "message": f"m{i}"}, callback=True)["id"] for i in range(3)]
+    sequence.last.pop("fresh")  # as after a restart: the node knows nothing of the room
+    second = client_factory()
+    assert second.emit("join_room", {"room": "fresh"}, callback=True)["ok"]
+    assert sequence.upto("fresh") == ids[-1]
+    history = [p for p in second.get_received() if p["name"] == "history"]
+    assert [m["id"] for m in history[0]["args"][0]["messages"]] == ids
+    sequence.last.pop("fresh")
+    assert second.emit("join_room", {"room": "fresh", "since": ids[0]}, callback=True)["ok"]  # a page since an id
+    assert sequence.upto("fresh") == ids[-1]
+    sequence.last.pop("fresh")
+    assert second.emit("join_room", {"room": "fresh", "since": ids[-1]}, callback=True)["ok"]
+    assert sequence.upto("fresh") is None  # an empty page since an id does not tell

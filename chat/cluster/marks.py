@@ -75,3 +75,14 @@ def delivered_upto(room_name):
     if from_queue is not None:
         return from_queue(key)
     return marks().upto(key)
+
+
+def seed_delivered(room_name, newest):
+    """A joining connection's history read, made when delivered_upto did not know, found the
+    channel's messages up to `newest` (0: none stored): with a message queue the node holds a
+    later live message whose predecessor has not come yet, so that the channel's first live
+    messages go out in id order too (chat/cluster/sequence.py, Resequencer.seed)."""
+    server = socketio.server
+    seed = getattr(server.manager, "seed_delivered", None) if server is not None else None
+    if seed is not None:
+        seed(room_name or "", newest)

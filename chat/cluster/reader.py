@@ -161,3 +161,10 @@ class QueueReader:
         if sequence is None or self.degraded:
             return None
         return sequence.upto(channel)
+
+    def seed_delivered(self, channel, message_id):
+        """A joiner's history read found the channel's messages up to `message_id` (0: none) while
+        this node knew nothing of the channel (Resequencer.seed)."""
+        sequence = getattr(self, "sequence", None)
+        if sequence is not None and not self.degraded:
+            sequence.seed(channel, message_id)

@@ -34,6 +34,8 @@ class Resequencer:
 
     def push(self, channel, message_id, prev, message, now):
         last = self.last.get(channel)
+        if last is None:
+            last = self.passed.get(channel)  # messages up to it went by: a later prev is on its way
         if last is None or prev is None or prev <= last:
             out = [message]
             self._handed(channel, message_id)
@@ -69,6 +71,16 @@ class Resequencer:
             if channel in self.held:
                 out.extend(self._release(channel))
         return out
+
+    def seed(self, channel, message_id):
+        """A client of this node has the channel's messages up to `message_id` from its history
+        read (0: the channel held none), and the node has handed out none of the channel's yet:
+        a later message whose predecessor has not come is held for it, as after any message
+        handed out. Without it the channel's first live messages went out in arrival order.
+        Ignored once the node has handed out or skipped one (it knows better then)."""
+        if channel in self.last or channel in self.held or channel in self.passed:
+            return
+        self._handed(channel, message_id)
 
     def forget(self, channel):
         """This node stops following the channel (none of its clients receives it any more)."""

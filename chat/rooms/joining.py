@@ -6,7 +6,7 @@ from flask import current_app
 from flask_socketio import emit
 from sqlalchemy import delete
 
-from ..cluster.marks import delivered_upto
+from ..cluster.marks import delivered_upto, seed_delivered
 from ..connections.state import state
 from ..errors import ChatError
 from ..extensions import db
@@ -61,13 +61,31 @@ def join(sid, name, since=None):
     # Joined first, then read, up to the newest message this node had handed out when the
     # connection entered the room: the later ones arrive live, each message once. When the node
     # does not know (another node's room it had no client in), the page is the newest, and a
-    # message stored meanwhile may come twice: clients drop the second copy by its id.
+    # message stored meanwhile may come twice: clients drop the second copy by its id. The page
+    # then tells the node where the room stands, so that its first live messages go out in id
+    # order too (seed_delivered).
     if since is not None or current_app.config["CHAT_HISTORY_ON_JOIN"]:
-        emit("history", history_reply(ref.name, ref.id, since=since, upto=upto), to=sid)
+        history = history_reply(ref.name, ref.id, since=since, upto=upto)
+        emit("history", history, to=sid)
+        if upto is None:
+            newest = newest_read(history)
+            if newest is not None:
+                seed_delivered(ref.name, newest)
     reply = {"ok": True, "room": ref.name}
     if already:
         reply["already"] = True
     return reply
+
+
+def newest_read(history):
+    """The channel's newest stored id when a history page was read (0: none stored), if the page
+    tells: the newest page does, and a page since an id that holds every newer one; None else."""
+    messages = history["messages"]
+    if "since" not in history:
+        return messages[-1]["id"] if messages else 0
+    if messages and not history["has_more"]:
+        return messages[-1]["id"]
+    return None
 
 
 def room_to_join(name, user_id):
