@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
+from chat.config import database_url
+from tests.conftest import PG_ADMIN_URL, skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,3 +52,37 @@ def test_seed_history_refuses_what_is_not_a_count(tmp_path):
     done = seed(tmp_path / "bench.db", "many")
     assert done.returncode == 2
     assert "invalid int value" in done.stderr
+
+
+def fresh_pg(settings):
+    env = {**os.environ, "BENCH_PG_SETTINGS": settings}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "fresh_pg.py"), PG_ADMIN_URL.rsplit("/", 1)[0] + "/chat_bench_test"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_fresh_pg_gives_an_empty_database_with_the_settings_asked_for(pg_available):
+    """A variant of compare.sh can run PostgreSQL with other settings (synchronous_commit=off)."""
+    if pg_available is not True:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {pg_available}")
+    done = fresh_pg("synchronous_commit=off application_name=it's")
+    assert done.returncode == 0, done.stderr
+    engine = create_engine(database_url(done.stdout.strip()))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW synchronous_commit")).scalar() == "off"
+            assert conn.execute(text("SHOW application_name")).scalar() == "it's"
+            assert conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).scalar() == 0
+    finally:
+        engine.dispose()
+        admin = create_engine(database_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{done.stdout.strip().rsplit("/", 1)[1]}" WITH (FORCE)'))
+        admin.dispose()
+    refused = fresh_pg("synchronous_commit=off; DROP DATABASE x")
+    assert refused.returncode != 0 and "is not name=value" in refused.stderr
