@@ -112,6 +112,8 @@ class Config:
         # PostgreSQL under eventlet or gevent: milliseconds the message connection waits for an
         # answer without yielding to the loop (chat/pgwire.py, AnswerWait; 0: never).
         self.CHAT_DB_ANSWER_WAIT_MS = env_int("CHAT_DB_ANSWER_WAIT_MS", 2, 0, 10)
+        # PostgreSQL: statements the message connection keeps prepared on the server (0: none).
+        self.CHAT_DB_PREPARED_STATEMENTS = env_int("CHAT_DB_PREPARED_STATEMENTS", 32, 0, 1000)
         # Identity
         self.CHAT_ALLOW_GUESTS = env_bool("CHAT_ALLOW_GUESTS", True)
         self.SESSION_COOKIE_HTTPONLY = True

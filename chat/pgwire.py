@@ -22,6 +22,14 @@ before either's error is raised.
 
 A connection may also wait for its answers without yielding (`wait_for_answers`): see
 AnswerWait for why the message connection does.
+
+And it may keep its statements prepared (`keep_prepared`): the first run of a statement parses it
+under a name of its own, and later runs send only Bind, Describe (of the portal: the columns to
+decode), Execute and Sync. The server then neither parses nor plans the statement again: for the
+message INSERT, whose check of the sender and room makes it costly to plan, that halved the
+round trip on loopback (docs/benchmarks/changes.md, "The message INSERT kept prepared"). A name
+is remembered only once its first run succeeded; a failed first run's name is never used again
+(the server may or may not hold it), and no more than `limit` names are ever given.
 """
 
 import time
@@ -37,6 +45,7 @@ from pg8000.core import (
     EXECUTE_MSG,
     NULL_BYTE,
     PARSE,
+    PORTAL,
     QUERY,
     STATEMENT,
     SYNC_MSG,
@@ -139,6 +148,15 @@ class Connection(pg8000.Connection):
 
     _begin = None  # a BEGIN not sent yet: (its Query message, its Context)
     answer_wait = None  # an AnswerWait, called after each request is written (the message connection)
+    prepared = None  # {(statement, oids): its name on the server}, when statements are kept prepared
+    names_left = 0  # names that may still be given to statements
+
+    def keep_prepared(self, limit):
+        """Keep up to `limit` statements prepared on the server, by name (see the module's
+        docstring). Behind a pooler that does not keep a session's prepared statements (PgBouncer
+        in transaction mode before 1.21), leave it off."""
+        self.prepared = {}
+        self.names_left = int(limit)
 
     def wait_for_answers(self, poll, bound_ms, count=None):
         """Wait up to `bound_ms` milliseconds for each answer without yielding (AnswerWait);
@@ -173,13 +191,13 @@ class Connection(pg8000.Connection):
             return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
         encoding = self._client_encoding
         params = make_params(self.py_types, vals)
-
-        parse = bytearray(UNNAMED + statement.encode(encoding) + NULL_BYTE + H_pack(len(oids)))
-        for oid in oids:
-            parse += i_pack(0 if oid == -1 else oid)
-        # Bind: the unnamed portal of the unnamed statement, every parameter in text format (no
-        # format codes), and every result column in text format.
-        bind = bytearray(UNNAMED + UNNAMED + H_pack(0) + H_pack(len(params)))
+        key = name = None
+        if self.prepared is not None:
+            key = (statement, tuple(oids))
+            name = self.prepared.get(key)
+        # Bind: the unnamed portal of the statement, every parameter in text format (no format
+        # codes), and every result column in text format.
+        bind = bytearray(UNNAMED + (name or UNNAMED) + H_pack(0) + H_pack(len(params)))
         for value in params:
             if value is None:
                 bind += i_pack(-1)
@@ -189,16 +207,29 @@ class Connection(pg8000.Connection):
         bind += H_pack(0)
 
         context = Context(statement)
+        if name is not None:  # prepared before: no Parse; the portal's Describe gives the columns
+            request = b"".join((_message(BIND, bind), _message(DESCRIBE, PORTAL + UNNAMED), EXECUTE_MSG, SYNC_MSG))
+            self._exchange(request, context)
+            return context
+        if key is not None and self.names_left > 0:
+            self.names_left -= 1
+            name = b"chat_%d%s" % (self.names_left, NULL_BYTE)
+            bind[: len(UNNAMED + UNNAMED)] = UNNAMED + name
+        parse = bytearray((name or UNNAMED) + statement.encode(encoding) + NULL_BYTE + H_pack(len(oids)))
+        for oid in oids:
+            parse += i_pack(0 if oid == -1 else oid)
         request = b"".join(
             (
                 _message(PARSE, parse),
-                _message(DESCRIBE, STATEMENT + UNNAMED),
+                _message(DESCRIBE, STATEMENT + (name or UNNAMED)),
                 _message(BIND, bind),
                 EXECUTE_MSG,
                 SYNC_MSG,
             )
         )
         self._exchange(request, context)
+        if name is not None:
+            self.prepared[key] = name  # its first run succeeded: the server holds it
         return context
 
     def _exchange(self, request, context):

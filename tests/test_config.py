@@ -124,6 +124,16 @@ def test_the_answer_wait_is_bounded_whole_milliseconds(monkeypatch, raw):
         Config()
 
 
+@pytest.mark.parametrize("raw", ["-1", "1001", "many", "2.5"])
+def test_kept_prepared_statements_are_a_bounded_count(monkeypatch, raw):
+    assert Config().CHAT_DB_PREPARED_STATEMENTS == 32
+    monkeypatch.setenv("CHAT_DB_PREPARED_STATEMENTS", "0")  # behind a pooler that drops them
+    assert Config().CHAT_DB_PREPARED_STATEMENTS == 0
+    monkeypatch.setenv("CHAT_DB_PREPARED_STATEMENTS", raw)
+    with pytest.raises(ConfigError, match="CHAT_DB_PREPARED_STATEMENTS must be"):
+        Config()
+
+
 def test_pages_send_security_headers(app):
     response = app.test_client().get("/login")
     csp = response.headers["Content-Security-Policy"]

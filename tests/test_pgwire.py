@@ -251,6 +251,53 @@ def test_the_apps_engine_uses_it_and_tls_stays_as_configured(pg_available):
             engine.dispose()
 
 
+def server_statements(connection):
+    """The connection's own prepared statements, as the server lists them: {name: statement}."""
+    return dict(run(connection, "SELECT name, statement FROM pg_prepared_statements"))
+
+
+@once
+def test_kept_statements_are_parsed_once_and_give_the_same_rows(conn, table):
+    """The message connection's way (keep_prepared): a statement's first run parses it under a
+    name, later runs send no Parse, and the rows, their types and NULLs come back as before."""
+    conn.keep_prepared(2)
+    insert = f"INSERT INTO {table} (n) VALUES (%s) RETURNING n, now() IS NOT NULL, %s::text, %s::timestamptz"
+    first = run(conn, insert, 1, None, "2026-12-01 10:00:00+00")
+    assert first[0][:3] == [1, True, None] and first[0][3].year == 2026
+    assert list(server_statements(conn)) == ["chat_1"]
+    conn._sock.written = b""
+    assert run(conn, insert, 2, "二", None) == [[2, True, "二", None]]
+    assert b"P\x00" not in conn._sock.written[:1] and conn._sock.written[:1] == b"B"  # Bind first: no Parse
+    assert run(conn, f"SELECT n FROM {table} ORDER BY n") == [[1], [2]]  # the second and last name
+    assert run(conn, "SELECT %s::int * 2", 21) == [[42]]  # no name left: unnamed, as before
+    assert sorted(server_statements(conn)) == ["chat_0", "chat_1"]
+    assert run(conn, f"DELETE FROM {table} WHERE n > %s", 1) == 1  # no rows back (NoData) on the kept path too
+    assert run(conn, f"DELETE FROM {table} WHERE n > %s", 0) == 1
+
+
+@once
+def test_a_kept_statement_survives_a_rollback_and_its_errors(conn, table):
+    conn.keep_prepared(4)
+    run(conn, f"ALTER TABLE {table} ADD PRIMARY KEY (n)")
+    insert = f"INSERT INTO {table} (n) VALUES (%s)"
+    run(conn, "BEGIN")
+    run(conn, insert, 1)  # parsed under a name inside a transaction that is rolled back
+    conn.rollback()
+    run(conn, "ROLLBACK")
+    assert run(conn, insert, 1) == 1  # the name outlives the transaction (not transactional)
+    for _ in range(2):
+        with pytest.raises(pg8000.DatabaseError, match="23505"):  # a unique violation at Execute
+            run(conn, insert, 1)
+    assert run(conn, insert, 2) == 1
+    with pytest.raises(pg8000.DatabaseError, match="42601"):  # its first run failed: not remembered
+        run(conn, "SELEC %s", 1)
+    with pytest.raises(pg8000.DatabaseError, match="42601"):
+        run(conn, "SELEC %s", 1)
+    assert [name for name, sql in server_statements(conn).items() if "SELEC " in sql] == []
+    assert [key for key in conn.prepared if "SELEC " in key[0]] == []  # each try took a new name
+    assert run(conn, f"SELECT count(*) FROM {table}") == [[2]]
+
+
 def test_a_stored_message_is_one_round_trip_and_a_join_three(client_factory, app):
     """The app on PostgreSQL (the suite's PostgreSQL pass): the budget issue 23 measured."""
     if TEST_DB != "postgresql":
@@ -540,3 +587,32 @@ def test_the_message_connection_reads_its_answers_without_a_turn_of_the_loop(pg_
     assert turns >= 10 and answered == 0  # a round trip yields (nearly always)
     turns, answered = turns_and_answers(5000)  # a bound no answer misses
     assert answered == 20 and turns == 0, (turns, answered)
+
+
+@pytest.mark.parametrize("kept", [32, 0])
+def test_the_message_connection_keeps_the_insert_prepared(make_app, kept):
+    """The app on PostgreSQL: after its first message the writer's connection holds the message
+    INSERT under a name (CHAT_DB_PREPARED_STATEMENTS, 0: none), and messages, a refused one and
+    a retried client_id among them, are stored and acked as before."""
+    if TEST_DB != "postgresql":
+        pytest.skip("the app on PostgreSQL: CHAT_TEST_DB=postgresql (the suite's PostgreSQL pass runs this)")
+    from chat.extensions import socketio
+    from chat.messages.writer import _writer
+
+    app = make_app(CHAT_DB_PREPARED_STATEMENTS=kept)
+    a = socketio.test_client(app)
+    assert a.emit("join_room", {"room": "r"}, callback=True)["ok"]
+    ids = [a.emit("room_message", {"room": "r", "message": f"m{i}"}, callback=True)["id"] for i in range(3)]
+    again = a.emit("room_message", {"room": "r", "message": "once", "client_id": "c-1"}, callback=True)
+    assert a.emit("room_message", {"room": "r", "message": "once", "client_id": "c-1"}, callback=True) == {
+        **again,
+        "duplicate": True,
+    }
+    refused = a.emit("room_message", {"room": "r", "message": "x" * 100_000}, callback=True)
+    assert refused["ok"] is False
+    assert ids == sorted(ids) and again["id"] > ids[-1]
+    with app.app_context():
+        writer = _writer().connection
+        names = [row[0] for row in writer.exec_driver_sql("SELECT statement FROM pg_prepared_statements")]
+    a.disconnect()
+    assert any(sql.startswith("INSERT INTO messages") for sql in names) is bool(kept)

@@ -14,7 +14,9 @@ PostgreSQL that is one round trip, where an implicit transaction makes it two (B
 INSERT, then COMMIT; chat/pgwire.py); on SQLite it spares SQLAlchemy's commit call per message. Writes that need a
 transaction (mentions, the order across nodes) send BEGIN and COMMIT themselves.
 
-On PostgreSQL under eventlet or gevent the connection waits for each answer in place, up to
+On PostgreSQL the connection keeps its statements prepared (CHAT_DB_PREPARED_STATEMENTS,
+chat/pgwire.py): the server parses and plans the message INSERT once per connection, not per
+message. Under eventlet or gevent it also waits for each answer in place, up to
 CHAT_DB_ANSWER_WAIT_MS, instead of yielding to the loop (chat/pgwire.py, AnswerWait): on a busy
 node a yield costs a whole turn of the loop, and every message stored waits for it.
 """
@@ -39,11 +41,13 @@ log = logging.getLogger("chat.writer")
 class _Writer:
     """The app's message-writing connection (held in app.extensions; the app has one engine)."""
 
-    def __init__(self, engine, ping_after, answer_wait_ms=0):
+    def __init__(self, engine, ping_after, answer_wait_ms=0, prepared_statements=0):
         self.engine = engine
         self.ping_after = ping_after
+        pg8000 = engine.dialect.driver == "pg8000"
         # PostgreSQL under eventlet or gevent: wait this long for an answer without yielding.
-        self.answer_wait_ms = answer_wait_ms if engine.dialect.driver == "pg8000" else 0
+        self.answer_wait_ms = answer_wait_ms if pg8000 else 0
+        self.prepared_statements = prepared_statements if pg8000 else 0
         self.connection = None
         self.used = 0.0
         # Not where the pool hands every checkout of a thread the same connection (an in-memory
@@ -70,6 +74,9 @@ class _Writer:
                 # Never returned to the pool (see close), so the setting is not undone there.
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             self.connection = connection
+            driver_connection = connection.connection.dbapi_connection
+            if self.prepared_statements > 0 and hasattr(driver_connection, "keep_prepared"):
+                driver_connection.keep_prepared(self.prepared_statements)
             self._wait_for_answers(connection)
         self.used = now
         return self.connection
@@ -121,7 +128,10 @@ def _writer():
     if writer is None:
         config = current_app.config
         writer = current_app.extensions["chat_writer"] = _Writer(
-            db.engine, config["CHAT_DB_PING_AFTER"], config["CHAT_DB_ANSWER_WAIT_MS"]
+            db.engine,
+            config["CHAT_DB_PING_AFTER"],
+            config["CHAT_DB_ANSWER_WAIT_MS"],
+            config["CHAT_DB_PREPARED_STATEMENTS"],
         )
     return writer
 
