@@ -17,17 +17,22 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.once
 
 
-def seed(db_file, *args):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_file}", "SECRET_KEY": "x" * 32, "LOG_LEVEL": "WARNING"}
-    env.pop("CHAT_ENV", None)
+def bench_script(name, *args, **env):
+    """Run bench/<name> as compare.sh does, with `env` added to the environment (None: removed)."""
+    environment = {**os.environ, **env}
     return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "seed_history.py"), *args],
+        [sys.executable, str(ROOT / "bench" / name), *args],
         cwd=ROOT,
-        env=env,
+        env={key: value for key, value in environment.items() if value is not None},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def seed(db_file, *args):
+    env = {"DATABASE_URL": f"sqlite:///{db_file}", "SECRET_KEY": "x" * 32, "LOG_LEVEL": "WARNING", "CHAT_ENV": None}
+    return bench_script("seed_history.py", *args, **env)
 
 
 def test_seed_history_fills_the_load_generators_rooms_and_can_run_twice(tmp_path):
@@ -55,15 +60,8 @@ def test_seed_history_refuses_what_is_not_a_count(tmp_path):
 
 
 def fresh_pg(settings):
-    env = {**os.environ, "BENCH_PG_SETTINGS": settings}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "fresh_pg.py"), PG_ADMIN_URL.rsplit("/", 1)[0] + "/chat_bench_test"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/chat_bench_test"
+    return bench_script("fresh_pg.py", url, BENCH_PG_SETTINGS=settings)
 
 
 def test_fresh_pg_gives_an_empty_database_with_the_settings_asked_for(pg_available):
