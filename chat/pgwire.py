@@ -195,6 +195,10 @@ class Connection(pg8000.Connection):
         if self.prepared is not None:
             key = (statement, tuple(oids))
             name = self.prepared.get(key)
+        kept = name is not None  # prepared before: no Parse; the portal's Describe gives the columns
+        if not kept and key is not None and self.names_left > 0:
+            self.names_left -= 1
+            name = b"chat_%d%s" % (self.names_left, NULL_BYTE)
         # Bind: the unnamed portal of the statement, every parameter in text format (no format
         # codes), and every result column in text format.
         bind = bytearray(UNNAMED + (name or UNNAMED) + H_pack(0) + H_pack(len(params)))
@@ -207,14 +211,10 @@ class Connection(pg8000.Connection):
         bind += H_pack(0)
 
         context = Context(statement)
-        if name is not None:  # prepared before: no Parse; the portal's Describe gives the columns
+        if kept:
             request = b"".join((_message(BIND, bind), _message(DESCRIBE, PORTAL + UNNAMED), EXECUTE_MSG, SYNC_MSG))
             self._exchange(request, context)
             return context
-        if key is not None and self.names_left > 0:
-            self.names_left -= 1
-            name = b"chat_%d%s" % (self.names_left, NULL_BYTE)
-            bind[: len(UNNAMED + UNNAMED)] = UNNAMED + name
         parse = bytearray((name or UNNAMED) + statement.encode(encoding) + NULL_BYTE + H_pack(len(oids)))
         for oid in oids:
             parse += i_pack(0 if oid == -1 else oid)
